@@ -1,0 +1,114 @@
+package dev.outboxbridge.outbox;
+
+import dev.outboxbridge.db.TableName;
+import java.time.Clock;
+import java.util.Objects;
+
+/**
+ * Settings of an {@link Outbox}. Defaults match the relay's defaults; keep {@link #topicPrefix()}
+ * and {@link #maxRecordBytes()} in step with the relay's {@code topic.prefix} and the broker's
+ * {@code message.max.bytes}.
+ */
+public final class OutboxConfig {
+
+    /** Kafka's limit on topic name length. */
+    public static final int MAX_TOPIC_LENGTH = 249;
+    /** Default table: the one the migrations create. */
+    public static final String DEFAULT_TABLE = "public.outbox_event";
+    /** Default topic prefix, as Debezium's Outbox Event Router ({@code outbox.event.<aggregatetype>}). */
+    public static final String DEFAULT_TOPIC_PREFIX = "outbox.event.";
+    /**
+     * Default bound on payload + key + headers: 1,000,000 bytes, below Kafka's default
+     * {@code max.request.size} (1,048,576) and broker {@code message.max.bytes} (1,048,588) so the
+     * relay can always publish what was accepted here.
+     */
+    public static final int DEFAULT_MAX_RECORD_BYTES = 1_000_000;
+
+    private final TableName table;
+    private final String topicPrefix;
+    private final int maxRecordBytes;
+    private final Clock clock;
+
+    private OutboxConfig(Builder b) {
+        this.table = b.table;
+        this.topicPrefix = b.topicPrefix;
+        this.maxRecordBytes = b.maxRecordBytes;
+        this.clock = b.clock;
+    }
+
+    public static OutboxConfig defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public TableName table() {
+        return table;
+    }
+
+    public String topicPrefix() {
+        return topicPrefix;
+    }
+
+    public int maxRecordBytes() {
+        return maxRecordBytes;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    /** Builder of {@link OutboxConfig}; every setter validates its value at once. */
+    public static final class Builder {
+        private TableName table = TableName.parse(DEFAULT_TABLE);
+        private String topicPrefix = DEFAULT_TOPIC_PREFIX;
+        private int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {
+        }
+
+        /** {@code table} or {@code schema.table}; default {@value #DEFAULT_TABLE}. */
+        public Builder table(String qualifiedName) {
+            this.table = TableName.parse(qualifiedName);
+            return this;
+        }
+
+        /** The relay's topic prefix, used to check that every aggregate type makes a valid topic name. */
+        public Builder topicPrefix(String topicPrefix) {
+            Objects.requireNonNull(topicPrefix, "topicPrefix");
+            if (!topicPrefix.isEmpty() && !Validation.LEGAL_TOPIC_CHARS.matcher(topicPrefix).matches()) {
+                throw new IllegalArgumentException("Invalid topicPrefix '" + topicPrefix
+                        + "': Kafka topic names allow only ASCII letters, digits, '.', '_' and '-'");
+            }
+            if (topicPrefix.length() >= MAX_TOPIC_LENGTH) {
+                throw new IllegalArgumentException("Invalid topicPrefix '" + topicPrefix + "': longer than "
+                        + (MAX_TOPIC_LENGTH - 1) + " characters leaves no room for the aggregate type");
+            }
+            this.topicPrefix = topicPrefix;
+            return this;
+        }
+
+        /** Upper bound on payload + aggregate id + headers in bytes; default {@value #DEFAULT_MAX_RECORD_BYTES}. */
+        public Builder maxRecordBytes(int maxRecordBytes) {
+            if (maxRecordBytes < 1024) {
+                throw new IllegalArgumentException("Invalid maxRecordBytes " + maxRecordBytes
+                        + ": must be at least 1024; set it a little below the broker's message.max.bytes");
+            }
+            this.maxRecordBytes = maxRecordBytes;
+            return this;
+        }
+
+        /** The clock behind generated UUIDv7 ids (inject a fixed one in tests). */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        public OutboxConfig build() {
+            return new OutboxConfig(this);
+        }
+    }
+}

@@ -1,0 +1,377 @@
+package dev.outboxbridge.relay;
+
+import dev.outboxbridge.db.TableName;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
+
+/**
+ * Every setting of the relay, declared once (type, default, validator, documentation) in
+ * {@link #DEFINITION}; the configuration reference is generated from it ({@link #main}).
+ *
+ * <p>Sources, later ones win: a properties file, then environment variables
+ * {@code OUTBOX_RELAY_<KEY>} (key upper-cased, dots as underscores, e.g.
+ * {@code OUTBOX_RELAY_DATABASE_PASSWORD}). Settings prefixed {@value #PRODUCER_PREFIX} pass through
+ * to the Kafka producer, {@value #DEBEZIUM_PREFIX} to the Debezium engine; settings that would
+ * break the delivery guarantees are refused, never corrected.
+ */
+public final class RelayConfig extends AbstractConfig {
+
+    public static final String ENV_PREFIX = "OUTBOX_RELAY_";
+    public static final String PRODUCER_PREFIX = "kafka.producer.";
+    public static final String DEBEZIUM_PREFIX = "debezium.";
+
+    public static final String NAME = "relay.name";
+    public static final String DATABASE_HOSTNAME = "database.hostname";
+    public static final String DATABASE_PORT = "database.port";
+    public static final String DATABASE_DBNAME = "database.dbname";
+    public static final String DATABASE_USER = "database.user";
+    public static final String DATABASE_PASSWORD = "database.password";
+    public static final String OUTBOX_TABLE = "outbox.table";
+    public static final String SLOT_NAME = "slot.name";
+    public static final String SLOT_CREATE = "slot.create";
+    public static final String PUBLICATION_NAME = "publication.name";
+    public static final String PUBLICATION_CREATE = "publication.create";
+    public static final String KAFKA_BOOTSTRAP_SERVERS = "kafka.bootstrap.servers";
+    public static final String TOPIC_PREFIX = "topic.prefix";
+    public static final String TOPIC_CREATE = "topic.create";
+    public static final String TOPIC_CREATE_PARTITIONS = "topic.create.partitions";
+    public static final String TOPIC_CREATE_REPLICATION_FACTOR = "topic.create.replication.factor";
+    public static final String OFFSET_FILE = "offset.file";
+    public static final String OFFSET_FLUSH_INTERVAL_MS = "offset.flush.interval.ms";
+    public static final String POLL_INTERVAL_MS = "poll.interval.ms";
+    public static final String MAX_BATCH_SIZE = "max.batch.size";
+    public static final String MAX_QUEUE_SIZE = "max.queue.size";
+    public static final String MAX_RECORD_BYTES = "max.record.bytes";
+    public static final String SHUTDOWN_TIMEOUT_MS = "shutdown.timeout.ms";
+
+    /** The declaration of every relay setting. */
+    public static final ConfigDef DEFINITION = new ConfigDef()
+            .define(NAME, Type.STRING, "outbox-relay", new ConfigDef.NonEmptyStringWithoutControlChars(), Importance.LOW,
+                    "Name of this relay: the Debezium engine name and the logical server name in its offsets.")
+            .define(DATABASE_HOSTNAME, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "Host of the PostgreSQL server that holds the outbox table.")
+            .define(DATABASE_PORT, Type.INT, 5432, Range.between(1, 65535), Importance.HIGH, "Port of the PostgreSQL server.")
+            .define(DATABASE_DBNAME, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "Database that holds the outbox table.")
+            .define(DATABASE_USER, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "PostgreSQL role of the relay: needs REPLICATION and SELECT on the outbox table"
+                            + " (and CREATE on the database if publication.create=true).")
+            .define(DATABASE_PASSWORD, Type.PASSWORD, "", Importance.HIGH,
+                    "Password of database.user. Never logged; prefer the environment variable OUTBOX_RELAY_DATABASE_PASSWORD.")
+            .define(OUTBOX_TABLE, Type.STRING, "public.outbox_event", new TableNameValidator(), Importance.HIGH,
+                    "The outbox table, 'table' or 'schema.table'.")
+            .define(SLOT_NAME, Type.STRING, "outbox_bridge", new Identifier(), Importance.HIGH,
+                    "Logical replication slot (pgoutput) the relay reads. It holds the durable position in PostgreSQL:"
+                            + " it advances only after the events are acknowledged by Kafka.")
+            .define(SLOT_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
+                    "Create the slot at start-up when it does not exist. Events committed before the slot exists are never"
+                            + " published: create it (start the relay once) before the first event.")
+            .define(PUBLICATION_NAME, Type.STRING, "outbox_bridge_pub", new Identifier(), Importance.HIGH,
+                    "Publication the slot decodes. It must cover only the outbox table and publish inserts.")
+            .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
+                    "Create the publication (FOR TABLE <outbox.table> WITH (publish = 'insert')) when it does not exist."
+                            + " An existing publication is checked, never altered.")
+            .define(KAFKA_BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "Kafka bootstrap servers, host:port[,host:port...]. Other producer settings pass through with the prefix "
+                            + PRODUCER_PREFIX + ".")
+            .define(TOPIC_PREFIX, Type.STRING, "outbox.event.", new TopicPrefix(), Importance.HIGH,
+                    "Topic of an event = this prefix + its aggregatetype (Debezium EventRouter's default routing).")
+            .define(TOPIC_CREATE, Type.BOOLEAN, false, Importance.MEDIUM,
+                    "Create a missing target topic with the Kafka Admin API. When false (the default) a missing topic"
+                            + " stops the relay with an error naming it; the relay never relies on broker auto-creation.")
+            .define(TOPIC_CREATE_PARTITIONS, Type.INT, 3, Range.atLeast(1), Importance.LOW,
+                    "Partitions of topics created when topic.create=true.")
+            .define(TOPIC_CREATE_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
+                    "Replication factor of topics created when topic.create=true; -1 = the broker's default.")
+            .define(OFFSET_FILE, Type.STRING, "relay-offsets.dat", new ConfigDef.NonEmptyString(), Importance.MEDIUM,
+                    "File where the engine stores its position between restarts. The slot's confirmed position in"
+                            + " PostgreSQL is the authoritative one: if this file is lost the relay resumes from the slot,"
+                            + " re-sending at most what was published since the last flush (duplicates, never loss).")
+            .define(OFFSET_FLUSH_INTERVAL_MS, Type.LONG, 1000L, Range.between(10, 600_000), Importance.MEDIUM,
+                    "How often acknowledged positions are stored and confirmed to the slot. A crash re-sends at most"
+                            + " the events acknowledged in the last interval.")
+            .define(POLL_INTERVAL_MS, Type.LONG, 10L, Range.between(1, 60_000), Importance.LOW,
+                    "How long the engine waits for more changes before handing over a partial batch (latency vs batching).")
+            .define(MAX_BATCH_SIZE, Type.INT, 2048, Range.between(1, 100_000), Importance.LOW,
+                    "Most change events handed to the publisher at once.")
+            .define(MAX_QUEUE_SIZE, Type.INT, 8192, Range.between(2, 1_000_000), Importance.LOW,
+                    "Change events buffered between the WAL reader and the publisher; bounds memory. Must be greater than"
+                            + " max.batch.size.")
+            .define(MAX_RECORD_BYTES, Type.INT, 1_000_000, Range.atLeast(1024), Importance.MEDIUM,
+                    "Largest record (payload + key + headers) the relay sends. Keep it equal to outbox-core's"
+                            + " maxRecordBytes and below the broker's message.max.bytes.")
+            .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
+                    "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
+
+    /** Producer settings the relay owns, with the reason. */
+    private static final Map<String, String> OWNED_PRODUCER_SETTINGS = Map.of(
+            "bootstrap.servers", "set " + KAFKA_BOOTSTRAP_SERVERS + " instead",
+            "key.serializer", "the relay sends raw bytes",
+            "value.serializer", "the relay sends raw bytes",
+            "transactional.id", "the relay uses an idempotent, non-transactional producer");
+
+    /** Debezium settings the relay owns. */
+    private static final Set<String> OWNED_DEBEZIUM_SETTINGS = Set.of(
+            "name", "connector.class", "plugin.name", "slot.name", "publication.name", "publication.autocreate.mode",
+            "table.include.list", "snapshot.mode", "offset.storage", "offset.storage.file.filename",
+            "offset.flush.interval.ms", "database.hostname", "database.port", "database.dbname", "database.user",
+            "database.password", "max.batch.size", "max.queue.size", "poll.interval.ms", "tombstones.on.delete",
+            "skipped.operations", "slot.drop.on.stop", "topic.prefix");
+
+    private final Map<String, String> producerOverrides;
+    private final Map<String, String> debeziumOverrides;
+
+    private RelayConfig(Map<String, String> props) {
+        super(DEFINITION, props, false);
+        this.producerOverrides = Collections.unmodifiableMap(prefixed(props, PRODUCER_PREFIX));
+        this.debeziumOverrides = Collections.unmodifiableMap(prefixed(props, DEBEZIUM_PREFIX));
+        checkCrossKeyRules();
+    }
+
+    /**
+     * Builds the configuration from explicit properties.
+     *
+     * @throws ConfigException naming the setting, the value and the fix
+     */
+    public static RelayConfig of(Map<String, String> props) {
+        Map<String, String> copy = new HashMap<>(props);
+        rejectUnknown(copy);
+        return new RelayConfig(copy);
+    }
+
+    /** Loads a properties file (optional: may be null), then applies environment variables over it. */
+    public static RelayConfig load(Path file, Map<String, String> environment) {
+        Map<String, String> props = new HashMap<>();
+        if (file != null) {
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                p.load(r);
+            } catch (IOException e) {
+                throw new ConfigException("Cannot read the relay configuration file " + file.toAbsolutePath() + ": " + e
+                        + ". Fix the path given with --config, or configure the relay with OUTBOX_RELAY_* environment variables.");
+            }
+            p.stringPropertyNames().forEach(k -> props.put(k.trim(), p.getProperty(k).trim()));
+        }
+        props.putAll(fromEnvironment(environment));
+        return of(props);
+    }
+
+    /** Maps {@code OUTBOX_RELAY_DATABASE_PASSWORD=x} to {@code database.password=x}. */
+    static Map<String, String> fromEnvironment(Map<String, String> environment) {
+        Map<String, String> props = new HashMap<>();
+        environment.forEach((name, value) -> {
+            if (name.startsWith(ENV_PREFIX) && name.length() > ENV_PREFIX.length()) {
+                props.put(name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), value);
+            }
+        });
+        return props;
+    }
+
+    private static void rejectUnknown(Map<String, String> props) {
+        for (String key : props.keySet()) {
+            if (!DEFINITION.names().contains(key) && !key.startsWith(PRODUCER_PREFIX) && !key.startsWith(DEBEZIUM_PREFIX)) {
+                throw new ConfigException("Unknown relay setting '" + key + "'. Known settings: " + new TreeMap<>(DEFINITION.configKeys()).keySet()
+                        + "; Kafka producer settings take the prefix '" + PRODUCER_PREFIX + "', Debezium settings '" + DEBEZIUM_PREFIX + "'.");
+            }
+        }
+    }
+
+    private void checkCrossKeyRules() {
+        OWNED_PRODUCER_SETTINGS.forEach((key, why) -> {
+            if (producerOverrides.containsKey(key)) {
+                throw new ConfigException(PRODUCER_PREFIX + key, producerOverrides.get(key), "not allowed: " + why);
+            }
+        });
+        String idempotence = producerOverrides.get("enable.idempotence");
+        if (idempotence != null && !"true".equalsIgnoreCase(idempotence.trim())) {
+            throw new ConfigException(PRODUCER_PREFIX + "enable.idempotence", idempotence,
+                    "must be true: without idempotence a retried send can duplicate or reorder events of one aggregate");
+        }
+        String acks = producerOverrides.get("acks");
+        if (acks != null && !"all".equalsIgnoreCase(acks.trim()) && !"-1".equals(acks.trim())) {
+            throw new ConfigException(PRODUCER_PREFIX + "acks", acks,
+                    "must be all: an event is marked processed only when every in-sync replica has it; remove the setting");
+        }
+        String inFlight = producerOverrides.get("max.in.flight.requests.per.connection");
+        if (inFlight != null) {
+            int n;
+            try {
+                n = Integer.parseInt(inFlight.trim());
+            } catch (NumberFormatException e) {
+                throw new ConfigException(PRODUCER_PREFIX + "max.in.flight.requests.per.connection", inFlight, "not a number");
+            }
+            if (n < 1 || n > 5) {
+                throw new ConfigException(PRODUCER_PREFIX + "max.in.flight.requests.per.connection", inFlight,
+                        "must be between 1 and 5: the idempotent producer keeps per-partition order only up to 5");
+            }
+        }
+        for (String key : debeziumOverrides.keySet()) {
+            if (OWNED_DEBEZIUM_SETTINGS.contains(key)) {
+                throw new ConfigException(DEBEZIUM_PREFIX + key, debeziumOverrides.get(key),
+                        "not allowed: the relay sets it" + (DEFINITION.names().contains(key) ? "; use '" + key + "' instead" : ""));
+            }
+        }
+        if (getInt(MAX_QUEUE_SIZE) <= getInt(MAX_BATCH_SIZE)) {
+            throw new ConfigException(MAX_QUEUE_SIZE, getInt(MAX_QUEUE_SIZE), "must be greater than " + MAX_BATCH_SIZE
+                    + " (" + getInt(MAX_BATCH_SIZE) + ")");
+        }
+        short rf = getShort(TOPIC_CREATE_REPLICATION_FACTOR);
+        if (rf == 0 || rf < -1) {
+            throw new ConfigException(TOPIC_CREATE_REPLICATION_FACTOR, rf, "must be -1 (broker default) or at least 1");
+        }
+    }
+
+    private static Map<String, String> prefixed(Map<String, String> props, String prefix) {
+        Map<String, String> out = new TreeMap<>();
+        props.forEach((k, v) -> {
+            if (k.startsWith(prefix) && k.length() > prefix.length()) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
+    }
+
+    public String name() {
+        return getString(NAME);
+    }
+
+    public String databaseHost() {
+        return getString(DATABASE_HOSTNAME);
+    }
+
+    public int databasePort() {
+        return getInt(DATABASE_PORT);
+    }
+
+    public String databaseName() {
+        return getString(DATABASE_DBNAME);
+    }
+
+    public String databaseUser() {
+        return getString(DATABASE_USER);
+    }
+
+    public Password databasePassword() {
+        return getPassword(DATABASE_PASSWORD);
+    }
+
+    public TableName outboxTable() {
+        return TableName.parse(getString(OUTBOX_TABLE));
+    }
+
+    public String slotName() {
+        return getString(SLOT_NAME).toLowerCase(Locale.ROOT);
+    }
+
+    public String publicationName() {
+        return getString(PUBLICATION_NAME).toLowerCase(Locale.ROOT);
+    }
+
+    public String bootstrapServers() {
+        return String.join(",", getList(KAFKA_BOOTSTRAP_SERVERS));
+    }
+
+    public String topicPrefix() {
+        return getString(TOPIC_PREFIX);
+    }
+
+    /** JDBC URL without credentials (safe to log). */
+    public String jdbcUrl() {
+        return "jdbc:postgresql://" + databaseHost() + ":" + databasePort() + "/" + databaseName();
+    }
+
+    /** Producer settings given with {@value #PRODUCER_PREFIX}, prefix removed. */
+    public Map<String, String> producerOverrides() {
+        return producerOverrides;
+    }
+
+    /** Debezium settings given with {@value #DEBEZIUM_PREFIX}, prefix removed. */
+    public Map<String, String> debeziumOverrides() {
+        return debeziumOverrides;
+    }
+
+    /** What the relay runs with, passwords masked: for the start-up log. */
+    public String describe() {
+        Map<String, Object> shown = new TreeMap<>();
+        DEFINITION.names().forEach(k -> shown.put(k, DEFINITION.configKeys().get(k).type == Type.PASSWORD ? "[hidden]" : get(k)));
+        producerOverrides.forEach((k, v) -> shown.put(PRODUCER_PREFIX + k, masked(k, v)));
+        debeziumOverrides.forEach((k, v) -> shown.put(DEBEZIUM_PREFIX + k, masked(k, v)));
+        return shown.toString();
+    }
+
+    private static String masked(String key, String value) {
+        String k = key.toLowerCase(Locale.ROOT);
+        return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token") || k.contains("credential")
+                ? "[hidden]" : value;
+    }
+
+    /** Prints the configuration reference (Markdown table) generated from {@link #DEFINITION}. */
+    public static void main(String[] args) {
+        System.out.print(ConfigDocs.markdown(DEFINITION));
+    }
+
+    private static final class Identifier implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            try {
+                TableName.identifier((String) value, name);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(name, value, e.getMessage());
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "SQL identifier: letters, digits, underscore; 1-63 characters";
+        }
+    }
+
+    private static final class TableNameValidator implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            try {
+                TableName.parse((String) value);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(name, value, e.getMessage());
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "table or schema.table (SQL identifiers)";
+        }
+    }
+
+    private static final class TopicPrefix implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            String s = (String) value;
+            if (s == null || !s.matches("[a-zA-Z0-9._-]*") || s.length() > 200) {
+                throw new ConfigException(name, value,
+                        "Kafka topic names allow only ASCII letters, digits, '.', '_' and '-'; keep the prefix under 200 characters");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "[a-zA-Z0-9._-]*, at most 200 characters";
+        }
+    }
+}

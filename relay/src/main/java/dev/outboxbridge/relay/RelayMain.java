@@ -1,0 +1,67 @@
+package dev.outboxbridge.relay;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.apache.kafka.common.config.ConfigException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Command line of the relay sidecar: {@code java -jar outbox-relay.jar --config relay.properties}. */
+@Command(name = "outbox-relay", mixinStandardHelpOptions = true, version = "outbox-relay 0.1.0",
+        description = "Publishes committed outbox rows from the PostgreSQL WAL to Kafka."
+                + " Settings come from the --config file and OUTBOX_RELAY_* environment variables (environment wins).")
+public final class RelayMain implements Callable<Integer> {
+
+    /** Exit code when the configuration is invalid. */
+    public static final int EXIT_CONFIG = 2;
+    /** Exit code when the relay failed while running. */
+    public static final int EXIT_FAILED = 1;
+
+    private static final Logger LOG = LoggerFactory.getLogger(RelayMain.class);
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "Relay properties file (optional when the environment configures everything).")
+    Path configFile;
+
+    @Option(names = "--print-config-reference", description = "Print the configuration reference (Markdown) and exit.")
+    boolean printReference;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new RelayMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (printReference) {
+            System.out.print(ConfigDocs.markdown(RelayConfig.DEFINITION));
+            return 0;
+        }
+        RelayConfig config;
+        try {
+            config = RelayConfig.load(configFile, System.getenv());
+        } catch (ConfigException e) {
+            LOG.error("Invalid relay configuration: {}", e.getMessage());
+            return EXIT_CONFIG;
+        }
+        Relay relay = Relay.create(config);
+        Thread hook = new Thread(relay::close, "outbox-relay-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            relay.start();
+        } catch (RuntimeException e) {
+            LOG.error("Relay could not start: {}", e.getMessage());
+            return EXIT_FAILED;
+        }
+        while (!relay.awaitTermination(Duration.ofSeconds(1))) {
+            // the engine runs on its own thread; SIGTERM runs the shutdown hook, which closes the relay
+        }
+        if (relay.state() == Relay.State.FAILED) {
+            LOG.error("Relay failed: {}", relay.failure().map(Throwable::getMessage).orElse("unknown cause"));
+            return EXIT_FAILED;
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,176 @@
+package dev.outboxbridge.relay.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.connect.data.Field;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
+
+/**
+ * Turns a Debezium change event of the outbox table into the Kafka record of the data contract:
+ * topic = prefix + aggregatetype, key = aggregateid, value = payload, headers {@code id},
+ * {@code eventType}, {@code aggregateType} and the row's {@code headers}, timestamp = the
+ * transaction's commit time. Only inserts are published.
+ */
+public final class OutboxRecordMapper {
+
+    public static final String HEADER_ID = "id";
+    public static final String HEADER_EVENT_TYPE = "eventType";
+    public static final String HEADER_AGGREGATE_TYPE = "aggregateType";
+    private static final Set<String> RESERVED = Set.of(HEADER_ID, HEADER_EVENT_TYPE, HEADER_AGGREGATE_TYPE);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String topicPrefix;
+    private final int maxRecordBytes;
+
+    public OutboxRecordMapper(String topicPrefix, int maxRecordBytes) {
+        this.topicPrefix = topicPrefix;
+        this.maxRecordBytes = maxRecordBytes;
+    }
+
+    /** The mapped record, or {@code null} for a change event that is not an insert (skipped). */
+    public ProducerRecord<byte[], byte[]> map(SourceRecord change) {
+        if (!(change.value() instanceof Struct envelope) || envelope.schema().field("op") == null) {
+            return null; // heartbeat, transaction marker or tombstone: nothing to publish
+        }
+        String op = envelope.getString("op");
+        if (!"c".equals(op)) {
+            return null;
+        }
+        Struct after = envelope.getStruct("after");
+        if (after == null) {
+            throw new MalformedOutboxRowException("insert event without row data at " + position(envelope)
+                    + ": check the table's REPLICA IDENTITY and the publication");
+        }
+        String id = requiredString(after, "id", null, envelope);
+        String aggregateType = requiredString(after, "aggregatetype", id, envelope);
+        String aggregateId = requiredString(after, "aggregateid", id, envelope);
+        String type = requiredString(after, "type", id, envelope);
+        byte[] payload = bytes(after, "payload");
+        if (payload == null) {
+            throw new MalformedOutboxRowException("outbox row " + id + " has a null payload; a null Kafka value is a tombstone."
+                    + " Fix the writer (outbox-core refuses null payloads) and republish the event with a payload");
+        }
+        String topic = topicPrefix + aggregateType;
+        if (!topic.matches("[a-zA-Z0-9._-]{1,249}") || ".".equals(topic) || "..".equals(topic)) {
+            throw new MalformedOutboxRowException("outbox row " + id + " has aggregatetype '" + aggregateType
+                    + "' which makes the invalid Kafka topic name '" + topic + "' (ASCII letters, digits, '.', '_', '-';"
+                    + " at most 249 characters). Fix the writer; outbox-core validates this");
+        }
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(HEADER_ID, id.getBytes(StandardCharsets.UTF_8));
+        headers.add(HEADER_EVENT_TYPE, type.getBytes(StandardCharsets.UTF_8));
+        headers.add(HEADER_AGGREGATE_TYPE, aggregateType.getBytes(StandardCharsets.UTF_8));
+        long size = payload.length + aggregateId.length() + 64L + type.length() + aggregateType.length();
+        String customHeaders = optionalString(after, "headers");
+        if (customHeaders != null) {
+            size += addCustomHeaders(customHeaders, headers, id);
+        }
+        if (size > maxRecordBytes) {
+            throw new MalformedOutboxRowException("outbox row " + id + " makes a record of about " + size
+                    + " bytes, more than max.record.bytes=" + maxRecordBytes + ". Fix: raise max.record.bytes together with"
+                    + " kafka.producer.max.request.size and the broker's message.max.bytes, or shrink the event");
+        }
+        Long commitMillis = commitTimestamp(envelope);
+        return new ProducerRecord<>(topic, null, commitMillis, aggregateId.getBytes(StandardCharsets.UTF_8), payload, headers);
+    }
+
+    private static long addCustomHeaders(String json, RecordHeaders headers, String id) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new MalformedOutboxRowException("outbox row " + id + " has headers that are not valid JSON: " + e.getOriginalMessage());
+        }
+        if (node == null || node.isNull()) {
+            return 0;
+        }
+        if (!node.isObject()) {
+            throw new MalformedOutboxRowException("outbox row " + id + " has headers that are not a JSON object of strings");
+        }
+        long size = 0;
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (RESERVED.contains(e.getKey())) {
+                throw new MalformedOutboxRowException("outbox row " + id + " has the reserved header '" + e.getKey()
+                        + "' in its headers column; the relay sets " + RESERVED + " itself");
+            }
+            JsonNode v = e.getValue();
+            String value = v.isTextual() ? v.textValue() : v.isNull() ? null : v.toString();
+            byte[] bytes = value == null ? null : value.getBytes(StandardCharsets.UTF_8);
+            headers.add(e.getKey(), bytes);
+            size += e.getKey().length() + (bytes == null ? 0 : bytes.length);
+        }
+        return size;
+    }
+
+    private static String requiredString(Struct after, String column, String id, Struct envelope) {
+        String value = optionalString(after, column);
+        if (value == null || value.isBlank()) {
+            throw new MalformedOutboxRowException("outbox row " + (id == null ? "at " + position(envelope) : id)
+                    + " has no value in column '" + column + "'. Fix the writer: outbox-core always sets it");
+        }
+        return value;
+    }
+
+    private static String optionalString(Struct after, String column) {
+        Field f = after.schema().field(column);
+        if (f == null) {
+            throw new MalformedOutboxRowException("the outbox table has no column '" + column + "': run the outbox migrations");
+        }
+        Object v = after.get(f);
+        return v == null ? null : v.toString();
+    }
+
+    private static byte[] bytes(Struct after, String column) {
+        Field f = after.schema().field(column);
+        if (f == null) {
+            throw new MalformedOutboxRowException("the outbox table has no column '" + column + "': run the outbox migrations");
+        }
+        Object v = after.get(f);
+        if (v == null) {
+            return null;
+        }
+        if (v instanceof byte[] b) {
+            return b;
+        }
+        if (v instanceof ByteBuffer bb) {
+            ByteBuffer dup = bb.duplicate();
+            byte[] out = new byte[dup.remaining()];
+            dup.get(out);
+            return out;
+        }
+        return v.toString().getBytes(StandardCharsets.UTF_8); // text/json payload columns
+    }
+
+    private static Long commitTimestamp(Struct envelope) {
+        if (envelope.schema().field("source") != null) {
+            Struct source = envelope.getStruct("source");
+            if (source != null && source.schema().field("ts_ms") != null) {
+                Object ts = source.get("ts_ms");
+                if (ts instanceof Long l) {
+                    return l;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static String position(Struct envelope) {
+        if (envelope.schema().field("source") != null && envelope.getStruct("source") != null) {
+            Struct source = envelope.getStruct("source");
+            Object lsn = source.schema().field("lsn") != null ? source.get("lsn") : null;
+            Object tx = source.schema().field("txId") != null ? source.get("txId") : null;
+            return "lsn " + lsn + ", txId " + tx;
+        }
+        return "unknown position";
+    }
+}

@@ -1,0 +1,172 @@
+package dev.outboxbridge.relay.internal;
+
+import dev.outboxbridge.db.SchemaCheck;
+import dev.outboxbridge.db.SchemaMismatchException;
+import dev.outboxbridge.db.TableName;
+import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.RelayException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Start-up checks against PostgreSQL, each failing with what is wrong and the fix: reachable with
+ * the credentials, {@code wal_level=logical}, the outbox table, the publication (created when
+ * allowed, otherwise checked to cover only the outbox table and publish inserts) and the slot.
+ */
+public final class Preflight {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Preflight.class);
+
+    private final RelayConfig config;
+
+    public Preflight(RelayConfig config) {
+        this.config = config;
+    }
+
+    public void run() {
+        try (Connection c = connect()) {
+            checkWalLevel(c);
+            checkOutboxTable(c);
+            ensurePublication(c);
+            ensureSlot(c);
+        } catch (SQLException e) {
+            throw new RelayException("PostgreSQL check failed on " + config.jdbcUrl() + " as '" + config.databaseUser()
+                    + "' (SQLState " + e.getSQLState() + "): " + e.getMessage(), e);
+        }
+    }
+
+    private Connection connect() {
+        Properties props = new Properties();
+        props.setProperty("user", config.databaseUser());
+        props.setProperty("password", config.databasePassword().value());
+        props.setProperty("connectTimeout", "10");
+        props.setProperty("ApplicationName", config.name() + "-preflight");
+        try {
+            Connection c = DriverManager.getConnection(config.jdbcUrl(), props);
+            c.setAutoCommit(true);
+            return c;
+        } catch (SQLException e) {
+            String fix = "28P01".equals(e.getSQLState()) || "28000".equals(e.getSQLState())
+                    ? "check " + RelayConfig.DATABASE_USER + " and " + RelayConfig.DATABASE_PASSWORD
+                    : "3D000".equals(e.getSQLState())
+                            ? "check " + RelayConfig.DATABASE_DBNAME
+                            : "check " + RelayConfig.DATABASE_HOSTNAME + "/" + RelayConfig.DATABASE_PORT + " and that PostgreSQL is running";
+            throw new RelayException("Cannot connect to PostgreSQL at " + config.jdbcUrl() + " as '" + config.databaseUser()
+                    + "' (SQLState " + e.getSQLState() + "): " + e.getMessage() + ". Fix: " + fix, e);
+        }
+    }
+
+    private void checkWalLevel(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SHOW wal_level")) {
+            rs.next();
+            String level = rs.getString(1);
+            if (!"logical".equals(level)) {
+                throw new RelayException("PostgreSQL at " + config.jdbcUrl() + " runs with wal_level=" + level
+                        + "; the relay reads the WAL through logical decoding. Fix: set wal_level = logical in postgresql.conf"
+                        + " (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL.");
+            }
+        }
+    }
+
+    private void checkOutboxTable(Connection c) throws SQLException {
+        try {
+            SchemaCheck.requireOutboxTable(c, config.outboxTable());
+        } catch (SchemaMismatchException e) {
+            throw new RelayException(e.getMessage() + " (setting " + RelayConfig.OUTBOX_TABLE + ")", e);
+        }
+    }
+
+    private void ensurePublication(Connection c) throws SQLException {
+        TableName table = config.outboxTable();
+        String pub = config.publicationName();
+        Boolean publishesInsert = null;
+        try (PreparedStatement ps = c.prepareStatement("SELECT pubinsert, puballtables FROM pg_publication WHERE pubname = ?")) {
+            ps.setString(1, pub);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    publishesInsert = rs.getBoolean(1);
+                    if (rs.getBoolean(2)) {
+                        throw new RelayException("Publication '" + pub + "' is FOR ALL TABLES: the relay would decode every table's"
+                                + " changes. Fix: use a publication that covers only " + table + " (" + RelayConfig.PUBLICATION_NAME
+                                + "), e.g. CREATE PUBLICATION " + pub + "_outbox FOR TABLE " + table + " WITH (publish = 'insert')");
+                    }
+                }
+            }
+        }
+        if (publishesInsert == null) {
+            if (!config.getBoolean(RelayConfig.PUBLICATION_CREATE)) {
+                throw new RelayException("Publication '" + pub + "' does not exist and " + RelayConfig.PUBLICATION_CREATE
+                        + "=false. Fix: CREATE PUBLICATION " + pub + " FOR TABLE " + table + " WITH (publish = 'insert');"
+                        + " or set " + RelayConfig.PUBLICATION_CREATE + "=true");
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE PUBLICATION " + TableName.quote(pub) + " FOR TABLE " + table.quoted() + " WITH (publish = 'insert')");
+            }
+            LOG.info("Created publication {} for table {} (inserts only)", pub, table);
+            return;
+        }
+        List<String> tables = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?")) {
+            ps.setString(1, pub);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    tables.add(rs.getString(1) + "." + rs.getString(2));
+                }
+            }
+        }
+        if (!tables.equals(List.of(table.toString())) || !publishesInsert) {
+            throw new RelayException("Publication '" + pub + "' covers " + tables + (publishesInsert ? "" : " without publishing inserts")
+                    + "; it must cover exactly [" + table + "] and publish inserts. Fix: point " + RelayConfig.PUBLICATION_NAME
+                    + " at a publication created with CREATE PUBLICATION <name> FOR TABLE " + table + " WITH (publish = 'insert')");
+        }
+        LOG.info("Publication {} covers {} (checked)", pub, table);
+    }
+
+    private void ensureSlot(Connection c) throws SQLException {
+        String slot = config.slotName();
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT plugin, database, slot_type, wal_status FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    String plugin = rs.getString(1);
+                    String database = rs.getString(2);
+                    String walStatus = rs.getString(4);
+                    if (!"pgoutput".equals(plugin) || !config.databaseName().equals(database)) {
+                        throw new RelayException("Replication slot '" + slot + "' exists but is for plugin " + plugin + " on database "
+                                + database + "; the relay needs a pgoutput slot on " + config.databaseName() + ". Fix: choose another "
+                                + RelayConfig.SLOT_NAME);
+                    }
+                    if ("lost".equals(walStatus)) {
+                        throw new RelayException("Replication slot '" + slot + "' was invalidated by PostgreSQL (wal_status=lost):"
+                                + " the WAL it needed is gone, so events may have been skipped. Fix: find and republish the missing"
+                                + " events, then drop the slot (SELECT pg_drop_replication_slot('" + slot + "')) and restart the relay.");
+                    }
+                    LOG.info("Replication slot {} exists (pgoutput, wal_status={})", slot, walStatus);
+                    return;
+                }
+            }
+        }
+        if (!config.getBoolean(RelayConfig.SLOT_CREATE)) {
+            throw new RelayException("Replication slot '" + slot + "' does not exist and " + RelayConfig.SLOT_CREATE
+                    + "=false. Fix: SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput'); or set "
+                    + RelayConfig.SLOT_CREATE + "=true");
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT lsn FROM pg_create_logical_replication_slot(?, 'pgoutput')")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                LOG.info("Created replication slot {} (pgoutput) at {}: events committed from now on are published", slot, rs.getString(1));
+            }
+        }
+    }
+}
