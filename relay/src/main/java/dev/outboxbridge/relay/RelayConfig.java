@@ -88,7 +88,7 @@ public final class RelayConfig extends AbstractConfig {
             .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
                     "Create the publication (FOR TABLE <outbox.table> WITH (publish = 'insert')) when it does not exist."
                             + " An existing publication is checked, never altered.")
-            .define(KAFKA_BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+            .define(KAFKA_BOOTSTRAP_SERVERS, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka bootstrap servers, host:port[,host:port...]. Other producer settings pass through with the prefix "
                             + PRODUCER_PREFIX + ".")
             .define(TOPIC_PREFIX, Type.STRING, "outbox.event.", new TopicPrefix(), Importance.HIGH,
@@ -285,7 +285,7 @@ public final class RelayConfig extends AbstractConfig {
     }
 
     public String bootstrapServers() {
-        return String.join(",", getList(KAFKA_BOOTSTRAP_SERVERS));
+        return getString(KAFKA_BOOTSTRAP_SERVERS).trim();
     }
 
     public String topicPrefix() {

@@ -1,0 +1,137 @@
+package dev.outboxbridge.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RelayConfigTest {
+
+    static Map<String, String> minimal() {
+        Map<String, String> m = new HashMap<>();
+        m.put("database.hostname", "db.internal");
+        m.put("database.dbname", "orders");
+        m.put("database.user", "relay");
+        m.put("database.password", "s3cret-pw");
+        m.put("kafka.bootstrap.servers", "kafka:9092");
+        return m;
+    }
+
+    private static RelayConfig with(String key, String value) {
+        Map<String, String> m = minimal();
+        m.put(key, value);
+        return RelayConfig.of(m);
+    }
+
+    @Test
+    void appliesDefaults() {
+        RelayConfig c = RelayConfig.of(minimal());
+        assertThat(c.databasePort()).isEqualTo(5432);
+        assertThat(c.outboxTable().toString()).isEqualTo("public.outbox_event");
+        assertThat(c.slotName()).isEqualTo("outbox_bridge");
+        assertThat(c.topicPrefix()).isEqualTo("outbox.event.");
+        assertThat(c.jdbcUrl()).isEqualTo("jdbc:postgresql://db.internal:5432/orders");
+    }
+
+    @Test
+    void missingRequiredSettingIsNamed() {
+        Map<String, String> m = minimal();
+        m.remove("database.hostname");
+        assertThatThrownBy(() -> RelayConfig.of(m)).isInstanceOf(ConfigException.class).hasMessageContaining("database.hostname");
+    }
+
+    @Test
+    void unknownSettingIsRefusedWithTheKnownOnes() {
+        assertThatThrownBy(() -> with("databse.hostname", "x")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("Unknown relay setting 'databse.hostname'").hasMessageContaining("database.hostname");
+    }
+
+    @Test
+    void idempotenceOffIsRefusedNotCorrected() {
+        assertThatThrownBy(() -> with("kafka.producer.enable.idempotence", "false")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("kafka.producer.enable.idempotence").hasMessageContaining("must be true");
+    }
+
+    @Test
+    void acksOtherThanAllIsRefused() {
+        assertThatThrownBy(() -> with("kafka.producer.acks", "1")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("kafka.producer.acks").hasMessageContaining("must be all");
+        assertThat(with("kafka.producer.acks", "all").producerOverrides()).containsEntry("acks", "all");
+    }
+
+    @Test
+    void tooManyInFlightRequestsIsRefused() {
+        assertThatThrownBy(() -> with("kafka.producer.max.in.flight.requests.per.connection", "6"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("between 1 and 5");
+    }
+
+    @Test
+    void debeziumSettingsTheRelayOwnsAreRefused() {
+        assertThatThrownBy(() -> with("debezium.snapshot.mode", "initial")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("debezium.snapshot.mode");
+        assertThatThrownBy(() -> with("debezium.slot.name", "x")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("use 'slot.name' instead");
+        assertThat(with("debezium.status.update.interval.ms", "500").debeziumOverrides()).containsEntry("status.update.interval.ms", "500");
+    }
+
+    @Test
+    void hostileIdentifiersAreRefused() {
+        assertThatThrownBy(() -> with("slot.name", "x'); DROP TABLE outbox_event; --")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("slot.name");
+        assertThatThrownBy(() -> with("outbox.table", "public.outbox_event\"; DROP")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("outbox.table");
+        assertThatThrownBy(() -> with("topic.prefix", "bad prefix ")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("topic.prefix");
+    }
+
+    @Test
+    void queueMustExceedBatch() {
+        Map<String, String> m = minimal();
+        m.put("max.batch.size", "100");
+        m.put("max.queue.size", "100");
+        assertThatThrownBy(() -> RelayConfig.of(m)).isInstanceOf(ConfigException.class).hasMessageContaining("max.queue.size");
+    }
+
+    @Test
+    void environmentWinsOverTheFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("relay.properties");
+        Files.writeString(file, "database.hostname=from-file\ndatabase.dbname=orders\ndatabase.user=relay\n"
+                + "kafka.bootstrap.servers=kafka:9092\nkafka.producer.linger.ms=20\n");
+        RelayConfig c = RelayConfig.load(file, Map.of("OUTBOX_RELAY_DATABASE_HOSTNAME", "from-env",
+                "OUTBOX_RELAY_KAFKA_PRODUCER_LINGER_MS", "1", "PATH", "/usr/bin"));
+        assertThat(c.databaseHost()).isEqualTo("from-env");
+        assertThat(c.producerOverrides()).containsEntry("linger.ms", "1");
+    }
+
+    @Test
+    void unreadableFileNamesThePath(@TempDir Path dir) {
+        Path missing = dir.resolve("nope.properties");
+        assertThatThrownBy(() -> RelayConfig.load(missing, Map.of())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("nope.properties").hasMessageContaining("--config");
+    }
+
+    @Test
+    void passwordsNeverAppearInTheDescription() {
+        Map<String, String> m = minimal();
+        m.put("kafka.producer.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required password=\"kpw\";");
+        m.put("kafka.producer.ssl.truststore.password", "tspw");
+        RelayConfig c = RelayConfig.of(m);
+        assertThat(c.describe()).doesNotContain("s3cret-pw").doesNotContain("kpw").doesNotContain("tspw").contains("[hidden]");
+        assertThat(c.toString()).doesNotContain("s3cret-pw");
+    }
+
+    @Test
+    void configurationReferenceIsGeneratedFromTheDeclaration() {
+        String doc = ConfigDocs.markdown(RelayConfig.DEFINITION);
+        for (String key : RelayConfig.DEFINITION.names()) {
+            assertThat(doc).contains("`" + key + "`");
+        }
+        assertThat(doc).contains("OUTBOX_RELAY_DATABASE_PASSWORD").contains("(required)");
+    }
+}
