@@ -1,0 +1,44 @@
+package dev.outboxbridge.testkit;
+
+/** The environment variables that switch the testkit to external servers. */
+final class Environment {
+
+    static final String PG_HOST = "OUTBOX_TEST_PG_HOST";
+    static final String PG_PORT = "OUTBOX_TEST_PG_PORT";
+    static final String PG_USER = "OUTBOX_TEST_PG_USER";
+    static final String PG_PASSWORD = "OUTBOX_TEST_PG_PASSWORD";
+    static final String PG_DATABASE = "OUTBOX_TEST_PG_DATABASE";
+    static final String KAFKA_BOOTSTRAP_SERVERS = "OUTBOX_TEST_KAFKA_BOOTSTRAP_SERVERS";
+
+    private Environment() {
+    }
+
+    /** The variable's value, or null when it is unset or blank. */
+    static String get(String name) {
+        String value = System.getenv(name);
+        return value == null || value.isBlank() ? null : value.trim();
+    }
+
+    /** The variable's value, or the default when it is unset or blank. */
+    static String get(String name, String defaultValue) {
+        String value = get(name);
+        return value == null ? defaultValue : value;
+    }
+
+    /** The variable as a TCP port, or the default when it is unset or blank. */
+    static int port(String name, int defaultValue) {
+        String value = get(name);
+        if (value == null) {
+            return defaultValue;
+        }
+        try {
+            int port = Integer.parseInt(value);
+            if (port < 1 || port > 65535) {
+                throw new NumberFormatException("out of range");
+            }
+            return port;
+        } catch (NumberFormatException e) {
+            throw new IllegalStateException(name + " must be a TCP port number (1-65535), but is '" + value + "'", e);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package dev.outboxbridge.testkit;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Objects;
+import org.postgresql.ds.PGSimpleDataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A reachable PostgreSQL server, embedded or external: creates the test databases. */
+final class PostgresCluster implements PostgresServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresCluster.class);
+    private static final String DUPLICATE_DATABASE = "42P04";
+    private static final String OBJECT_IN_USE = "55006";
+    private static final int CREATE_ATTEMPTS = 5;
+    static final String APPLICATION_NAME = "outbox-testkit";
+
+    private final String host;
+    private final int port;
+    private final String user;
+    private final String password;
+    private final String adminDatabase;
+
+    PostgresCluster(String host, int port, String user, String password, String adminDatabase) {
+        this.host = Objects.requireNonNull(host, "host");
+        this.port = port;
+        this.user = Objects.requireNonNull(user, "user");
+        this.password = password == null ? "" : password;
+        this.adminDatabase = Objects.requireNonNull(adminDatabase, "adminDatabase");
+    }
+
+    @Override
+    public String host() {
+        return host;
+    }
+
+    @Override
+    public int port() {
+        return port;
+    }
+
+    @Override
+    public String adminUser() {
+        return user;
+    }
+
+    @Override
+    public String adminPassword() {
+        return password;
+    }
+
+    @Override
+    public String jdbcUrl(String database) {
+        String urlHost = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+        return "jdbc:postgresql://" + urlHost + ":" + port + "/" + database;
+    }
+
+    @Override
+    public TestDatabase createDatabase(String namePrefix) {
+        SQLException last = null;
+        for (int attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
+            String name = Names.databaseName(namePrefix);
+            try (Connection admin = connectAdmin(); Statement st = admin.createStatement()) {
+                st.execute("CREATE DATABASE " + Names.quoteIdentifier(name));
+                LOG.debug("Created database {} on {}:{}", name, host, port);
+                return new TestDatabase(this, name);
+            } catch (SQLException e) {
+                last = e;
+                // a name clash (another JVM on a shared server) or the template briefly in use: try again
+                if (!DUPLICATE_DATABASE.equals(e.getSQLState()) && !OBJECT_IN_USE.equals(e.getSQLState())) {
+                    break;
+                }
+                if (!pause(50L * attempt)) {
+                    break;
+                }
+            }
+        }
+        throw new IllegalStateException("Could not create a database with prefix '" + namePrefix + "' on "
+                + describe() + ": " + (last == null ? "unknown error" : last.getMessage()), last);
+    }
+
+    /** A connection to the admin database (autocommit), for CREATE/DROP DATABASE and monitoring. */
+    Connection connectAdmin() throws SQLException {
+        return dataSource(adminDatabase).getConnection();
+    }
+
+    /** A data source for one database of this server, as the admin user. */
+    PGSimpleDataSource dataSource(String database) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setServerNames(new String[] {host});
+        ds.setPortNumbers(new int[] {port});
+        ds.setDatabaseName(database);
+        ds.setUser(user);
+        if (!password.isEmpty()) {
+            ds.setPassword(password);
+        }
+        ds.setApplicationName(APPLICATION_NAME);
+        ds.setConnectTimeout(10);
+        return ds;
+    }
+
+    String adminDatabase() {
+        return adminDatabase;
+    }
+
+    String describe() {
+        return "PostgreSQL " + user + "@" + host + ":" + port + "/" + adminDatabase;
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+
+    /** Sleeps; false (with the interrupt flag restored) when interrupted. */
+    static boolean pause(long millis) {
+        try {
+            Thread.sleep(millis);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+}
