@@ -1,0 +1,296 @@
+package dev.outboxbridge.demo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outboxbridge.inbox.InboxConsumer;
+import dev.outboxbridge.inbox.InboxEvent;
+import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.InboxStats;
+import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.outbox.OutboxConfig;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.testkit.KafkaServer;
+import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TestKafka;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.util.concurrent.atomic.AtomicReference;
+import org.HdrHistogram.ConcurrentHistogram;
+import org.HdrHistogram.Histogram;
+
+/**
+ * One run of the whole path: a shop service writes orders and outbox events (some transactions
+ * rolled back), the relay publishes them from the WAL, a billing service applies them through the
+ * inbox, and the {@link HistoryChecker} verifies the guarantees over the full history.
+ *
+ * <p>Used by the demo command and by the end-to-end tests, on the testkit's servers.
+ */
+public final class DemoRun {
+
+    /** What to run. */
+    public record Options(Workload.Settings workload, int partitions, boolean restartRelayMidway, boolean forceRedelivery,
+            Duration drainTimeout) {
+    }
+
+    /** What happened. */
+    public record Report(HistoryChecker.Verdict verdict, InboxStats consumer, long redeliveredDuplicates, long relayRestarts,
+            Histogram commitToConsumeMillis, Duration elapsed) {
+
+        public boolean ok() {
+            return verdict.ok();
+        }
+
+        public void print(PrintStream out) {
+            HistoryChecker.Verdict v = verdict;
+            out.println();
+            out.println("================ Outbox Bridge demo: summary ================");
+            out.printf("  committed events                 %,10d%n", v.committed());
+            out.printf("  rolled-back events (not sent)    %,10d%n", v.rolledBack());
+            out.printf("  published records in Kafka       %,10d  (duplicates %,d)%n", v.kafkaRecords(), v.kafkaDuplicates());
+            out.printf("  consumed and applied             %,10d%n", consumer.processed());
+            out.printf("  duplicates suppressed by inbox   %,10d%n", consumer.duplicates() + redeliveredDuplicates);
+            out.printf("  relay restarts during the run    %,10d%n", relayRestarts);
+            out.printf("  lost (must be 0)                 %,10d  %s%n", v.lost().size(), verdictText(v.lost()));
+            out.printf("  phantoms (must be 0)             %,10d  %s%n", v.phantoms().size(), verdictText(v.phantoms()));
+            out.printf("  order violations (must be 0)     %,10d  %s%n", v.orderViolations().size(), verdictText(v.orderViolations()));
+            out.printf("  effects not exactly once (0)     %,10d  %s%n", v.effectViolations().size(), verdictText(v.effectViolations()));
+            Histogram h = commitToConsumeMillis;
+            if (h.getTotalCount() > 0) {
+                out.printf("  commit -> consume latency (ms)   p50 %d, p90 %d, p99 %d, p99.9 %d, max %d (%,d events)%n",
+                        h.getValueAtPercentile(50), h.getValueAtPercentile(90), h.getValueAtPercentile(99),
+                        h.getValueAtPercentile(99.9), h.getMaxValue(), h.getTotalCount());
+            }
+            out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
+            out.println("  verdict: " + (ok() ? "OK: nothing lost, nothing invented, order kept, every effect applied once"
+                    : "VIOLATION"));
+            out.println("==============================================================");
+        }
+
+        private static String verdictText(List<String> examples) {
+            return examples.isEmpty() ? "" : examples.toString();
+        }
+    }
+
+    static final String EFFECTS_TABLE = "billing_ledger";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final PostgresServer postgres;
+    private final KafkaServer kafka;
+    private final Options options;
+    private final PrintStream out;
+
+    public DemoRun(PostgresServer postgres, KafkaServer kafka, Options options, PrintStream out) {
+        this.postgres = postgres;
+        this.kafka = kafka;
+        this.options = options;
+        this.out = out;
+    }
+
+    public Report run() throws Exception {
+        long start = System.nanoTime();
+        Path workDir = Files.createTempDirectory("outbox-demo");
+        try (TestDatabase shop = postgres.createDatabase("demo_shop").migrateOutbox();
+                TestDatabase billing = postgres.createDatabase("demo_billing").migrateInbox();
+                TestKafka ns = kafka.newNamespace("demo")) {
+            Workload.createSchema(shop.dataSource());
+            createBillingSchema(billing);
+            try (HikariDataSource shopPool = pool(shop, "shop", options.workload().writers());
+                    HikariDataSource billingPool = pool(billing, "billing", 4)) {
+                return run(shop, billing, ns, shopPool, billingPool, workDir, start);
+            }
+        }
+    }
+
+    private static HikariDataSource pool(TestDatabase db, String name, int size) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(db.jdbcUrl());
+        config.setUsername(db.user());
+        config.setPassword(db.password());
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(1);
+        config.setPoolName("demo-" + name);
+        return new HikariDataSource(config);
+    }
+
+    private Report run(TestDatabase shop, TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool, Path workDir,
+            long start) throws Exception {
+        {
+            String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
+            String topic = topicPrefix + Workload.AGGREGATE_TYPE;
+            ns.createTopic(topic, options.partitions());
+            RelayConfig relayConfig = RelayConfig.of(relaySettings(shop, ns, topicPrefix, workDir));
+
+            Histogram latency = new ConcurrentHistogram(3_600_000L, 3);
+            Clock clock = Clock.systemUTC();
+            AtomicReference<Relay> relay = new AtomicReference<>(Relay.create(relayConfig));
+            relay.get().start();
+            long restarts = 0;
+            AtomicLong publishedBefore = new AtomicLong();
+            InboxConsumer consumer = billingConsumer(billingPool, ns, topic, "billing", "billing", latency, clock);
+            consumer.start();
+            Workload workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
+                    options.workload());
+            ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-progress"));
+            progress.scheduleAtFixedRate(() -> out.printf("  committed %,8d | published %,8d | consumed %,8d | duplicates suppressed %,6d%n",
+                    workload.committedCount(), publishedBefore.get() + relay.get().publishedCount(), consumer.stats().processed(),
+                    consumer.stats().duplicates()), 1, 1, TimeUnit.SECONDS);
+            try {
+                AtomicBoolean restarted = new AtomicBoolean();
+                AtomicReference<Exception> restartFailure = new AtomicReference<>();
+                workload.run(committed -> {
+                    if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
+                        out.println("  -- stopping the relay mid-stream and starting a new one --");
+                        relay.get().close();
+                        publishedBefore.addAndGet(relay.get().publishedCount());
+                        Relay next = Relay.create(relayConfig);
+                        try {
+                            next.start();
+                        } catch (RuntimeException e) {
+                            restartFailure.set(e);
+                        }
+                        relay.set(next);
+                    }
+                });
+                if (restartFailure.get() != null) {
+                    throw restartFailure.get();
+                }
+                restarts = restarted.get() ? 1 : 0;
+                awaitDrain(consumer, workload.committedCount(), relay.get());
+            } finally {
+                progress.shutdownNow();
+            }
+            long redelivered = 0;
+            if (options.forceRedelivery()) {
+                redelivered = redeliverEverything(billingPool, ns, topic, latency, clock);
+            }
+            InboxStats stats = consumer.stats();
+            consumer.close();
+            relay.get().close();
+            HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
+                    topic, billingPool, EFFECTS_TABLE);
+            return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
+        }
+    }
+
+    private void awaitDrain(InboxConsumer consumer, long expected, Relay relay) throws InterruptedException {
+        long deadline = System.nanoTime() + options.drainTimeout().toNanos();
+        while (consumer.stats().processed() < expected) {
+            if (relay.state() == Relay.State.FAILED) {
+                throw new IllegalStateException("The relay failed: " + relay.failure().map(Throwable::getMessage).orElse("?"));
+            }
+            if (consumer.state() == InboxConsumer.State.FAILED) {
+                throw new IllegalStateException("The consumer failed: " + consumer.failure().map(Throwable::getMessage).orElse("?"));
+            }
+            if (System.nanoTime() > deadline) {
+                out.printf("  drain timed out after %s: %,d of %,d consumed; checking what is there%n", options.drainTimeout(),
+                        consumer.stats().processed(), expected);
+                return;
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** Replays the whole topic through a second consumer with the same inbox name: every record must be a suppressed duplicate. */
+    private long redeliverEverything(DataSource billing, TestKafka ns, String topic, Histogram latency, Clock clock)
+            throws InterruptedException {
+        out.println("  -- forcing redelivery: replaying the topic from the start into the same inbox --");
+        long records = HistoryChecker.readTopic(ns.bootstrapServers(), topic).size();
+        try (InboxConsumer replay = billingConsumer(billing, ns, topic, "billing", "billing-replay", latency, clock)) {
+            replay.start();
+            long deadline = System.nanoTime() + options.drainTimeout().toNanos();
+            while (replay.stats().duplicates() + replay.stats().processed() < records && System.nanoTime() < deadline
+                    && replay.state() == InboxConsumer.State.RUNNING) {
+                Thread.sleep(100);
+            }
+            if (replay.stats().processed() > 0) {
+                out.printf("  replay applied %,d events that the first consumer had not: they were not drained%n", replay.stats().processed());
+            }
+            return replay.stats().duplicates();
+        }
+    }
+
+    private static InboxConsumer billingConsumer(DataSource billing, TestKafka ns, String topic, String consumerName, String groupId,
+            Histogram latency, Clock clock) {
+        Map<String, Object> kafkaProps = new HashMap<>();
+        kafkaProps.put("bootstrap.servers", ns.bootstrapServers());
+        kafkaProps.put("group.id", ns.prefix() + groupId);
+        kafkaProps.put("auto.offset.reset", "earliest");
+        InboxHandler handler = (event, tx) -> {
+            applyToLedger(event, tx);
+            latency.recordValue(Math.max(0, clock.millis() - event.committedAt().toEpochMilli()));
+        };
+        return InboxConsumer.builder()
+                .consumerName(consumerName)
+                .kafkaProperties(kafkaProps)
+                .topics(List.of(topic))
+                .dataSource(billing)
+                .handler(handler)
+                .clock(clock)
+                .build();
+    }
+
+    /** The billing service's side effect: not idempotent on purpose (a running total), so only the inbox keeps it right. */
+    static void applyToLedger(InboxEvent event, Connection tx) throws Exception {
+        JsonNode body = JSON.readTree(event.payload());
+        long amount = body.get("amount").asLong();
+        try (PreparedStatement ledger = tx.prepareStatement(
+                "INSERT INTO " + EFFECTS_TABLE + " (event_id, order_id, version, amount) VALUES (?, ?, ?, ?)");
+                PreparedStatement balance = tx.prepareStatement(
+                        "INSERT INTO billing_balance (order_id, total) VALUES (?, ?)"
+                                + " ON CONFLICT (order_id) DO UPDATE SET total = billing_balance.total + excluded.total")) {
+            ledger.setObject(1, event.id());
+            ledger.setString(2, event.key());
+            ledger.setInt(3, body.get("version").asInt());
+            ledger.setLong(4, amount);
+            ledger.executeUpdate();
+            balance.setString(1, event.key());
+            balance.setLong(2, amount);
+            balance.executeUpdate();
+        }
+    }
+
+    static void createBillingSchema(TestDatabase billing) throws SQLException {
+        try (Connection c = billing.connect(); Statement s = c.createStatement()) {
+            // no unique constraint on event_id on purpose: the inbox alone must keep effects exactly once
+            s.execute("CREATE TABLE " + EFFECTS_TABLE + " (event_id uuid NOT NULL, order_id text NOT NULL, version int NOT NULL,"
+                    + " amount bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+            s.execute("CREATE TABLE billing_balance (order_id text PRIMARY KEY, total bigint NOT NULL)");
+        }
+    }
+
+    private static Map<String, String> relaySettings(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
+        Map<String, String> m = new HashMap<>();
+        m.put(RelayConfig.NAME, "demo-relay");
+        m.put(RelayConfig.DATABASE_HOSTNAME, shop.host());
+        m.put(RelayConfig.DATABASE_PORT, String.valueOf(shop.port()));
+        m.put(RelayConfig.DATABASE_DBNAME, shop.name());
+        m.put(RelayConfig.DATABASE_USER, shop.user());
+        m.put(RelayConfig.DATABASE_PASSWORD, shop.password() == null ? "" : shop.password());
+        m.put(RelayConfig.SLOT_NAME, shop.uniqueName("slot"));
+        m.put(RelayConfig.PUBLICATION_NAME, shop.uniqueName("pub"));
+        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, ns.bootstrapServers());
+        m.put(RelayConfig.TOPIC_PREFIX, topicPrefix);
+        m.put(RelayConfig.OFFSET_FILE, workDir.resolve("relay-offsets.dat").toString());
+        return m;
+    }
+}

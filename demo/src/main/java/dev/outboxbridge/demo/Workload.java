@@ -1,0 +1,164 @@
+package dev.outboxbridge.demo;
+
+import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.outbox.OutboxEvent;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+import javax.sql.DataSource;
+
+/**
+ * A sample domain service under load: transactions of random sizes, each updating business rows
+ * ({@code shop_order}, whose {@code version} grows by one per event of that order) and appending
+ * one outbox event per update, some rolled back on purpose. It records what committed and what
+ * rolled back, so the checker can compare that history with Kafka and the consumer's database.
+ */
+public final class Workload {
+
+    /** An event the workload wrote, with the version its order reached in that transaction. */
+    public record WrittenEvent(UUID id, String orderId, int version, long amount) {
+    }
+
+    /** Settings of a run. */
+    public record Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed) {
+        public Settings {
+            if (events < 1 || aggregates < 1 || writers < 1 || maxTransactionSize < 1 || rollbackRatio < 0 || rollbackRatio >= 1) {
+                throw new IllegalArgumentException("Invalid workload settings: " + events + " events, " + aggregates + " aggregates, "
+                        + writers + " writers, transactions of at most " + maxTransactionSize + ", rollback ratio " + rollbackRatio);
+            }
+        }
+    }
+
+    public static final String AGGREGATE_TYPE = "order";
+    public static final String EVENT_TYPE = "OrderChanged";
+
+    private final DataSource dataSource;
+    private final Outbox outbox;
+    private final Settings settings;
+    private final Queue<WrittenEvent> committed = new ConcurrentLinkedQueue<>();
+    private final Queue<UUID> rolledBack = new ConcurrentLinkedQueue<>();
+    private final AtomicLong committedCount = new AtomicLong();
+    private final AtomicInteger remaining;
+
+    public Workload(DataSource dataSource, Outbox outbox, Settings settings) {
+        this.dataSource = dataSource;
+        this.outbox = outbox;
+        this.settings = settings;
+        this.remaining = new AtomicInteger(settings.events());
+    }
+
+    /** Creates the business table in the producer's database. */
+    public static void createSchema(DataSource dataSource) throws SQLException {
+        try (Connection c = dataSource.getConnection(); var s = c.createStatement()) {
+            s.execute("CREATE TABLE IF NOT EXISTS shop_order (id text PRIMARY KEY, version int NOT NULL, total bigint NOT NULL)");
+        }
+    }
+
+    /**
+     * Writes until {@code settings.events()} events are committed; {@code progress} is told the
+     * number committed so far after each commit.
+     */
+    public void run(LongConsumer progress) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(settings.writers(), r -> new Thread(r, "demo-writer"));
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < settings.writers(); w++) {
+                SplittableRandom random = new SplittableRandom(settings.seed() + w);
+                futures.add(pool.submit(() -> {
+                    writeLoop(random, progress);
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+            pool.awaitTermination(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private void writeLoop(SplittableRandom random, LongConsumer progress) throws SQLException {
+        while (true) {
+            int size = 1 + random.nextInt(settings.maxTransactionSize());
+            boolean rollback = random.nextDouble() < settings.rollbackRatio();
+            if (!rollback) {
+                int before = remaining.getAndAdd(-size);
+                if (before <= 0) {
+                    return;
+                }
+                size = Math.min(size, before);
+            }
+            writeTransaction(random, size, rollback, progress);
+        }
+    }
+
+    private void writeTransaction(SplittableRandom random, int size, boolean rollback, LongConsumer progress) throws SQLException {
+        List<WrittenEvent> written = new ArrayList<>(size);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement upsert = c.prepareStatement(
+                    "INSERT INTO shop_order (id, version, total) VALUES (?, 1, ?) ON CONFLICT (id) DO UPDATE"
+                            + " SET version = shop_order.version + 1, total = shop_order.total + excluded.total RETURNING version")) {
+                List<OutboxEvent> events = new ArrayList<>(size);
+                // lock orders in one global order so concurrent writers never deadlock
+                int[] orders = new int[size];
+                for (int i = 0; i < size; i++) {
+                    orders[i] = random.nextInt(settings.aggregates());
+                }
+                java.util.Arrays.sort(orders);
+                for (int i = 0; i < size; i++) {
+                    String orderId = "order-" + orders[i];
+                    long amount = 1 + random.nextInt(10_000);
+                    upsert.setString(1, orderId);
+                    upsert.setLong(2, amount);
+                    int version;
+                    try (ResultSet rs = upsert.executeQuery()) {
+                        rs.next();
+                        version = rs.getInt(1);
+                    }
+                    UUID id = UUID.randomUUID();
+                    events.add(OutboxEvent.builder().id(id).aggregateType(AGGREGATE_TYPE).aggregateId(orderId).type(EVENT_TYPE)
+                            .payload("{\"order\":\"" + orderId + "\",\"version\":" + version + ",\"amount\":" + amount + "}")
+                            .build());
+                    written.add(new WrittenEvent(id, orderId, version, amount));
+                }
+                outbox.appendAll(c, events);
+            }
+            if (rollback) {
+                c.rollback();
+                written.forEach(e -> rolledBack.add(e.id()));
+            } else {
+                c.commit();
+                committed.addAll(written);
+                progress.accept(committedCount.addAndGet(written.size()));
+            }
+        }
+    }
+
+    public List<WrittenEvent> committed() {
+        return List.copyOf(committed);
+    }
+
+    public List<UUID> rolledBack() {
+        return List.copyOf(rolledBack);
+    }
+
+    public long committedCount() {
+        return committedCount.get();
+    }
+}
