@@ -1,0 +1,23 @@
+package dev.outboxbridge.inbox;
+
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * A snapshot of an inbox consumer's counters.
+ *
+ * @param processed events whose handler ran and whose transaction committed
+ * @param duplicates records skipped because the inbox already held their event id
+ * @param failures attempts that rolled back: the handler threw or the database failed
+ * @param lastCommittedOffsets per partition, the last offset this consumer committed to Kafka (as
+ *        Kafka counts it: the offset of the next record to read), including partitions it no
+ *        longer owns
+ */
+public record InboxStats(long processed, long duplicates, long failures,
+        Map<TopicPartition, Long> lastCommittedOffsets) {
+
+    /** Copies {@code lastCommittedOffsets}. */
+    public InboxStats {
+        lastCommittedOffsets = Map.copyOf(lastCommittedOffsets);
+    }
+}

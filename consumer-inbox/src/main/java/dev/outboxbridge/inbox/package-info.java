@@ -1,0 +1,10 @@
+/**
+ * The inbox consumer: Kafka consumer loop, inbox-table deduplication and the event handler in one
+ * database transaction, with offsets committed only after that transaction. Start with
+ * {@link dev.outboxbridge.inbox.InboxConsumer#builder()}.
+ *
+ * <p>Everything users may touch is in this package; {@code dev.outboxbridge.inbox.internal} is
+ * implementation detail and may change in any release. The jOOQ variant of the handler is in
+ * {@code dev.outboxbridge.inbox.jooq} and is the only code that needs jOOQ on the classpath.
+ */
+package dev.outboxbridge.inbox;
