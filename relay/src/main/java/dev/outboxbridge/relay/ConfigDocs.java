@@ -9,6 +9,15 @@ final class ConfigDocs {
     private ConfigDocs() {
     }
 
+    /** The whole page {@code docs/relay-configuration.md}. */
+    static String referencePage() {
+        return "# Relay configuration reference\n\n"
+                + "Generated from `RelayConfig.DEFINITION` by `java -jar relay/target/outbox-relay-<version>.jar --print-config-reference`;"
+                + " `ConfigDocsTest` fails when this file and the code disagree. Settings come from the `--config` properties file and"
+                + " from environment variables (the environment wins).\n\n"
+                + markdown(RelayConfig.DEFINITION);
+    }
+
     static String markdown(ConfigDef def) {
         StringBuilder sb = new StringBuilder();
         sb.append("| setting | environment variable | type | default | valid values | importance | description |\n");
@@ -16,7 +25,10 @@ final class ConfigDocs {
         List<ConfigDef.ConfigKey> keys = new java.util.ArrayList<>(def.configKeys().values());
         keys.sort(java.util.Comparator.comparing((ConfigDef.ConfigKey k) -> k.importance).thenComparing(k -> k.name));
         for (ConfigDef.ConfigKey key : keys) {
-            String dflt = key.hasDefault() ? (key.defaultValue == null ? "null" : ConfigDef.convertToString(key.defaultValue, key.type)) : "(required)";
+            String dflt = !key.hasDefault() ? "(required)"
+                    : key.defaultValue == null ? "null"
+                    : key.type == ConfigDef.Type.PASSWORD ? ((org.apache.kafka.common.config.types.Password) key.defaultValue).value()
+                    : ConfigDef.convertToString(key.defaultValue, key.type);
             if (dflt != null && dflt.isEmpty()) {
                 dflt = "\"\"";
             }

@@ -89,8 +89,8 @@ public final class RelayConfig extends AbstractConfig {
                     "Create the publication (FOR TABLE <outbox.table> WITH (publish = 'insert')) when it does not exist."
                             + " An existing publication is checked, never altered.")
             .define(KAFKA_BOOTSTRAP_SERVERS, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
-                    "Kafka bootstrap servers, host:port[,host:port...]. Other producer settings pass through with the prefix "
-                            + PRODUCER_PREFIX + ".")
+                    "Kafka bootstrap servers, host:port[,host:port...]. Other producer settings pass through with the prefix '"
+                            + PRODUCER_PREFIX + "'.")
             .define(TOPIC_PREFIX, Type.STRING, "outbox.event.", new TopicPrefix(), Importance.HIGH,
                     "Topic of an event = this prefix + its aggregatetype (Debezium EventRouter's default routing).")
             .define(TOPIC_CREATE, Type.BOOLEAN, false, Importance.MEDIUM,
@@ -324,7 +324,7 @@ public final class RelayConfig extends AbstractConfig {
 
     /** Prints the configuration reference (Markdown table) generated from {@link #DEFINITION}. */
     public static void main(String[] args) {
-        System.out.print(ConfigDocs.markdown(DEFINITION));
+        System.out.print(ConfigDocs.referencePage());
     }
 
     private static final class Identifier implements ConfigDef.Validator {

@@ -36,7 +36,7 @@ public final class RelayMain implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         if (printReference) {
-            System.out.print(ConfigDocs.markdown(RelayConfig.DEFINITION));
+            System.out.print(ConfigDocs.referencePage());
             return 0;
         }
         RelayConfig config;
