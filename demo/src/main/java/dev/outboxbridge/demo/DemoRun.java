@@ -91,7 +91,7 @@ public final class DemoRun {
         }
     }
 
-    static final String EFFECTS_TABLE = "billing_ledger";
+    public static final String EFFECTS_TABLE = "billing_ledger";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PostgresServer postgres;
@@ -121,7 +121,7 @@ public final class DemoRun {
         }
     }
 
-    private static HikariDataSource pool(TestDatabase db, String name, int size) {
+    public static HikariDataSource pool(TestDatabase db, String name, int size) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(db.jdbcUrl());
         config.setUsername(db.user());
@@ -250,7 +250,7 @@ public final class DemoRun {
     }
 
     /** The billing service's side effect: not idempotent on purpose (a running total), so only the inbox keeps it right. */
-    static void applyToLedger(InboxEvent event, Connection tx) throws Exception {
+    public static void applyToLedger(InboxEvent event, Connection tx) throws Exception {
         JsonNode body = JSON.readTree(event.payload());
         long amount = body.get("amount").asLong();
         try (PreparedStatement ledger = tx.prepareStatement(
@@ -269,7 +269,7 @@ public final class DemoRun {
         }
     }
 
-    static void createBillingSchema(TestDatabase billing) throws SQLException {
+    public static void createBillingSchema(TestDatabase billing) throws SQLException {
         try (Connection c = billing.connect(); Statement s = c.createStatement()) {
             // no unique constraint on event_id on purpose: the inbox alone must keep effects exactly once
             s.execute("CREATE TABLE " + EFFECTS_TABLE + " (event_id uuid NOT NULL, order_id text NOT NULL, version int NOT NULL,"
@@ -278,7 +278,7 @@ public final class DemoRun {
         }
     }
 
-    private static Map<String, String> relaySettings(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
+    public static Map<String, String> relaySettings(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, "demo-relay");
         m.put(RelayConfig.DATABASE_HOSTNAME, shop.host());

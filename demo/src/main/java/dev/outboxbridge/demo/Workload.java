@@ -34,8 +34,18 @@ public final class Workload {
     }
 
     /** Settings of a run. */
-    public record Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed) {
+    public record Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed,
+            int eventsPerSecond) {
+
+        /** Settings without a rate limit: the writers run flat out. */
+        public Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed) {
+            this(events, aggregates, writers, maxTransactionSize, rollbackRatio, seed, 0);
+        }
+
         public Settings {
+            if (eventsPerSecond < 0) {
+                throw new IllegalArgumentException("Invalid workload rate " + eventsPerSecond + " events/s: use 0 for no limit");
+            }
             if (events < 1 || aggregates < 1 || writers < 1 || maxTransactionSize < 1 || rollbackRatio < 0 || rollbackRatio >= 1) {
                 throw new IllegalArgumentException("Invalid workload settings: " + events + " events, " + aggregates + " aggregates, "
                         + writers + " writers, transactions of at most " + maxTransactionSize + ", rollback ratio " + rollbackRatio);
@@ -53,6 +63,7 @@ public final class Workload {
     private final Queue<UUID> rolledBack = new ConcurrentLinkedQueue<>();
     private final AtomicLong committedCount = new AtomicLong();
     private final AtomicInteger remaining;
+    private volatile long startNanos;
 
     public Workload(DataSource dataSource, Outbox outbox, Settings settings) {
         this.dataSource = dataSource;
@@ -73,6 +84,7 @@ public final class Workload {
      * number committed so far after each commit.
      */
     public void run(LongConsumer progress) throws Exception {
+        startNanos = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(settings.writers(), r -> new Thread(r, "demo-writer"));
         try {
             List<Future<?>> futures = new ArrayList<>();
@@ -104,6 +116,24 @@ public final class Workload {
                 size = Math.min(size, before);
             }
             writeTransaction(random, size, rollback, progress);
+            pace();
+        }
+    }
+
+    /** Keeps all writers together at {@code eventsPerSecond} (committed events), if a rate is set. */
+    private void pace() {
+        int rate = settings.eventsPerSecond();
+        if (rate <= 0) {
+            return;
+        }
+        long dueNanos = startNanos + (long) (committedCount.get() * 1_000_000_000.0 / rate);
+        long waitNanos = dueNanos - System.nanoTime();
+        if (waitNanos > 0) {
+            try {
+                Thread.sleep(waitNanos / 1_000_000, (int) (waitNanos % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

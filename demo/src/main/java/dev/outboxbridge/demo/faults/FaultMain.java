@@ -1,0 +1,50 @@
+package dev.outboxbridge.demo.faults;
+
+import dev.outboxbridge.demo.Workload;
+import dev.outboxbridge.testkit.TestServers;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The long fault run: {@code java -cp demo/target/outbox-demo-0.1.0-SNAPSHOT.jar dev.outboxbridge.demo.faults.FaultMain}.
+ * Exits non-zero on any violation of L, P, O or X.
+ */
+@Command(name = "outbox-faults", mixinStandardHelpOptions = true,
+        description = "Kills and restarts the relay and the consumer (separate processes) under load, then checks the history.")
+public final class FaultMain implements Callable<Integer> {
+
+    @Option(names = "--events", defaultValue = "100000", description = "Committed events (default: ${DEFAULT-VALUE}).")
+    int events;
+
+    @Option(names = "--rate", defaultValue = "400", description = "Committed events per second (default: ${DEFAULT-VALUE}).")
+    int rate;
+
+    @Option(names = "--aggregates", defaultValue = "1000", description = "Distinct orders (default: ${DEFAULT-VALUE}).")
+    int aggregates;
+
+    @Option(names = "--min-gap-ms", defaultValue = "1000", description = "Shortest time between faults (default: ${DEFAULT-VALUE}).")
+    long minGap;
+
+    @Option(names = "--max-gap-ms", defaultValue = "3000", description = "Longest time between faults (default: ${DEFAULT-VALUE}).")
+    long maxGap;
+
+    @Option(names = "--seed", defaultValue = "7", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new FaultMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate), 3,
+                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed);
+        System.out.printf("Fault run: %,d events at %d/s, a fault every %d-%d ms%n", events, rate, minGap, maxGap);
+        FaultRun.Report report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
+        report.print(System.out);
+        return report.ok() ? 0 : 1;
+    }
+}

@@ -1,0 +1,265 @@
+package dev.outboxbridge.demo.faults;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.demo.DemoRun;
+import dev.outboxbridge.demo.HistoryChecker;
+import dev.outboxbridge.demo.Workload;
+import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.outbox.OutboxConfig;
+import dev.outboxbridge.testkit.KafkaServer;
+import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TestKafka;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+
+/**
+ * A fault run: the demo's workload (rate-limited, some transactions rolled back) while the relay
+ * and the billing consumer run as separate OS processes that are killed ({@code kill -9}) and
+ * stopped (SIGTERM) at random times. Afterwards everything drains and the {@link HistoryChecker}
+ * verifies L, P, O and X over the full history; the report adds the faults injected, the Kafka
+ * duplicates per relay stop or crash and the recovery time after each fault.
+ */
+public final class FaultRun {
+
+    /** The faults this harness injects. */
+    public enum Fault { RELAY_KILL, RELAY_TERM, CONSUMER_KILL, CONSUMER_TERM }
+
+    /** Settings of a fault run. */
+    public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
+            long seed) {
+    }
+
+    /** What happened. */
+    public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
+            int unexpectedConsumerExits, List<Long> recoveryMillis, Duration elapsed) {
+
+        public int totalFaults() {
+            return faults.values().stream().mapToInt(Integer::intValue).sum();
+        }
+
+        public double duplicatesPerRelayStop() {
+            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0);
+            return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
+        }
+
+        public long maxRecoveryMillis() {
+            return recoveryMillis.stream().mapToLong(Long::longValue).max().orElse(0);
+        }
+
+        public boolean ok() {
+            return verdict.ok();
+        }
+
+        public void print(PrintStream out) {
+            HistoryChecker.Verdict v = verdict;
+            out.println();
+            out.println("================ Outbox Bridge fault run: report ================");
+            out.printf("  faults injected                  %d %s%n", totalFaults(), faults);
+            out.printf("  unexpected exits (restarted)     relay %d, consumer %d%n", unexpectedRelayExits, unexpectedConsumerExits);
+            out.printf("  committed / rolled back          %,d / %,d%n", v.committed(), v.rolledBack());
+            out.printf("  records in Kafka                 %,d (duplicates %,d; %.1f per relay stop or crash)%n", v.kafkaRecords(),
+                    v.kafkaDuplicates(), duplicatesPerRelayStop());
+            List<Long> sorted = new ArrayList<>(recoveryMillis);
+            Collections.sort(sorted);
+            if (!sorted.isEmpty()) {
+                out.printf("  recovery after a fault (ms)      p50 %d, max %d (until the next effect is applied)%n",
+                        sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
+            }
+            out.printf("  L nothing lost                   %s%n", verdictText(v.lost()));
+            out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
+            out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
+            out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+            out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
+            out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
+            out.println("=================================================================");
+        }
+
+        private static String verdictText(List<String> violations) {
+            return violations.isEmpty() ? "ok" : "VIOLATED " + violations;
+        }
+    }
+
+    private final PostgresServer postgres;
+    private final KafkaServer kafka;
+    private final Options options;
+    private final PrintStream out;
+
+    public FaultRun(PostgresServer postgres, KafkaServer kafka, Options options, PrintStream out) {
+        this.postgres = postgres;
+        this.kafka = kafka;
+        this.options = options;
+        this.out = out;
+    }
+
+    public Report run() throws Exception {
+        long start = System.nanoTime();
+        Path workDir = Files.createTempDirectory("outbox-faults");
+        out.println("  child process logs: " + workDir);
+        try (TestDatabase shop = postgres.createDatabase("fault_shop").migrateOutbox();
+                TestDatabase billing = postgres.createDatabase("fault_billing").migrateInbox();
+                TestKafka ns = kafka.newNamespace("faults")) {
+            Workload.createSchema(shop.dataSource());
+            DemoRun.createBillingSchema(billing);
+            String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
+            String topic = topicPrefix + Workload.AGGREGATE_TYPE;
+            ns.createTopic(topic, options.partitions());
+            Map<String, String> relayEnv = relayEnvironment(shop, ns, topicPrefix, workDir);
+            Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billing.jdbcUrl(), "BILLING_DB_USER", billing.user(),
+                    "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
+                    "BILLING_BOOTSTRAP_SERVERS", ns.bootstrapServers(), "BILLING_TOPIC", topic,
+                    "BILLING_GROUP_ID", ns.prefix() + "billing");
+            try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers());
+                    HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2);
+                    Supervised relay = new Supervised("relay", g -> ChildJvm.start("relay-" + g,
+                            "dev.outboxbridge.relay.RelayMain", List.of(), relayEnv, workDir.resolve("relay.log"), "512m"),
+                            Duration.ofSeconds(1))) {
+                awaitSlot(shop, relayEnv.get("OUTBOX_RELAY_SLOT_NAME"), workDir);
+                try (Supervised consumer = new Supervised("consumer", g -> ChildJvm.start("consumer-" + g,
+                        ConsumerMain.class.getName(), List.of(), consumerEnv, workDir.resolve("consumer.log"), "256m"),
+                        Duration.ofSeconds(1))) {
+                    Injector injector = new Injector(relay, consumer, billingPool);
+                    Thread injectorThread = new Thread(injector, "fault-injector");
+                    Workload workload = new Workload(shopPool,
+                            Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), options.workload());
+                    injectorThread.start();
+                    try {
+                        workload.run(n -> {
+                        });
+                    } finally {
+                        injector.stop.set(true);
+                        injectorThread.interrupt();
+                        injectorThread.join(120_000);
+                    }
+                    out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
+                            injector.total());
+                    awaitDrain(billingPool, workload.committedCount());
+                    HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
+                            ns.bootstrapServers(), topic, billingPool, DemoRun.EFFECTS_TABLE);
+                    return new Report(verdict, injector.counts(), relay.unexpectedExits(), consumer.unexpectedExits(),
+                            injector.recoveries(), Duration.ofNanos(System.nanoTime() - start));
+                }
+            }
+        }
+    }
+
+    private static Map<String, String> relayEnvironment(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
+        Map<String, String> env = new HashMap<>();
+        DemoRun.relaySettings(shop, ns, topicPrefix, workDir).forEach((k, v) ->
+                env.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
+        env.put("OUTBOX_RELAY_RELAY_NAME", "fault-relay");
+        return env;
+    }
+
+    private void awaitSlot(TestDatabase shop, String slot, Path workDir) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (shop.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?", slot) == 0) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("The relay process did not create slot " + slot + " within 90 s; see "
+                        + workDir.resolve("relay.log"));
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private void awaitDrain(DataSource billing, long committed) throws Exception {
+        long deadline = System.nanoTime() + options.drainTimeout().toNanos();
+        long applied;
+        while ((applied = appliedEvents(billing)) < committed) {
+            if (System.nanoTime() > deadline) {
+                out.printf("  drain timed out: %,d of %,d applied; checking what is there%n", applied, committed);
+                return;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    static long appliedEvents(DataSource billing) throws SQLException {
+        try (var c = billing.getConnection(); var s = c.createStatement();
+                var rs = s.executeQuery("SELECT count(DISTINCT event_id) FROM " + DemoRun.EFFECTS_TABLE)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
+    private final class Injector implements Runnable {
+        final AtomicBoolean stop = new AtomicBoolean();
+        private final Supervised relay;
+        private final Supervised consumer;
+        private final DataSource billing;
+        private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+        private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
+        private final SplittableRandom random = new SplittableRandom(options.seed());
+
+        Injector(Supervised relay, Supervised consumer, DataSource billing) {
+            this.relay = relay;
+            this.consumer = consumer;
+            this.billing = billing;
+        }
+
+        @Override
+        public void run() {
+            while (!stop.get()) {
+                long gap = options.minGap().toMillis()
+                        + random.nextLong(Math.max(1, options.maxGap().toMillis() - options.minGap().toMillis()));
+                try {
+                    Thread.sleep(gap);
+                    Fault fault = Fault.values()[random.nextInt(Fault.values().length)];
+                    long before = appliedEvents(billing);
+                    long t0 = System.nanoTime();
+                    switch (fault) {
+                        case RELAY_KILL -> relay.kill(Duration.ofMillis(random.nextInt(1000)));
+                        case RELAY_TERM -> relay.terminate();
+                        case CONSUMER_KILL -> consumer.kill(Duration.ofMillis(random.nextInt(1000)));
+                        case CONSUMER_TERM -> consumer.terminate();
+                    }
+                    counts.merge(fault, 1, Integer::sum);
+                    out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
+                    long deadline = t0 + Duration.ofSeconds(120).toNanos();
+                    while (!stop.get() && appliedEvents(billing) <= before && System.nanoTime() < deadline) {
+                        Thread.sleep(50);
+                    }
+                    if (!stop.get()) {
+                        recoveries.add((System.nanoTime() - t0) / 1_000_000);
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                } catch (Exception e) {
+                    out.println("  fault injection failed: " + e);
+                }
+            }
+        }
+
+        int total() {
+            synchronized (counts) {
+                return counts.values().stream().mapToInt(Integer::intValue).sum();
+            }
+        }
+
+        Map<Fault, Integer> counts() {
+            synchronized (counts) {
+                return counts.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(counts);
+            }
+        }
+
+        List<Long> recoveries() {
+            synchronized (recoveries) {
+                return List.copyOf(recoveries);
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package dev.outboxbridge.demo.faults;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps one child process running, as systemd or Kubernetes would: when it exits on its own it is
+ * restarted after a short delay. Faults are injected through {@link #kill()} and
+ * {@link #terminate()}, which also restart it. Owns one named thread; {@link #close()} stops it
+ * and the child.
+ */
+final class Supervised implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Supervised.class);
+
+    /** Starts a new instance of the child. */
+    @FunctionalInterface
+    interface Launcher {
+        ChildJvm launch(int generation) throws Exception;
+    }
+
+    private final String name;
+    private final Launcher launcher;
+    private final Duration restartDelay;
+    private final Thread watcher;
+    private final AtomicInteger unexpectedExits = new AtomicInteger();
+    private final Object lock = new Object();
+    private ChildJvm current;
+    private int generation;
+    private volatile boolean closed;
+
+    Supervised(String name, Launcher launcher, Duration restartDelay) throws Exception {
+        this.name = name;
+        this.launcher = launcher;
+        this.restartDelay = restartDelay;
+        synchronized (lock) {
+            current = launcher.launch(generation++);
+        }
+        watcher = new Thread(this::watch, "fault-supervisor-" + name);
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    private void watch() {
+        while (!closed) {
+            try {
+                Thread.sleep(200);
+                synchronized (lock) {
+                    if (!closed && !current.isAlive()) {
+                        unexpectedExits.incrementAndGet();
+                        LOG.info("{} exited on its own (code {}); restarting it in {} ms", name, current.exitValue(), restartDelay.toMillis());
+                        Thread.sleep(restartDelay.toMillis());
+                        current = launcher.launch(generation++);
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                LOG.warn("Could not restart {}: {}", name, e.toString());
+            }
+        }
+    }
+
+    /** kill -9, then a new instance after {@code downtime}. */
+    void kill(Duration downtime) throws Exception {
+        synchronized (lock) {
+            current.kill();
+            Thread.sleep(downtime.toMillis());
+            current = launcher.launch(generation++);
+        }
+    }
+
+    /** SIGTERM (graceful stop), then a new instance. */
+    void terminate() throws Exception {
+        synchronized (lock) {
+            int code = current.terminate(Duration.ofSeconds(40));
+            if (code != 0 && code != 143) {
+                LOG.warn("{} exited with code {} after SIGTERM", name, code);
+            }
+            current = launcher.launch(generation++);
+        }
+    }
+
+    boolean isAlive() {
+        synchronized (lock) {
+            return current.isAlive();
+        }
+    }
+
+    int unexpectedExits() {
+        return unexpectedExits.get();
+    }
+
+    int generations() {
+        return generation;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        closed = true;
+        watcher.interrupt();
+        watcher.join(10_000);
+        synchronized (lock) {
+            if (current.isAlive()) {
+                current.terminate(Duration.ofSeconds(40));
+            }
+        }
+    }
+}
