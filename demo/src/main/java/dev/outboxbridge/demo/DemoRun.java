@@ -134,11 +134,20 @@ public final class DemoRun {
 
     private Report run(TestDatabase shop, TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool, Path workDir,
             long start) throws Exception {
-        {
             String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
             String topic = topicPrefix + Workload.AGGREGATE_TYPE;
             ns.createTopic(topic, options.partitions());
-            RelayConfig relayConfig = RelayConfig.of(relaySettings(shop, ns, topicPrefix, workDir));
+            Map<String, String> settings = relaySettings(shop, ns.bootstrapServers(), topicPrefix, workDir);
+            String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
+            try {
+                return run(shop, billing, ns, shopPool, billingPool, topicPrefix, topic, RelayConfig.of(settings), start);
+            } finally {
+                RelayRole.dropQuietly(shop, role);
+            }
+    }
+
+    private Report run(TestDatabase shop, TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool,
+            String topicPrefix, String topic, RelayConfig relayConfig, long start) throws Exception {
 
             Histogram latency = new ConcurrentHistogram(3_600_000L, 3);
             Clock clock = Clock.systemUTC();
@@ -189,7 +198,6 @@ public final class DemoRun {
             HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
                     topic, billingPool, EFFECTS_TABLE);
             return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
-        }
     }
 
     private void awaitDrain(InboxConsumer consumer, long expected, Relay relay) throws InterruptedException {
@@ -278,7 +286,7 @@ public final class DemoRun {
         }
     }
 
-    public static Map<String, String> relaySettings(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
+    public static Map<String, String> relaySettings(TestDatabase shop, String bootstrapServers, String topicPrefix, Path workDir) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, "demo-relay");
         m.put(RelayConfig.DATABASE_HOSTNAME, shop.host());
@@ -288,7 +296,7 @@ public final class DemoRun {
         m.put(RelayConfig.DATABASE_PASSWORD, shop.password() == null ? "" : shop.password());
         m.put(RelayConfig.SLOT_NAME, shop.uniqueName("slot"));
         m.put(RelayConfig.PUBLICATION_NAME, shop.uniqueName("pub"));
-        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, ns.bootstrapServers());
+        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, bootstrapServers);
         m.put(RelayConfig.TOPIC_PREFIX, topicPrefix);
         m.put(RelayConfig.OFFSET_FILE, workDir.resolve("relay-offsets.dat").toString());
         return m;

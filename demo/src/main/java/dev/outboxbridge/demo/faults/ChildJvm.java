@@ -68,6 +68,11 @@ public final class ChildJvm {
         return process.exitValue();
     }
 
+    /** Waits for the process to exit on its own. */
+    public boolean waitFor(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }

@@ -17,6 +17,9 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class ConsumerMain {
 
+    /** PostgreSQL application_name of the consumer's connections (the harness terminates them as a fault). */
+    static final String APPLICATION_NAME = "billing-consumer";
+
     private ConsumerMain() {
     }
 
@@ -28,6 +31,7 @@ public final class ConsumerMain {
         pool.setPassword(env.getOrDefault("BILLING_DB_PASSWORD", ""));
         pool.setMaximumPoolSize(2);
         pool.setPoolName("billing");
+        pool.addDataSourceProperty("ApplicationName", APPLICATION_NAME);
         CountDownLatch stopped = new CountDownLatch(1);
         try (HikariDataSource dataSource = new HikariDataSource(pool)) {
             InboxConsumer consumer = InboxConsumer.builder()

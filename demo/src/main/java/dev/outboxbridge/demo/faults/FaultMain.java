@@ -3,6 +3,8 @@ package dev.outboxbridge.demo.faults;
 import dev.outboxbridge.demo.Workload;
 import dev.outboxbridge.testkit.TestServers;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,6 +36,9 @@ public final class FaultMain implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "7", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--faults", split = ",", description = "Faults to inject (default: all): ${COMPLETION-CANDIDATES}.")
+    Set<FaultRun.Fault> faults = EnumSet.allOf(FaultRun.Fault.class);
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FaultMain()).execute(args));
     }
@@ -41,8 +46,8 @@ public final class FaultMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate), 3,
-                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed);
-        System.out.printf("Fault run: %,d events at %d/s, a fault every %d-%d ms%n", events, rate, minGap, maxGap);
+                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults);
+        System.out.printf("Fault run: %,d events at %d/s, a fault every %d-%d ms from %s%n", events, rate, minGap, maxGap, faults);
         FaultRun.Report report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;

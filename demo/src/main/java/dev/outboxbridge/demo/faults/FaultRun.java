@@ -3,6 +3,7 @@ package dev.outboxbridge.demo.faults;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
+import dev.outboxbridge.demo.RelayRole;
 import dev.outboxbridge.demo.Workload;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
@@ -22,7 +23,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 
@@ -35,12 +42,33 @@ import javax.sql.DataSource;
  */
 public final class FaultRun {
 
-    /** The faults this harness injects. */
-    public enum Fault { RELAY_KILL, RELAY_TERM, CONSUMER_KILL, CONSUMER_TERM }
+    /** The faults this harness injects, each a named, reusable injector. */
+    public enum Fault {
+        /** kill -9 of the relay process; restarted after up to 1 s. */
+        RELAY_KILL,
+        /** SIGTERM of the relay process (graceful stop); restarted at once. */
+        RELAY_TERM,
+        /** kill -9 of the consumer process; restarted after up to 1 s. */
+        CONSUMER_KILL,
+        /** SIGTERM of the consumer process; restarted at once. */
+        CONSUMER_TERM,
+        /** pg_terminate_backend of the walsender serving the relay's slot. */
+        WALSENDER_TERMINATE,
+        /** pg_terminate_backend of the consumer's database connections (mid-transaction or idle). */
+        CONSUMER_DB_TERMINATE,
+        /** kill -9 of the Kafka broker (a process of the harness), restarted on the same log directory after up to 2 s. */
+        BROKER_KILL
+    }
 
-    /** Settings of a fault run. */
+    /** Settings of a fault run; with {@link Fault#BROKER_KILL} the harness runs its own broker process. */
     public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
-            long seed) {
+            long seed, Set<Fault> faults) {
+        public Options {
+            if (faults.isEmpty()) {
+                throw new IllegalArgumentException("Choose at least one fault");
+            }
+            faults = Set.copyOf(faults);
+        }
     }
 
     /** What happened. */
@@ -109,29 +137,44 @@ public final class FaultRun {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
         out.println("  child process logs: " + workDir);
+        boolean ownBroker = options.faults().contains(Fault.BROKER_KILL);
         try (TestDatabase shop = postgres.createDatabase("fault_shop").migrateOutbox();
                 TestDatabase billing = postgres.createDatabase("fault_billing").migrateInbox();
-                TestKafka ns = kafka.newNamespace("faults")) {
+                TestKafka ns = kafka.newNamespace("faults");
+                Supervised broker = ownBroker ? startBroker(workDir) : null) {
             Workload.createSchema(shop.dataSource());
             DemoRun.createBillingSchema(billing);
+            String bootstrap = ownBroker ? brokerBootstrap : ns.bootstrapServers();
             String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
             String topic = topicPrefix + Workload.AGGREGATE_TYPE;
-            ns.createTopic(topic, options.partitions());
-            Map<String, String> relayEnv = relayEnvironment(shop, ns, topicPrefix, workDir);
+            if (ownBroker) {
+                try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+                    admin.createTopics(List.of(new NewTopic(topic, Optional.of(options.partitions()), Optional.empty())))
+                            .all().get(60, TimeUnit.SECONDS);
+                }
+            } else {
+                ns.createTopic(topic, options.partitions());
+            }
+            Map<String, String> relaySettings = DemoRun.relaySettings(shop, bootstrap, topicPrefix, workDir);
+            relaySettings.put("relay.name", "fault-relay");
+            String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
+            Map<String, String> relayEnv = new HashMap<>();
+            relaySettings.forEach((k, v) -> relayEnv.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
             Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billing.jdbcUrl(), "BILLING_DB_USER", billing.user(),
                     "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
-                    "BILLING_BOOTSTRAP_SERVERS", ns.bootstrapServers(), "BILLING_TOPIC", topic,
+                    "BILLING_BOOTSTRAP_SERVERS", bootstrap, "BILLING_TOPIC", topic,
                     "BILLING_GROUP_ID", ns.prefix() + "billing");
-            try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers());
+            try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers() + 1);
                     HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2);
                     Supervised relay = new Supervised("relay", g -> ChildJvm.start("relay-" + g,
                             "dev.outboxbridge.relay.RelayMain", List.of(), relayEnv, workDir.resolve("relay.log"), "512m"),
                             Duration.ofSeconds(1))) {
-                awaitSlot(shop, relayEnv.get("OUTBOX_RELAY_SLOT_NAME"), workDir);
+                String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
+                awaitSlot(shop, slot, workDir);
                 try (Supervised consumer = new Supervised("consumer", g -> ChildJvm.start("consumer-" + g,
                         ConsumerMain.class.getName(), List.of(), consumerEnv, workDir.resolve("consumer.log"), "256m"),
                         Duration.ofSeconds(1))) {
-                    Injector injector = new Injector(relay, consumer, billingPool);
+                    Injector injector = new Injector(relay, consumer, broker, billingPool, shopPool, slot, billing.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
                             Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), options.workload());
@@ -148,20 +191,25 @@ public final class FaultRun {
                             injector.total());
                     awaitDrain(billingPool, workload.committedCount());
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
-                            ns.bootstrapServers(), topic, billingPool, DemoRun.EFFECTS_TABLE);
+                            bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
                     return new Report(verdict, injector.counts(), relay.unexpectedExits(), consumer.unexpectedExits(),
                             injector.recoveries(), Duration.ofNanos(System.nanoTime() - start));
                 }
+            } finally {
+                RelayRole.dropQuietly(shop, relayRole);
             }
         }
     }
 
-    private static Map<String, String> relayEnvironment(TestDatabase shop, TestKafka ns, String topicPrefix, Path workDir) {
-        Map<String, String> env = new HashMap<>();
-        DemoRun.relaySettings(shop, ns, topicPrefix, workDir).forEach((k, v) ->
-                env.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
-        env.put("OUTBOX_RELAY_RELAY_NAME", "fault-relay");
-        return env;
+    private volatile String brokerBootstrap;
+
+    private Supervised startBroker(Path workDir) throws Exception {
+        BrokerProcess process = BrokerProcess.format(workDir.resolve("kafka"));
+        brokerBootstrap = process.bootstrapServers();
+        Supervised broker = new Supervised("kafka", process::start, Duration.ofSeconds(1));
+        process.awaitReady(Duration.ofSeconds(90));
+        out.println("  harness Kafka broker (killable) at " + brokerBootstrap);
+        return broker;
     }
 
     private void awaitSlot(TestDatabase shop, String slot, Path workDir) throws Exception {
@@ -200,15 +248,26 @@ public final class FaultRun {
         final AtomicBoolean stop = new AtomicBoolean();
         private final Supervised relay;
         private final Supervised consumer;
+        private final Supervised broker;
         private final DataSource billing;
+        private final DataSource shop;
+        private final String slot;
+        private final String billingDatabase;
+        private final List<Fault> enabled;
         private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
-        Injector(Supervised relay, Supervised consumer, DataSource billing) {
+        Injector(Supervised relay, Supervised consumer, Supervised broker, DataSource billing, DataSource shop, String slot,
+                String billingDatabase) {
             this.relay = relay;
             this.consumer = consumer;
+            this.broker = broker;
             this.billing = billing;
+            this.shop = shop;
+            this.slot = slot;
+            this.billingDatabase = billingDatabase;
+            this.enabled = options.faults().stream().sorted().toList();
         }
 
         @Override
@@ -218,7 +277,7 @@ public final class FaultRun {
                         + random.nextLong(Math.max(1, options.maxGap().toMillis() - options.minGap().toMillis()));
                 try {
                     Thread.sleep(gap);
-                    Fault fault = Fault.values()[random.nextInt(Fault.values().length)];
+                    Fault fault = enabled.get(random.nextInt(enabled.size()));
                     long before = appliedEvents(billing);
                     long t0 = System.nanoTime();
                     switch (fault) {
@@ -226,6 +285,11 @@ public final class FaultRun {
                         case RELAY_TERM -> relay.terminate();
                         case CONSUMER_KILL -> consumer.kill(Duration.ofMillis(random.nextInt(1000)));
                         case CONSUMER_TERM -> consumer.terminate();
+                        case WALSENDER_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+                                + " WHERE slot_name = ? AND active_pid IS NOT NULL", slot);
+                        case CONSUMER_DB_TERMINATE -> terminate(billing, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                + " WHERE datname = ? AND application_name = '" + ConsumerMain.APPLICATION_NAME + "'", billingDatabase);
+                        case BROKER_KILL -> broker.kill(Duration.ofMillis(random.nextInt(2000)));
                     }
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
@@ -241,6 +305,13 @@ public final class FaultRun {
                 } catch (Exception e) {
                     out.println("  fault injection failed: " + e);
                 }
+            }
+        }
+
+        private void terminate(DataSource dataSource, String sql, String parameter) throws SQLException {
+            try (var c = dataSource.getConnection(); var ps = c.prepareStatement(sql)) {
+                ps.setString(1, parameter);
+                ps.executeQuery().close();
             }
         }
 

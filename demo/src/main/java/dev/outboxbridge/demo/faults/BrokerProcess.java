@@ -1,0 +1,118 @@
+package dev.outboxbridge.demo.faults;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+
+/**
+ * A single-node Kafka broker (KRaft, combined broker and controller) in its own JVM, from the
+ * Kafka jars on the classpath, so that the fault harness can {@code kill -9} it and restart it on
+ * the same log directory. Its settings shorten the session timeout so a restarted broker is back
+ * within seconds.
+ */
+final class BrokerProcess {
+
+    private final Path dir;
+    private final Path config;
+    private final int port;
+
+    private BrokerProcess(Path dir, Path config, int port) {
+        this.dir = dir;
+        this.config = config;
+        this.port = port;
+    }
+
+    /** Writes the configuration and formats the log directory (once). */
+    static BrokerProcess format(Path dir) throws IOException, InterruptedException {
+        Files.createDirectories(dir);
+        int port = freePort();
+        int controllerPort = freePort();
+        Properties p = new Properties();
+        p.setProperty("process.roles", "broker,controller");
+        p.setProperty("node.id", "1");
+        p.setProperty("controller.quorum.bootstrap.servers", "localhost:" + controllerPort);
+        p.setProperty("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
+        p.setProperty("advertised.listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
+        p.setProperty("controller.listener.names", "CONTROLLER");
+        p.setProperty("inter.broker.listener.name", "PLAINTEXT");
+        p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.setProperty("log.dirs", dir.resolve("logs").toString());
+        p.setProperty("offsets.topic.replication.factor", "1");
+        p.setProperty("offsets.topic.num.partitions", "5");
+        p.setProperty("transaction.state.log.replication.factor", "1");
+        p.setProperty("transaction.state.log.min.isr", "1");
+        p.setProperty("share.coordinator.state.topic.replication.factor", "1");
+        p.setProperty("share.coordinator.state.topic.min.isr", "1");
+        p.setProperty("min.insync.replicas", "1");
+        p.setProperty("auto.create.topics.enable", "false");
+        p.setProperty("group.initial.rebalance.delay.ms", "0");
+        p.setProperty("broker.session.timeout.ms", "3000");
+        p.setProperty("broker.heartbeat.interval.ms", "500");
+        Path config = dir.resolve("server.properties");
+        try (var w = Files.newBufferedWriter(config, StandardCharsets.UTF_8)) {
+            p.store(w, "Outbox Bridge fault harness broker");
+        }
+        BrokerProcess broker = new BrokerProcess(dir, config, port);
+        String clusterId = uuidToBase64(UUID.randomUUID());
+        ChildJvm format = ChildJvm.start("kafka-format", "kafka.tools.StorageTool",
+                List.of("format", "-t", clusterId, "-c", config.toString(), "--standalone"), Map.of(),
+                dir.resolve("broker.log"), "256m");
+        if (!format.waitFor(Duration.ofSeconds(60)) || format.exitValue() != 0) {
+            throw new IllegalStateException("Formatting the Kafka log directory failed; see " + dir.resolve("broker.log"));
+        }
+        return broker;
+    }
+
+    ChildJvm start(int generation) throws IOException {
+        return ChildJvm.start("kafka-" + generation, "kafka.Kafka", List.of(config.toString()), Map.of(),
+                dir.resolve("broker.log"), "1g");
+    }
+
+    String bootstrapServers() {
+        return "localhost:" + port;
+    }
+
+    /** Waits until the broker answers metadata requests. */
+    void awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        RuntimeException last = null;
+        while (System.nanoTime() < deadline) {
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers(),
+                    AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000", AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "4000"))) {
+                admin.describeCluster().nodes().get(5, TimeUnit.SECONDS);
+                return;
+            } catch (Exception e) {
+                last = new IllegalStateException(e);
+                Thread.sleep(200);
+            }
+        }
+        throw new IllegalStateException("The Kafka broker at " + bootstrapServers() + " was not ready within " + timeout
+                + "; see " + dir.resolve("broker.log"), last);
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String uuidToBase64(UUID uuid) {
+        byte[] bytes = new byte[16];
+        java.nio.ByteBuffer.wrap(bytes).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+}
