@@ -24,18 +24,18 @@ class FaultInjectionIT {
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(10_000, 300, 2, 10, 0.1, 11, 100), 3,
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(15_000, 300, 2, 10, 0.1, 11, 100), 3,
                 Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, EnumSet.allOf(FaultRun.Fault.class));
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
 
-        assertThat(report.totalFaults()).as("dozens of faults").isGreaterThanOrEqualTo(15);
+        assertThat(report.totalFaults()).as("dozens of faults").isGreaterThanOrEqualTo(20);
         assertThat(report.faults().keySet()).as("kinds of fault injected").hasSizeGreaterThanOrEqualTo(5);
         HistoryChecker.Verdict v = report.verdict();
         assertThat(v.lost()).as("L").isEmpty();
         assertThat(v.phantoms()).as("P").isEmpty();
         assertThat(v.orderViolations()).as("O").isEmpty();
         assertThat(v.effectViolations()).as("X").isEmpty();
-        assertThat(v.effectsApplied()).isEqualTo(10_000);
+        assertThat(v.effectsApplied()).isEqualTo(15_000);
     }
 }

@@ -21,16 +21,16 @@ public final class FaultMain implements Callable<Integer> {
     @Option(names = "--events", defaultValue = "100000", description = "Committed events (default: ${DEFAULT-VALUE}).")
     int events;
 
-    @Option(names = "--rate", defaultValue = "400", description = "Committed events per second (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rate", defaultValue = "250", description = "Committed events per second (default: ${DEFAULT-VALUE}).")
     int rate;
 
     @Option(names = "--aggregates", defaultValue = "1000", description = "Distinct orders (default: ${DEFAULT-VALUE}).")
     int aggregates;
 
-    @Option(names = "--min-gap-ms", defaultValue = "1000", description = "Shortest time between faults (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--min-gap-ms", defaultValue = "500", description = "Shortest time between faults (default: ${DEFAULT-VALUE}).")
     long minGap;
 
-    @Option(names = "--max-gap-ms", defaultValue = "3000", description = "Longest time between faults (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-gap-ms", defaultValue = "1500", description = "Longest time between faults (default: ${DEFAULT-VALUE}).")
     long maxGap;
 
     @Option(names = "--seed", defaultValue = "7", description = "Random seed (default: ${DEFAULT-VALUE}).")
