@@ -129,6 +129,7 @@ public final class DemoRun {
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
         config.setPoolName("demo-" + name);
+        config.addDataSourceProperty("ApplicationName", "demo-" + name);
         return new HikariDataSource(config);
     }
 

@@ -6,6 +6,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -24,7 +26,9 @@ import javax.sql.DataSource;
 /**
  * A sample domain service under load: transactions of random sizes, each updating business rows
  * ({@code shop_order}, whose {@code version} grows by one per event of that order) and appending
- * one outbox event per update, some rolled back on purpose. It records what committed and what
+ * one outbox event per update; some transactions are rolled back on purpose, some updates are
+ * undone by rolling back to a savepoint, and a transaction whose COMMIT fails is resolved by
+ * querying the database. It records what committed and what
  * rolled back, so the checker can compare that history with Kafka and the consumer's database.
  */
 public final class Workload {
@@ -62,6 +66,8 @@ public final class Workload {
     private final Queue<WrittenEvent> committed = new ConcurrentLinkedQueue<>();
     private final Queue<UUID> rolledBack = new ConcurrentLinkedQueue<>();
     private final AtomicLong committedCount = new AtomicLong();
+    private final AtomicLong indeterminate = new AtomicLong();
+    private final AtomicLong failedTransactions = new AtomicLong();
     private final AtomicInteger remaining;
     private volatile long startNanos;
 
@@ -104,18 +110,22 @@ public final class Workload {
         }
     }
 
-    private void writeLoop(SplittableRandom random, LongConsumer progress) throws SQLException {
+    private void writeLoop(SplittableRandom random, LongConsumer progress) throws InterruptedException {
         while (true) {
             int size = 1 + random.nextInt(settings.maxTransactionSize());
             boolean rollback = random.nextDouble() < settings.rollbackRatio();
             if (!rollback) {
                 int before = remaining.getAndAdd(-size);
                 if (before <= 0) {
+                    remaining.getAndAdd(size);
                     return;
                 }
                 size = Math.min(size, before);
             }
-            writeTransaction(random, size, rollback, progress);
+            int committedNow = writeTransaction(random, size, rollback, progress);
+            if (!rollback && committedNow < size) {
+                remaining.addAndGet(size - committedNow); // savepoint rollbacks and failed transactions do not count
+            }
             pace();
         }
     }
@@ -137,21 +147,33 @@ public final class Workload {
         }
     }
 
-    private void writeTransaction(SplittableRandom random, int size, boolean rollback, LongConsumer progress) throws SQLException {
+    /**
+     * One business transaction: for each event an order row update and an outbox append; some
+     * appends are undone by rolling back to a savepoint, and the whole transaction is rolled back
+     * when asked. A failure at commit (connection lost) leaves the outcome unknown: it is resolved
+     * by asking the database whether the events exist.
+     *
+     * @return the number of events committed
+     */
+    private int writeTransaction(SplittableRandom random, int size, boolean rollback, LongConsumer progress)
+            throws InterruptedException {
         List<WrittenEvent> written = new ArrayList<>(size);
+        List<UUID> undone = new ArrayList<>();
+        boolean commitSent = false;
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement upsert = c.prepareStatement(
                     "INSERT INTO shop_order (id, version, total) VALUES (?, 1, ?) ON CONFLICT (id) DO UPDATE"
                             + " SET version = shop_order.version + 1, total = shop_order.total + excluded.total RETURNING version")) {
-                List<OutboxEvent> events = new ArrayList<>(size);
                 // lock orders in one global order so concurrent writers never deadlock
                 int[] orders = new int[size];
                 for (int i = 0; i < size; i++) {
                     orders[i] = random.nextInt(settings.aggregates());
                 }
-                java.util.Arrays.sort(orders);
+                Arrays.sort(orders);
                 for (int i = 0; i < size; i++) {
+                    boolean undo = !rollback && random.nextDouble() < settings.rollbackRatio() / 2;
+                    Savepoint savepoint = undo ? c.setSavepoint() : null;
                     String orderId = "order-" + orders[i];
                     long amount = 1 + random.nextInt(10_000);
                     upsert.setString(1, orderId);
@@ -162,22 +184,79 @@ public final class Workload {
                         version = rs.getInt(1);
                     }
                     UUID id = UUID.randomUUID();
-                    events.add(OutboxEvent.builder().id(id).aggregateType(AGGREGATE_TYPE).aggregateId(orderId).type(EVENT_TYPE)
+                    outbox.append(c, OutboxEvent.builder().id(id).aggregateType(AGGREGATE_TYPE).aggregateId(orderId).type(EVENT_TYPE)
                             .payload("{\"order\":\"" + orderId + "\",\"version\":" + version + ",\"amount\":" + amount + "}")
                             .build());
-                    written.add(new WrittenEvent(id, orderId, version, amount));
+                    if (undo) {
+                        c.rollback(savepoint); // the event and its version bump are gone; the transaction goes on
+                        undone.add(id);
+                    } else {
+                        written.add(new WrittenEvent(id, orderId, version, amount));
+                    }
                 }
-                outbox.appendAll(c, events);
             }
             if (rollback) {
                 c.rollback();
                 written.forEach(e -> rolledBack.add(e.id()));
-            } else {
-                c.commit();
-                committed.addAll(written);
-                progress.accept(committedCount.addAndGet(written.size()));
+                rolledBack.addAll(undone);
+                return 0;
+            }
+            commitSent = true;
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            if (!commitSent) {
+                // failed before COMMIT was sent: nothing of this transaction can have committed
+                written.forEach(w -> rolledBack.add(w.id()));
+                rolledBack.addAll(undone);
+                failedTransactions.incrementAndGet();
+                Thread.sleep(50);
+                return 0;
+            }
+            if (!resolveIndeterminate(written)) {
+                written.forEach(w -> rolledBack.add(w.id()));
+                rolledBack.addAll(undone);
+                return 0;
             }
         }
+        rolledBack.addAll(undone);
+        committed.addAll(written);
+        progress.accept(committedCount.addAndGet(written.size()));
+        return written.size();
+    }
+
+    /** The connection was lost at COMMIT: did the transaction commit? Asks the database until it answers. */
+    private boolean resolveIndeterminate(List<WrittenEvent> written) throws InterruptedException {
+        indeterminate.incrementAndGet();
+        if (written.isEmpty()) {
+            return true;
+        }
+        while (true) {
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM outbox_event WHERE id = ANY (?)")) {
+                ps.setArray(1, c.createArrayOf("uuid", written.stream().map(WrittenEvent::id).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long found = rs.getLong(1);
+                    if (found != 0 && found != written.size()) {
+                        throw new IllegalStateException("Atomicity violated: " + found + " of " + written.size()
+                                + " events of one transaction exist");
+                    }
+                    return found == written.size();
+                }
+            } catch (SQLException e) {
+                Thread.sleep(200); // the database is still unreachable: keep asking
+            }
+        }
+    }
+
+    /** Transactions whose COMMIT failed with the outcome unknown, resolved afterwards by querying the database. */
+    public long indeterminateTransactions() {
+        return indeterminate.get();
+    }
+
+    /** Transactions that failed before COMMIT (connection lost), so rolled back. */
+    public long failedTransactions() {
+        return failedTransactions.get();
     }
 
     public List<WrittenEvent> committed() {

@@ -57,7 +57,12 @@ public final class FaultRun {
         /** pg_terminate_backend of the consumer's database connections (mid-transaction or idle). */
         CONSUMER_DB_TERMINATE,
         /** kill -9 of the Kafka broker (a process of the harness), restarted on the same log directory after up to 2 s. */
-        BROKER_KILL
+        BROKER_KILL,
+        /**
+         * pg_terminate_backend of the writers' connections: transactions fail, some at COMMIT with an
+         * unknown outcome that the workload resolves by querying the database.
+         */
+        WRITER_DB_TERMINATE
     }
 
     /** Settings of a fault run; with {@link Fault#BROKER_KILL} the harness runs its own broker process. */
@@ -73,7 +78,8 @@ public final class FaultRun {
 
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
-            int unexpectedConsumerExits, List<Long> recoveryMillis, Duration elapsed) {
+            int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
+            Duration elapsed) {
 
         public int totalFaults() {
             return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -98,7 +104,9 @@ public final class FaultRun {
             out.println("================ Outbox Bridge fault run: report ================");
             out.printf("  faults injected                  %d %s%n", totalFaults(), faults);
             out.printf("  unexpected exits (restarted)     relay %d, consumer %d%n", unexpectedRelayExits, unexpectedConsumerExits);
-            out.printf("  committed / rolled back          %,d / %,d%n", v.committed(), v.rolledBack());
+            out.printf("  committed / rolled back          %,d / %,d events%n", v.committed(), v.rolledBack());
+            out.printf("  writer transactions failed       %,d before COMMIT, %,d at COMMIT (outcome resolved by query)%n",
+                    failedTransactions, indeterminateCommits);
             out.printf("  records in Kafka                 %,d (duplicates %,d; %.1f per relay stop or crash)%n", v.kafkaRecords(),
                     v.kafkaDuplicates(), duplicatesPerRelayStop());
             List<Long> sorted = new ArrayList<>(recoveryMillis);
@@ -164,7 +172,8 @@ public final class FaultRun {
                     "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
                     "BILLING_BOOTSTRAP_SERVERS", bootstrap, "BILLING_TOPIC", topic,
                     "BILLING_GROUP_ID", ns.prefix() + "billing");
-            try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers() + 1);
+            try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers());
+                    HikariDataSource faultPool = DemoRun.pool(shop, "fault-injector", 1);
                     HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2);
                     Supervised relay = new Supervised("relay", g -> ChildJvm.start("relay-" + g,
                             "dev.outboxbridge.relay.RelayMain", List.of(), relayEnv, workDir.resolve("relay.log"), "512m"),
@@ -174,7 +183,7 @@ public final class FaultRun {
                 try (Supervised consumer = new Supervised("consumer", g -> ChildJvm.start("consumer-" + g,
                         ConsumerMain.class.getName(), List.of(), consumerEnv, workDir.resolve("consumer.log"), "256m"),
                         Duration.ofSeconds(1))) {
-                    Injector injector = new Injector(relay, consumer, broker, billingPool, shopPool, slot, billing.name());
+                    Injector injector = new Injector(relay, consumer, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
                             Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), options.workload());
@@ -193,13 +202,17 @@ public final class FaultRun {
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
                             bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
                     return new Report(verdict, injector.counts(), relay.unexpectedExits(), consumer.unexpectedExits(),
-                            injector.recoveries(), Duration.ofNanos(System.nanoTime() - start));
+                            injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
+                            Duration.ofNanos(System.nanoTime() - start));
                 }
             } finally {
                 RelayRole.dropQuietly(shop, relayRole);
             }
         }
     }
+
+    /** PostgreSQL application_name of the workload's connections (see DemoRun.pool). */
+    private static final String WRITER_APPLICATION_NAME = "demo-fault-shop";
 
     private volatile String brokerBootstrap;
 
@@ -253,13 +266,15 @@ public final class FaultRun {
         private final DataSource shop;
         private final String slot;
         private final String billingDatabase;
+        private final String shopDatabase;
         private final List<Fault> enabled;
         private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
         Injector(Supervised relay, Supervised consumer, Supervised broker, DataSource billing, DataSource shop, String slot,
-                String billingDatabase) {
+                String billingDatabase, String shopDatabase) {
+            this.shopDatabase = shopDatabase;
             this.relay = relay;
             this.consumer = consumer;
             this.broker = broker;
@@ -290,6 +305,8 @@ public final class FaultRun {
                         case CONSUMER_DB_TERMINATE -> terminate(billing, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                 + " WHERE datname = ? AND application_name = '" + ConsumerMain.APPLICATION_NAME + "'", billingDatabase);
                         case BROKER_KILL -> broker.kill(Duration.ofMillis(random.nextInt(2000)));
+                        case WRITER_DB_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                + " WHERE datname = ? AND application_name = '" + WRITER_APPLICATION_NAME + "'", shopDatabase);
                     }
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
