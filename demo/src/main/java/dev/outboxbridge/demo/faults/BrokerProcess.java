@@ -21,23 +21,35 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
  * the same log directory. Its settings shorten the session timeout so a restarted broker is back
  * within seconds.
  */
-final class BrokerProcess {
+public final class BrokerProcess {
 
     private final Path dir;
     private final Path config;
     private final int port;
+    private final int clientPort;
 
-    private BrokerProcess(Path dir, Path config, int port) {
+    private BrokerProcess(Path dir, Path config, int port, int clientPort) {
         this.dir = dir;
         this.config = config;
         this.port = port;
+        this.clientPort = clientPort;
     }
 
     /** Writes the configuration and formats the log directory (once). */
     static BrokerProcess format(Path dir) throws IOException, InterruptedException {
+        return format(dir, Map.of());
+    }
+
+    /**
+     * Like {@link #format(Path)}; with {@code saslUsers} (user to password) clients must connect to a
+     * SASL_PLAINTEXT listener with mechanism PLAIN ({@link #bootstrapServers()}), while the broker
+     * talks to itself on a separate PLAINTEXT listener ({@link #internalBootstrapServers()}).
+     */
+    public static BrokerProcess format(Path dir, Map<String, String> saslUsers) throws IOException, InterruptedException {
         Files.createDirectories(dir);
         int port = freePort();
         int controllerPort = freePort();
+        int saslPort = saslUsers.isEmpty() ? port : freePort();
         Properties p = new Properties();
         p.setProperty("process.roles", "broker,controller");
         p.setProperty("node.id", "1");
@@ -59,11 +71,22 @@ final class BrokerProcess {
         p.setProperty("group.initial.rebalance.delay.ms", "0");
         p.setProperty("broker.session.timeout.ms", "3000");
         p.setProperty("broker.heartbeat.interval.ms", "500");
+        if (!saslUsers.isEmpty()) {
+            p.setProperty("listeners", "PLAINTEXT://localhost:" + port + ",SASL_PLAINTEXT://localhost:" + saslPort
+                    + ",CONTROLLER://localhost:" + controllerPort);
+            p.setProperty("advertised.listeners", "PLAINTEXT://localhost:" + port + ",SASL_PLAINTEXT://localhost:" + saslPort
+                    + ",CONTROLLER://localhost:" + controllerPort);
+            p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT");
+            p.setProperty("sasl.enabled.mechanisms", "PLAIN");
+            StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+            saslUsers.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+            p.setProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString());
+        }
         Path config = dir.resolve("server.properties");
         try (var w = Files.newBufferedWriter(config, StandardCharsets.UTF_8)) {
             p.store(w, "Outbox Bridge fault harness broker");
         }
-        BrokerProcess broker = new BrokerProcess(dir, config, port);
+        BrokerProcess broker = new BrokerProcess(dir, config, port, saslPort);
         String clusterId = uuidToBase64(UUID.randomUUID());
         ChildJvm format = ChildJvm.start("kafka-format", "kafka.tools.StorageTool",
                 List.of("format", "-t", clusterId, "-c", config.toString(), "--standalone"), Map.of(),
@@ -74,21 +97,27 @@ final class BrokerProcess {
         return broker;
     }
 
-    ChildJvm start(int generation) throws IOException {
+    public ChildJvm start(int generation) throws IOException {
         return ChildJvm.start("kafka-" + generation, "kafka.Kafka", List.of(config.toString()), Map.of(),
                 dir.resolve("broker.log"), "1g");
     }
 
-    String bootstrapServers() {
+    /** Where clients connect (the SASL listener when SASL is on). */
+    public String bootstrapServers() {
+        return "localhost:" + clientPort;
+    }
+
+    /** The broker's own PLAINTEXT listener (no authentication). */
+    public String internalBootstrapServers() {
         return "localhost:" + port;
     }
 
-    /** Waits until the broker answers metadata requests. */
-    void awaitReady(Duration timeout) throws InterruptedException {
+    /** Waits until the broker answers metadata requests on its internal listener. */
+    public void awaitReady(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         RuntimeException last = null;
         while (System.nanoTime() < deadline) {
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers(),
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, internalBootstrapServers(),
                     AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000", AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "4000"))) {
                 admin.describeCluster().nodes().get(5, TimeUnit.SECONDS);
                 return;
