@@ -15,6 +15,10 @@ import javax.sql.DataSource;
  * record it inserts {@code (consumer name, event id)} into the inbox table and runs the
  * {@link InboxHandler} in the same database transaction, and it commits a Kafka offset only after
  * that transaction has committed. A redelivered event finds its inbox row and is skipped.
+ * Consecutive records of a partition share one transaction (one multi-row inbox insert, each handler
+ * in its own savepoint; see {@link Builder#maxBatchSize(int)}). A poll batch that takes longer than
+ * half of {@code max.poll.interval.ms} is cut short (the rest is read again after the next poll), so a
+ * slow handler does not get the consumer evicted from its group.
  *
  * <pre>{@code
  * try (InboxConsumer inbox = InboxConsumer.builder()
@@ -33,11 +37,22 @@ import javax.sql.DataSource;
  * {@link State#STOPPING} → {@link State#STOPPED}, or {@link State#FAILED} when the consumer stops on
  * its own (see {@link #failure()}). One instance runs once; build a new one to restart.
  *
- * <p>Failures of the handler or of the database are retried: the transaction rolls back, the
- * record's partition is rewound to it and paused for an exponential backoff while the other
- * partitions keep flowing. A record the inbox cannot deduplicate (no usable {@code id} header, or
- * a null value) stops the consumer with an {@link UnprocessableRecordException} instead of being
- * acknowledged silently.
+ * <p><b>Failures park the key, not the partition.</b> When the handler fails for an event of
+ * aggregate K (the record key), the transaction rolls back and K is <em>parked</em>: the event and
+ * every later event of K are stored, in order, in the parked-event table and their offsets are
+ * committed, so the other keys of the partition keep flowing. The head event is retried with
+ * exponential backoff and jitter ({@link Builder#retryBackoff(Duration, Duration)}); when it
+ * succeeds, K's stored events are applied in order and K is unparked. After
+ * {@link Builder#maxAttempts(int)} attempts, or at once for a fatal failure
+ * ({@link FatalEventException}, {@link Builder#fatalExceptions(Collection)}), the event goes to the
+ * dead-letter topic ({@link Builder#deadLetterTopic(String)}, headers in {@link DeadLetterHeaders}),
+ * its inbox row records it as dead-lettered (a redelivery never runs the handler again), and K stays
+ * parked until an operator calls {@link #redrive(String, String, RedriveMode)}. Events without a key
+ * cannot be parked: their partition pauses during the retries instead. Records the inbox cannot
+ * deduplicate (no usable {@code id} header, or a null value) go to the dead-letter topic with reason
+ * {@value DeadLetterHeaders#REASON_BAD_RECORD}. A dead-lettered record's offset is committed only
+ * after the dead-letter topic acknowledged it. When the database itself fails, the record's
+ * partition is rewound and paused for the backoff instead, as nothing can be recorded.
  *
  * <p>Instances are thread-safe: {@link #close()}, {@link #state()} and {@link #stats()} may be
  * called from any thread. The Kafka consumer itself is used only by the polling thread.
@@ -50,7 +65,7 @@ public interface InboxConsumer extends AutoCloseable {
     }
 
     /**
-     * Checks that the inbox table exists, subscribes, and starts the polling thread
+     * Checks that the inbox tables exist (and warns if the dead-letter topic does not), subscribes, and starts the polling thread
      * {@code outbox-inbox-<consumerName>}. Returns once the thread is started; it does not wait for
      * partitions to be assigned.
      *
@@ -65,9 +80,9 @@ public interface InboxConsumer extends AutoCloseable {
     void start();
 
     /**
-     * Stops consuming: wakes the polling thread, lets the record in flight finish (its transaction
-     * commits or rolls back), commits the offsets of the records whose transaction committed, closes
-     * the Kafka consumer, and waits for the thread for at most the close timeout
+     * Stops consuming: wakes the polling thread, lets the record in flight finish (the records of its
+     * transaction that finished commit, the rest are not applied), commits the offsets of the records
+     * whose transaction committed, closes the Kafka consumer and the dead-letter producer, and waits for the thread for at most the close timeout
      * ({@link Builder#closeTimeout(Duration)}), logging a warning if it is still running then.
      * Idempotent; a consumer that was never started goes straight to {@link State#STOPPED}.
      */
@@ -82,6 +97,29 @@ public interface InboxConsumer extends AutoCloseable {
 
     /** A snapshot of the counters since {@link #start()}. */
     InboxStats stats();
+
+    /**
+     * Releases the parked key {@code key} of {@code topic}: marks it due for an immediate attempt
+     * (attempt count reset), in the database, so whichever member of the group owns the key's
+     * partition applies the key's stored events in their original order within about
+     * {@link Builder#parkedKeyCheckInterval(Duration)}. With {@link RedriveMode#RETRY_DEAD_LETTERED}
+     * the dead-lettered head event runs through the handler again (fix its cause first); with
+     * {@link RedriveMode#SKIP_DEAD_LETTERED} it is dropped from the parked events (it stays
+     * dead-lettered in the inbox and in the dead-letter topic) and the next event goes first.
+     * Works in any state, also on a consumer that is not started (it only needs the data source).
+     *
+     * @return true if the key was parked, false if there is nothing to redrive
+     * @throws IllegalStateException if the database fails
+     */
+    boolean redrive(String topic, String key, RedriveMode mode);
+
+    /** What {@link #redrive(String, String, RedriveMode)} does with the dead-lettered head event. */
+    enum RedriveMode {
+        /** Run the head event through the handler again, then the later events. */
+        RETRY_DEAD_LETTERED,
+        /** Drop the head event from the parked events (it stays dead-lettered), then apply the later events. */
+        SKIP_DEAD_LETTERED
+    }
 
     /** Lifecycle states; transitions are atomic. */
     enum State {
@@ -117,6 +155,20 @@ public interface InboxConsumer extends AutoCloseable {
         Duration DEFAULT_RETRY_BACKOFF_INITIAL = Duration.ofMillis(100);
         /** Default maximum delay of {@link #retryBackoff(Duration, Duration)}. */
         Duration DEFAULT_RETRY_BACKOFF_MAX = Duration.ofSeconds(30);
+        /** Default of {@link #maxBatchSize(int)}. */
+        int DEFAULT_MAX_BATCH_SIZE = 500;
+        /** Default of {@link #maxAttempts(int)}. */
+        int DEFAULT_MAX_ATTEMPTS = 10;
+        /** Suffix of the default {@link #deadLetterTopic(String)}: the consumer name followed by it. */
+        String DEFAULT_DEAD_LETTER_TOPIC_SUFFIX = ".dlt";
+        /** Default of {@link #parkedKeyCheckInterval(Duration)}. */
+        Duration DEFAULT_PARKED_KEY_CHECK_INTERVAL = Duration.ofSeconds(1);
+        /** Default of {@link #retention(Duration)}: keep inbox rows forever. */
+        Duration DEFAULT_RETENTION = Duration.ZERO;
+        /** Default of {@link #cleanupInterval(Duration)}. */
+        Duration DEFAULT_CLEANUP_INTERVAL = Duration.ofMinutes(1);
+        /** Default of {@link #cleanupBatchSize(int)}. */
+        int DEFAULT_CLEANUP_BATCH_SIZE = 1000;
 
         /**
          * Required. The name under which this consumer records applied events in the inbox table (at
@@ -172,8 +224,75 @@ public interface InboxConsumer extends AutoCloseable {
          */
         Builder retryBackoff(Duration initial, Duration max);
 
-        /** The clock for backoff deadlines and latency; default {@link Clock#systemUTC()}. */
+        /** The clock for backoff deadlines, retention and latency; default {@link Clock#systemUTC()}. */
         Builder clock(Clock clock);
+
+        /**
+         * Most consecutive records of one partition applied in one database transaction; default
+         * {@value #DEFAULT_MAX_BATCH_SIZE}, 1 for a transaction per record. Each record's handler runs
+         * in a savepoint, so a failing record rolls back only its own work: the records before it
+         * commit, it is handled alone (parked or dead-lettered), and the records after it go on in a
+         * new transaction. The handler sees the same per-record semantics either way.
+         */
+        Builder maxBatchSize(int maxBatchSize);
+
+        /**
+         * How many times the handler runs for one event before the event goes to the dead-letter
+         * topic; default {@value #DEFAULT_MAX_ATTEMPTS}, at least 1. Fatal failures go at once.
+         */
+        Builder maxAttempts(int maxAttempts);
+
+        /**
+         * Exception classes that are fatal (never retried) when the handler throws them or an
+         * exception caused by them; replaces earlier calls. {@link FatalEventException} is always fatal.
+         */
+        Builder fatalExceptions(Collection<Class<? extends Throwable>> fatalExceptions);
+
+        /** A further rule for fatal failures, e.g. {@code e -> e instanceof SQLIntegrityConstraintViolationException}. */
+        Builder fatalWhen(java.util.function.Predicate<Throwable> isFatal);
+
+        /**
+         * The dead-letter topic; default the consumer name followed by
+         * {@value #DEFAULT_DEAD_LETTER_TOPIC_SUFFIX}. Create it beforehand: {@link InboxConsumer#start()}
+         * warns if it is missing, and a record that must be dead-lettered then waits (its partition
+         * paused, its offset not committed) until the topic exists.
+         */
+        Builder deadLetterTopic(String deadLetterTopic);
+
+        /**
+         * Extra settings of the dead-letter producer (e.g. {@code compression.type}); the Kafka
+         * settings of {@link #kafkaProperties(Map)} that producers know ({@code bootstrap.servers},
+         * security) are used too. {@code acks=all} and {@code enable.idempotence=true} are forced:
+         * other values are rejected, as are serializers.
+         */
+        Builder deadLetterProducerProperties(Map<String, ?> properties);
+
+        /**
+         * How often the consumer looks in the database for parked keys that are due for a retry or
+         * were redriven; default 1 s. A key's retry happens at most this much after its backoff.
+         */
+        Builder parkedKeyCheckInterval(Duration interval);
+
+        /**
+         * How long inbox rows are kept after they were written; default {@link Duration#ZERO}: forever.
+         * Choose more than the topic's retention plus the longest redelivery window (the longest a
+         * record may be redelivered after it was first applied: consumer downtime, group offset
+         * resets, replays): a record redelivered after its inbox row was removed runs the handler
+         * again. See docs/consumer-retention.md.
+         */
+        Builder retention(Duration retention);
+
+        /** How often the retention cleanup runs; default 1 min. */
+        Builder cleanupInterval(Duration interval);
+
+        /** At most this many rows are deleted per cleanup statement (short transactions); default 1000. */
+        Builder cleanupBatchSize(int batchSize);
+
+        /**
+         * A Micrometer registry for the consumer's metrics ({@code outbox.inbox.*}, tag
+         * {@code consumer}); optional, micrometer-core must then be on the class path.
+         */
+        Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry);
 
         /**
          * Validates the settings and creates a consumer in state {@link State#NEW}; nothing is

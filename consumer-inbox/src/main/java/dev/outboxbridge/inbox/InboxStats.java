@@ -9,11 +9,14 @@ import org.apache.kafka.common.TopicPartition;
  * @param processed events whose handler ran and whose transaction committed
  * @param duplicates records skipped because the inbox already held their event id
  * @param failures attempts that rolled back: the handler threw or the database failed
+ * @param deadLettered records sent to the dead-letter topic (bad records and events whose handler
+ *        failed fatally or too often)
+ * @param parked events stored behind a parked key (waiting for the key's head event)
  * @param lastCommittedOffsets per partition, the last offset this consumer committed to Kafka (as
  *        Kafka counts it: the offset of the next record to read), including partitions it no
  *        longer owns
  */
-public record InboxStats(long processed, long duplicates, long failures,
+public record InboxStats(long processed, long duplicates, long failures, long deadLettered, long parked,
         Map<TopicPartition, Long> lastCommittedOffsets) {
 
     /** Copies {@code lastCommittedOffsets}. */

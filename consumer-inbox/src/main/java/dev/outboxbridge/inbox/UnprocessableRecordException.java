@@ -2,8 +2,9 @@ package dev.outboxbridge.inbox;
 
 /**
  * A Kafka record the inbox cannot apply exactly once: it has no usable event id or no value. The
- * consumer does not acknowledge such a record; it commits the offsets before it and stops in state
- * {@link InboxConsumer.State#FAILED} with this exception as {@link InboxConsumer#failure()}.
+ * consumer sends such a record to the dead-letter topic with reason
+ * {@value DeadLetterHeaders#REASON_BAD_RECORD} and this exception's class and message in the
+ * headers, and goes on with the next record.
  */
 public final class UnprocessableRecordException extends RuntimeException {
 

@@ -37,6 +37,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -57,7 +58,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(OutboxBridgeExtension.class)
 class InboxConsumerIT {
 
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    static final Duration WAIT = Duration.ofSeconds(60);
 
     // ---- X: effect once --------------------------------------------------------------------
 
@@ -266,40 +267,55 @@ class InboxConsumerIT {
     // ---- records the inbox cannot dedupe ----------------------------------------------------
 
     @Test
-    void recordWithoutEventIdStopsTheConsumerUnacknowledged(TestDatabase db, TestKafka kafka) throws Exception {
+    void badRecordsGoToTheDeadLetterTopicWithTheReasonAndTheRestFlows(TestDatabase db, TestKafka kafka)
+            throws Exception {
         createSideEffectTable(db);
         String topic = kafka.topic("order");
         kafka.createTopic(topic, 1);
         produce(kafka, topic, events("order-1", 5));
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.producerProperties())) {
-            RecordHeaders headers = new RecordHeaders();
-            headers.add("eventType", "OrderPlaced".getBytes(UTF_8));
-            producer.send(new ProducerRecord<>(topic, 0, "order-1".getBytes(UTF_8), "5".getBytes(UTF_8), headers))
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(InboxConsumerIT.producerProperties(kafka))) {
+            RecordHeaders noId = new RecordHeaders();
+            noId.add("eventType", "OrderPlaced".getBytes(UTF_8));
+            producer.send(new ProducerRecord<>(topic, 0, "order-1".getBytes(UTF_8), "5".getBytes(UTF_8), noId))
+                    .get(30, TimeUnit.SECONDS);
+            RecordHeaders badId = new RecordHeaders();
+            badId.add("id", "not-a-uuid".getBytes(UTF_8));
+            producer.send(new ProducerRecord<>(topic, 0, "order-1".getBytes(UTF_8), "6".getBytes(UTF_8), badId))
+                    .get(30, TimeUnit.SECONDS);
+            RecordHeaders tombstone = new RecordHeaders();
+            tombstone.add("id", UUID.randomUUID().toString().getBytes(UTF_8));
+            producer.send(new ProducerRecord<>(topic, 0, "order-1".getBytes(UTF_8), null, tombstone))
                     .get(30, TimeUnit.SECONDS);
         }
-        produce(kafka, topic, events("order-1", 3));
+        List<Event> after = events("order-2", 3);
+        produce(kafka, topic, after);
         String name = kafka.topic("billing");
 
         try (InboxConsumer inbox = inbox(db, kafka, name, topic, InboxConsumerIT::applyEffect).build()) {
             inbox.start();
-            await().atMost(WAIT).until(() -> inbox.state() == InboxConsumer.State.FAILED);
-
-            assertThat(inbox.failure()).get()
-                    .isInstanceOfSatisfying(UnprocessableRecordException.class, e -> {
-                        assertThat(e.topic()).isEqualTo(topic);
-                        assertThat(e.partition()).isZero();
-                        assertThat(e.offset()).isEqualTo(5);
-                    })
-                    .extracting(Throwable::getMessage).asString()
-                    .contains("offset 5", "partition 0", topic, "header 'id'",
-                            "produce events through the outbox relay, which always sets header 'id'");
-            assertThat(inbox.stats().processed()).isEqualTo(5);
-            inbox.close();
-            assertThat(inbox.state()).isEqualTo(InboxConsumer.State.FAILED);
+            await().atMost(WAIT).until(() -> committed(kafka, name).getOrDefault(new TopicPartition(topic, 0), 0L) == 11L);
+            assertThat(inbox.state()).isEqualTo(InboxConsumer.State.RUNNING);
+            assertThat(inbox.stats().processed()).isEqualTo(8);
+            assertThat(inbox.stats().deadLettered()).isEqualTo(3);
         }
-        assertThat(committed(kafka, name)).containsEntry(new TopicPartition(topic, 0), 5L);
-        assertThat(db.count("SELECT count(*) FROM side_effect")).isEqualTo(5);
-        assertThat(db.count("SELECT count(*) FROM inbox_event")).isEqualTo(5);
+        List<ConsumerRecord<byte[], byte[]>> dead = kafka.readAll(name + ".dlt", 3, WAIT);
+        assertThat(dead).hasSize(3);
+        assertThat(dead).extracting(r -> header(r, DeadLetterHeaders.ORIGINAL_OFFSET)).containsExactly("5", "6", "7");
+        assertThat(dead).allSatisfy(r -> {
+            assertThat(header(r, DeadLetterHeaders.ORIGINAL_TOPIC)).isEqualTo(topic);
+            assertThat(header(r, DeadLetterHeaders.ORIGINAL_PARTITION)).isEqualTo("0");
+            assertThat(header(r, DeadLetterHeaders.REASON)).isEqualTo(DeadLetterHeaders.REASON_BAD_RECORD);
+            assertThat(header(r, DeadLetterHeaders.EXCEPTION_CLASS))
+                    .isEqualTo(UnprocessableRecordException.class.getName());
+            assertThat(header(r, DeadLetterHeaders.ATTEMPTS)).isEqualTo("0");
+        });
+        assertThat(header(dead.get(0), DeadLetterHeaders.EXCEPTION_MESSAGE)).contains("header 'id'", "missing");
+        assertThat(header(dead.get(1), DeadLetterHeaders.EXCEPTION_MESSAGE)).contains("not-a-uuid");
+        assertThat(header(dead.get(2), DeadLetterHeaders.EXCEPTION_MESSAGE)).contains("tombstone");
+        assertThat(new String(dead.get(0).value(), UTF_8)).isEqualTo("5");
+        assertThat(dead.get(2).value()).isNull();
+        assertThat(db.count("SELECT count(*) FROM side_effect")).isEqualTo(8);
+        assertThat(effectsOf(db, after)).isEqualTo(3);
     }
 
     // ---- lifecycle ----------------------------------------------------------------------------
@@ -394,6 +410,38 @@ class InboxConsumerIT {
                 .hasMessageContaining("not in expected state NEW, current state is FAILED");
     }
 
+    @Test
+    void missingDeadLetterTopicDoesNotStopTheConsumerAndADeadLetterWaitsForIt(TestDatabase db, TestKafka kafka)
+            throws Exception {
+        createSideEffectTable(db);
+        String topic = kafka.topic("order");
+        kafka.createTopic(topic, 1);
+        String missing = kafka.topic("not-yet-dlt");
+        String name = kafka.topic("billing");
+        produce(kafka, topic, events("order-1", 2));
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(InboxConsumerIT.producerProperties(kafka))) {
+            producer.send(new ProducerRecord<>(topic, 0, "order-1".getBytes(UTF_8), "2".getBytes(UTF_8),
+                    new RecordHeaders())).get(30, TimeUnit.SECONDS);
+        }
+        List<Event> after = events("order-2", 2);
+        produce(kafka, topic, after);
+
+        try (InboxConsumer inbox = inbox(db, kafka, name, topic, InboxConsumerIT::applyEffect).deadLetterTopic(missing)
+                .deadLetterProducerProperties(Map.of("max.block.ms", 500)).build()) {
+            inbox.start();
+            assertThat(inbox.state()).isEqualTo(InboxConsumer.State.RUNNING);
+            await().atMost(WAIT).until(() -> db.count("SELECT count(*) FROM side_effect") == 2
+                    && inbox.stats().failures() >= 2);
+            assertThat(committed(kafka, name)).containsEntry(new TopicPartition(topic, 0), 2L);
+            assertThat(effectsOf(db, after)).isZero();
+
+            kafka.createTopic(missing, 1);
+            await().atMost(WAIT).until(() -> inbox.stats().deadLettered() == 1 && effectsOf(db, after) == 2);
+            await().atMost(WAIT).until(() -> committed(kafka, name).get(new TopicPartition(topic, 0)) == 5L);
+            assertThat(inbox.state()).isEqualTo(InboxConsumer.State.RUNNING);
+        }
+    }
+
     // ---- jOOQ ---------------------------------------------------------------------------------
 
     @Test
@@ -431,13 +479,13 @@ class InboxConsumerIT {
     // ---- helpers --------------------------------------------------------------------------------
 
     /** An event as the relay would publish it. */
-    private record Event(UUID id, String aggregateId, int seq) {
+    record Event(UUID id, String aggregateId, int seq) {
         static Event of(String aggregateId, int seq) {
             return new Event(UUID.randomUUID(), aggregateId, seq);
         }
     }
 
-    private static List<Event> events(String aggregateId, int count) {
+    static List<Event> events(String aggregateId, int count) {
         List<Event> events = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             events.add(Event.of(aggregateId, i));
@@ -445,18 +493,47 @@ class InboxConsumerIT {
         return events;
     }
 
-    private static InboxConsumer.Builder inbox(TestDatabase db, TestKafka kafka, String name, String topic,
+    static InboxConsumer.Builder inbox(TestDatabase db, TestKafka kafka, String name, String topic,
             InboxHandler handler) {
+        if (!kafkaTopicExists(kafka, name + ".dlt")) {
+            kafka.createTopic(name + ".dlt", 1);
+        }
         return InboxConsumer.builder()
                 .consumerName(name)
                 .kafkaProperties(Map.of("bootstrap.servers", kafka.bootstrapServers()))
                 .topics(List.of(topic))
                 .dataSource(db.dataSource())
                 .handler(handler)
-                .retryBackoff(Duration.ofMillis(10), Duration.ofMillis(200));
+                .retryBackoff(Duration.ofMillis(10), Duration.ofMillis(200))
+                .parkedKeyCheckInterval(Duration.ofMillis(50));
     }
 
-    private static void createSideEffectTable(TestDatabase db) throws SQLException {
+    /**
+     * The testkit's producer settings with one request in flight: right after a topic is created, the
+     * embedded broker may refuse a partition's first batch (NOT_LEADER_OR_FOLLOWER) yet accept a later
+     * one as the producer's first, after which the retried first batch fails for ever with
+     * OUT_OF_ORDER_SEQUENCE_NUMBER. One request in flight keeps the batches in order.
+     */
+    static java.util.Properties producerProperties(TestKafka kafka) {
+        java.util.Properties props = kafka.producerProperties();
+        props.put("max.in.flight.requests.per.connection", 1);
+        return props;
+    }
+
+    static boolean kafkaTopicExists(TestKafka kafka, String topic) {
+        try {
+            return kafka.admin().listTopics().names().get(30, TimeUnit.SECONDS).contains(topic);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+        org.apache.kafka.common.header.Header h = record.headers().lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), UTF_8);
+    }
+
+    static void createSideEffectTable(TestDatabase db) throws SQLException {
         try (Connection c = db.connect(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE side_effect (applied_seq bigserial, event_id uuid PRIMARY KEY,"
                     + " aggregate_id text NOT NULL, event_seq int NOT NULL, kafka_partition int NOT NULL,"
@@ -465,7 +542,7 @@ class InboxConsumerIT {
     }
 
     /** The side effect: one row per event; a second application would violate the primary key. */
-    private static void applyEffect(InboxEvent event, Connection tx) throws SQLException {
+    static void applyEffect(InboxEvent event, Connection tx) throws SQLException {
         try (PreparedStatement ps = tx.prepareStatement("INSERT INTO side_effect"
                 + " (event_id, aggregate_id, event_seq, kafka_partition, kafka_offset) VALUES (?, ?, ?, ?, ?)")) {
             ps.setObject(1, event.id());
@@ -477,7 +554,7 @@ class InboxConsumerIT {
         }
     }
 
-    private static long effectsOf(TestDatabase db, List<Event> events) throws SQLException {
+    static long effectsOf(TestDatabase db, List<Event> events) throws SQLException {
         UUID[] ids = events.stream().map(Event::id).toArray(UUID[]::new);
         try (Connection c = db.connect();
                 PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM side_effect WHERE event_id = ANY (?)")) {
@@ -490,7 +567,7 @@ class InboxConsumerIT {
     }
 
     /** Per aggregate, the events were applied in the order they were produced. */
-    private static void assertAppliedInAggregateOrder(TestDatabase db) throws SQLException {
+    static void assertAppliedInAggregateOrder(TestDatabase db) throws SQLException {
         Map<String, Integer> last = new HashMap<>();
         try (Connection c = db.connect(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT aggregate_id, event_seq FROM side_effect ORDER BY applied_seq")) {
@@ -504,13 +581,13 @@ class InboxConsumerIT {
         }
     }
 
-    private static void produce(TestKafka kafka, String topic, List<Event> events) throws Exception {
+    static void produce(TestKafka kafka, String topic, List<Event> events) throws Exception {
         produce(kafka, topic, null, events);
     }
 
-    private static void produce(TestKafka kafka, String topic, Integer partition, List<Event> events)
+    static void produce(TestKafka kafka, String topic, Integer partition, List<Event> events)
             throws Exception {
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.producerProperties())) {
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(InboxConsumerIT.producerProperties(kafka))) {
             List<Future<RecordMetadata>> sends = new ArrayList<>();
             for (Event e : events) {
                 RecordHeaders headers = new RecordHeaders();
@@ -528,7 +605,7 @@ class InboxConsumerIT {
     }
 
     /** The group's committed offsets (next offset to read) per partition. */
-    private static Map<TopicPartition, Long> committed(TestKafka kafka, String groupId) throws Exception {
+    static Map<TopicPartition, Long> committed(TestKafka kafka, String groupId) throws Exception {
         Map<TopicPartition, OffsetAndMetadata> offsets = kafka.admin().listConsumerGroupOffsets(groupId)
                 .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
         Map<TopicPartition, Long> result = new HashMap<>();
@@ -540,7 +617,7 @@ class InboxConsumerIT {
         return result;
     }
 
-    private static Map<TopicPartition, Long> endOffsets(TestKafka kafka, String topic, int partitions)
+    static Map<TopicPartition, Long> endOffsets(TestKafka kafka, String topic, int partitions)
             throws Exception {
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();
         for (int p = 0; p < partitions; p++) {
@@ -552,12 +629,12 @@ class InboxConsumerIT {
         return result;
     }
 
-    private static boolean threadNamed(String name) {
+    static boolean threadNamed(String name) {
         return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
     }
 
     /** A clock that stands still until the test moves it. */
-    private static final class ManualClock extends Clock {
+    static final class ManualClock extends Clock {
         private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2025-01-01T00:00:00Z"));
 
         void advance(Duration d) {
@@ -581,7 +658,7 @@ class InboxConsumerIT {
     }
 
     /** Delegates to a real data source, but refuses connections while {@link #down} is set. */
-    private static final class FlakyDataSource implements DataSource {
+    static final class FlakyDataSource implements DataSource {
         final AtomicBoolean down = new AtomicBoolean();
         private final DataSource delegate;
 

@@ -24,7 +24,27 @@ public final class SchemaCheck {
     /** Column name to PostgreSQL type name of the inbox table. */
     public static final Map<String, String> INBOX_COLUMNS = columns(
             "consumer_name", "varchar", "event_id", "uuid", "topic", "varchar",
-            "kafka_partition", "int4", "kafka_offset", "int8", "processed_at", "timestamptz");
+            "kafka_partition", "int4", "kafka_offset", "int8", "processed_at", "timestamptz",
+            "status", "varchar");
+
+    /** Name of the parked-key table, in the schema of the inbox table. */
+    public static final String INBOX_PARKED_KEY_TABLE = "inbox_parked_key";
+
+    /** Name of the parked-event table, in the schema of the inbox table. */
+    public static final String INBOX_PARKED_EVENT_TABLE = "inbox_parked_event";
+
+    /** Column name to PostgreSQL type name of the parked-key table. */
+    public static final Map<String, String> INBOX_PARKED_KEY_COLUMNS = columns(
+            "consumer_name", "varchar", "topic", "varchar", "record_key", "text", "kafka_partition", "int4",
+            "status", "varchar", "attempts", "int4", "next_attempt_at", "timestamptz", "last_error", "text",
+            "parked_at", "timestamptz", "updated_at", "timestamptz");
+
+    /** Column name to PostgreSQL type name of the parked-event table. */
+    public static final Map<String, String> INBOX_PARKED_EVENT_COLUMNS = columns(
+            "consumer_name", "varchar", "event_id", "uuid", "seq", "int8", "topic", "varchar", "record_key", "text",
+            "kafka_partition", "int4", "kafka_offset", "int8", "event_type", "text", "aggregate_type", "text",
+            "payload", "bytea", "header_names", "_text", "header_values", "_text", "committed_at", "timestamptz",
+            "parked_at", "timestamptz");
 
     private SchemaCheck() {
     }
@@ -34,9 +54,17 @@ public final class SchemaCheck {
         require(connection, table, OUTBOX_COLUMNS, "outbox", OutboxBridgeMigrations.OUTBOX_LOCATION);
     }
 
-    /** Throws {@link SchemaMismatchException} unless {@code table} is an inbox table. */
+    /**
+     * Throws {@link SchemaMismatchException} unless {@code table} is an inbox table and its schema
+     * holds the parked-key and parked-event tables ({@value #INBOX_PARKED_KEY_TABLE},
+     * {@value #INBOX_PARKED_EVENT_TABLE}).
+     */
     public static void requireInboxTable(Connection connection, TableName table) throws SQLException {
         require(connection, table, INBOX_COLUMNS, "inbox", OutboxBridgeMigrations.INBOX_LOCATION);
+        require(connection, TableName.parse(table.schema() + "." + INBOX_PARKED_KEY_TABLE), INBOX_PARKED_KEY_COLUMNS,
+                "inbox", OutboxBridgeMigrations.INBOX_LOCATION);
+        require(connection, TableName.parse(table.schema() + "." + INBOX_PARKED_EVENT_TABLE),
+                INBOX_PARKED_EVENT_COLUMNS, "inbox", OutboxBridgeMigrations.INBOX_LOCATION);
     }
 
     private static void require(Connection connection, TableName table, Map<String, String> expected,

@@ -36,6 +36,17 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     private Duration retryBackoffInitial = DEFAULT_RETRY_BACKOFF_INITIAL;
     private Duration retryBackoffMax = DEFAULT_RETRY_BACKOFF_MAX;
     private Clock clock = Clock.systemUTC();
+    private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+    private Collection<Class<? extends Throwable>> fatalExceptions = List.of();
+    private java.util.function.Predicate<Throwable> fatalWhen = e -> false;
+    private String deadLetterTopic;
+    private Map<String, Object> deadLetterProducerProperties = Map.of();
+    private Duration parkedKeyCheckInterval = DEFAULT_PARKED_KEY_CHECK_INTERVAL;
+    private Duration retention = DEFAULT_RETENTION;
+    private Duration cleanupInterval = DEFAULT_CLEANUP_INTERVAL;
+    private int cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE;
+    private Object meterRegistry;
+    private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
 
     /** Use {@link InboxConsumer#builder()}. */
     public InboxConsumerBuilder() {
@@ -114,6 +125,72 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     }
 
     @Override
+    public InboxConsumerBuilder maxBatchSize(int maxBatchSize) {
+        this.maxBatchSize = maxBatchSize;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder maxAttempts(int maxAttempts) {
+        this.maxAttempts = maxAttempts;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder fatalExceptions(Collection<Class<? extends Throwable>> fatalExceptions) {
+        this.fatalExceptions = fatalExceptions == null ? null : new ArrayList<>(fatalExceptions);
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder fatalWhen(java.util.function.Predicate<Throwable> isFatal) {
+        this.fatalWhen = isFatal;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder deadLetterTopic(String deadLetterTopic) {
+        this.deadLetterTopic = deadLetterTopic;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder deadLetterProducerProperties(Map<String, ?> properties) {
+        this.deadLetterProducerProperties = properties == null ? null : copy(properties);
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder parkedKeyCheckInterval(Duration interval) {
+        this.parkedKeyCheckInterval = interval;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder retention(Duration retention) {
+        this.retention = retention;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder cleanupInterval(Duration interval) {
+        this.cleanupInterval = interval;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder cleanupBatchSize(int batchSize) {
+        this.cleanupBatchSize = batchSize;
+        return this;
+    }
+
+    @Override
+    public InboxConsumerBuilder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+        this.meterRegistry = registry;
+        return this;
+    }
+
+    @Override
     public InboxConsumer build() {
         return new InboxConsumerImpl(settings());
     }
@@ -134,8 +211,49 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
         positive("retryBackoff max", retryBackoffMax, "e.g. Duration.ofSeconds(30)");
         checkBackoffOrder();
         checkPollTimeoutFitsPollInterval(kafka);
+        if (maxAttempts < 1) {
+            throw invalid("maxAttempts", String.valueOf(maxAttempts), "give at least 1 (1: dead-letter at the first "
+                    + "failure), e.g. " + DEFAULT_MAX_ATTEMPTS);
+        }
+        require("fatalExceptions", fatalExceptions, "give a collection of exception classes, e.g. List.of() for none "
+                + "besides FatalEventException");
+        if (fatalExceptions.stream().anyMatch(java.util.Objects::isNull)) {
+            throw invalid("fatalExceptions", String.valueOf(fatalExceptions), "remove the null entries");
+        }
+        require("fatalWhen", fatalWhen, "give a predicate, e.g. e -> false");
+        String dlt = deadLetterTopic == null ? name + DEFAULT_DEAD_LETTER_TOPIC_SUFFIX : deadLetterTopic;
+        if (dlt.isBlank() || !dlt.matches("[a-zA-Z0-9._-]{1,249}")) {
+            throw invalid("deadLetterTopic", "'" + dlt + "'", "give a valid Kafka topic name ([a-zA-Z0-9._-], at most "
+                    + "249 characters)" + (deadLetterTopic == null ? "; the default is the consumer name + '"
+                    + DEFAULT_DEAD_LETTER_TOPIC_SUFFIX + "', so set deadLetterTopic(...) explicitly" : ""));
+        }
+        if (topics != null && topics.contains(dlt)) {
+            throw invalid("deadLetterTopic", "'" + dlt + "'", "it is also one of the consumed topics; dead letters "
+                    + "would be consumed again. Give a topic of its own, e.g. '" + name + DEFAULT_DEAD_LETTER_TOPIC_SUFFIX
+                    + "'");
+        }
+        Map<String, Object> producer = DeadLetterProducerProperties.resolve(name, kafka, require("deadLetterProducerProperties",
+                deadLetterProducerProperties, "give Map.of() for none"));
+        positive("parkedKeyCheckInterval", parkedKeyCheckInterval, "e.g. Duration.ofSeconds(1)");
+        require("retention", retention, "give Duration.ZERO to keep inbox rows forever, or e.g. Duration.ofDays(14)");
+        if (retention.isNegative()) {
+            throw invalid("retention", retention.toString(), "give Duration.ZERO (keep forever) or a positive duration "
+                    + "longer than the topic's retention plus the longest redelivery window, e.g. Duration.ofDays(14)");
+        }
+        positive("cleanupInterval", cleanupInterval, "e.g. Duration.ofMinutes(1)");
+        if (cleanupBatchSize < 1 || cleanupBatchSize > 100_000) {
+            throw invalid("cleanupBatchSize", String.valueOf(cleanupBatchSize), "give 1 to 100000, e.g. "
+                    + DEFAULT_CLEANUP_BATCH_SIZE + " (small batches keep each delete's locks short)");
+        }
+        if (maxBatchSize < 1 || maxBatchSize > 10_000) {
+            throw invalid("maxBatchSize", String.valueOf(maxBatchSize), "give 1 (a transaction per record) to 10000, "
+                    + "e.g. " + DEFAULT_MAX_BATCH_SIZE);
+        }
+        FailureClassifier classifier = new FailureClassifier(List.copyOf(fatalExceptions), fatalWhen);
         return new InboxSettings(name, Collections.unmodifiableMap(kafka), validTopics, topicPattern, dataSource, table, handler,
-                pollTimeout, closeTimeout, retryBackoffInitial, retryBackoffMax, clock);
+                pollTimeout, closeTimeout, retryBackoffInitial, retryBackoffMax, clock, maxAttempts, classifier, dlt,
+                Collections.unmodifiableMap(producer), parkedKeyCheckInterval, retention, cleanupInterval,
+                cleanupBatchSize, meterRegistry, maxBatchSize);
     }
 
     private String validConsumerName() {

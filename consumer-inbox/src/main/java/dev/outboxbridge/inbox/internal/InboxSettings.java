@@ -15,6 +15,10 @@ import javax.sql.DataSource;
  * @param kafkaProperties the complete Kafka consumer configuration, with the inbox's forced values
  * @param topics the topics, or null when {@code topicPattern} is set
  * @param topicPattern the topic pattern, or null when {@code topics} is set
+ * @param deadLetterProducerProperties the complete dead-letter producer configuration
+ * @param retention zero: keep inbox rows forever
+ * @param meterRegistry a Micrometer {@code MeterRegistry}, or null; typed Object so that Micrometer
+ *        stays optional
  */
 record InboxSettings(
         String consumerName,
@@ -28,7 +32,17 @@ record InboxSettings(
         Duration closeTimeout,
         Duration retryBackoffInitial,
         Duration retryBackoffMax,
-        Clock clock) {
+        Clock clock,
+        int maxAttempts,
+        FailureClassifier classifier,
+        String deadLetterTopic,
+        Map<String, Object> deadLetterProducerProperties,
+        Duration parkedKeyCheckInterval,
+        Duration retention,
+        Duration cleanupInterval,
+        int cleanupBatchSize,
+        Object meterRegistry,
+        int maxBatchSize) {
 
     /** The Kafka consumer group. */
     String groupId() {

@@ -79,7 +79,18 @@ final class OffsetCommitter {
             return;
         }
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        nextOffsets.forEach((tp, next) -> offsets.put(tp, new OffsetAndMetadata(next)));
+        java.util.Set<TopicPartition> owned = consumer.assignment();
+        nextOffsets.forEach((tp, next) -> {
+            if (owned.contains(tp)) {
+                offsets.put(tp, new OffsetAndMetadata(next));
+            } else {
+                // never commit for a partition this consumer no longer owns: its successor's commits win
+                pending.remove(tp, next);
+            }
+        });
+        if (offsets.isEmpty()) {
+            return;
+        }
         try {
             commitSync(offsets);
         } catch (CommitFailedException | RebalanceInProgressException | RetriableException e) {

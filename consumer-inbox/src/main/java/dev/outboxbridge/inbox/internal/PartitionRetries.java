@@ -36,6 +36,17 @@ final class PartitionRetries {
         return failure;
     }
 
+    /** How many attempts of the record at {@code offset} of {@code tp} failed in a row so far. */
+    int attemptsSoFar(TopicPartition tp, long offset) {
+        Failure previous = failures.get(tp);
+        return previous != null && previous.offset == offset ? previous.attempt : 0;
+    }
+
+    /** Whether {@code tp} is paused for a backoff that has not elapsed yet. */
+    boolean isWaiting(TopicPartition tp) {
+        return resumeAtMillis.containsKey(tp);
+    }
+
     /** The record at the head of {@code tp} succeeded: its next failure counts from 1 again. */
     void succeeded(TopicPartition tp) {
         failures.remove(tp);

@@ -48,6 +48,15 @@ final class RecordParser {
         return event.build();
     }
 
+    /** The event, or null if the record cannot be applied exactly once. */
+    InboxEvent tryParse(ConsumerRecord<byte[], byte[]> record) {
+        try {
+            return parse(record);
+        } catch (UnprocessableRecordException e) {
+            return null;
+        }
+    }
+
     private UUID eventId(ConsumerRecord<byte[], byte[]> record) {
         String fix = "produce events through the outbox relay, which always sets header '" + InboxEvent.ID_HEADER
                 + "' to the event's UUID";
@@ -71,10 +80,8 @@ final class RecordParser {
         return new UnprocessableRecordException(record.topic(), record.partition(), record.offset(),
                 "Inbox consumer '" + consumerName + "' cannot process the record at topic '" + record.topic()
                         + "', partition " + record.partition() + ", offset " + record.offset() + ": " + problem
-                        + ". The inbox dedupes by event id, so the record is not acknowledged: its offset is not "
-                        + "committed and the consumer stopped. Fix: " + fix + "; to skip this record, reset the "
-                        + "group's offset of that partition to " + (record.offset() + 1)
-                        + " (kafka-consumer-groups.sh --reset-offsets --to-offset) and restart the consumer.");
+                        + ". The inbox dedupes by event id, so the record is not applied; it goes to the dead-letter "
+                        + "topic. Fix: " + fix + ".");
     }
 
     /** The last value of header {@code name} as UTF-8, or null if absent or without a value. */

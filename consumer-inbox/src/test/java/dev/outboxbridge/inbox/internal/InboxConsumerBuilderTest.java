@@ -171,6 +171,79 @@ class InboxConsumerBuilderTest {
     }
 
     @Test
+    void deadLetterDefaultsAreIdempotentAndAcksAll() {
+        InboxSettings s = valid().kafkaProperties(Map.of("bootstrap.servers", "localhost:9092",
+                "security.protocol", "PLAINTEXT", "client.id", "billing-1", "max.poll.records", 100)).settings();
+
+        assertThat(s.deadLetterTopic()).isEqualTo("billing.dlt");
+        assertThat(s.maxAttempts()).isEqualTo(InboxConsumer.Builder.DEFAULT_MAX_ATTEMPTS);
+        assertThat(s.retention()).isEqualTo(Duration.ZERO);
+        assertThat(s.deadLetterProducerProperties())
+                .containsEntry("bootstrap.servers", "localhost:9092")
+                .containsEntry("security.protocol", "PLAINTEXT")
+                .containsEntry("acks", "all")
+                .containsEntry("enable.idempotence", "true")
+                .containsEntry("client.id", "outbox-inbox-billing-dlt") // not the consumer's client.id
+                .doesNotContainKeys("max.poll.records", "group.id");
+    }
+
+    @Test
+    void deadLetterProducerThatIsNotIdempotentWithAcksAllIsRefused() {
+        assertThatThrownBy(() -> valid().deadLetterProducerProperties(Map.of("acks", "1")).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Invalid value 1 for dead-letter producer setting 'acks'")
+                .hasMessageContaining("remove the setting");
+        assertThatThrownBy(() -> valid().deadLetterProducerProperties(Map.of("enable.idempotence", false)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("enable.idempotence");
+        assertThatThrownBy(() -> valid().deadLetterProducerProperties(Map.of("value.serializer", "x")).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("value.serializer")
+                .hasMessageContaining("the inbox owns it");
+        assertThat(valid().deadLetterProducerProperties(Map.of("acks", "-1", "compression.type", "zstd")).settings()
+                .deadLetterProducerProperties()).containsEntry("compression.type", "zstd").containsEntry("acks", "all");
+    }
+
+    @Test
+    void badFailureSettingsAreRefused() {
+        assertThatThrownBy(() -> valid().maxAttempts(0).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Invalid value 0 for setting maxAttempts");
+        assertThatThrownBy(() -> valid().deadLetterTopic("bad topic").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("deadLetterTopic")
+                .hasMessageContaining("'bad topic'");
+        assertThatThrownBy(() -> valid().deadLetterTopic("outbox.event.order").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("also one of the consumed topics");
+        assertThatThrownBy(() -> valid().fatalExceptions(null).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("fatalExceptions");
+        assertThatThrownBy(() -> valid().retention(Duration.ofDays(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("retention")
+                .hasMessageContaining("PT-24H");
+        assertThatThrownBy(() -> valid().cleanupBatchSize(0).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cleanupBatchSize");
+        assertThatThrownBy(() -> valid().parkedKeyCheckInterval(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("parkedKeyCheckInterval");
+    }
+
+    @Test
+    void fatalClassificationFollowsClassesPredicateAndCauses() {
+        FailureClassifier c = valid().fatalExceptions(List.of(NumberFormatException.class))
+                .fatalWhen(e -> e.getMessage() != null && e.getMessage().contains("constraint")).settings().classifier();
+
+        assertThat(c.isFatal(new dev.outboxbridge.inbox.FatalEventException("x"))).isTrue();
+        assertThat(c.isFatal(new IllegalStateException("wrapped", new NumberFormatException("x")))).isTrue();
+        assertThat(c.isFatal(new java.sql.SQLException("violates check constraint"))).isTrue();
+        assertThat(c.isFatal(new IllegalStateException("downstream unavailable"))).isFalse();
+        assertThat(c.isFatal(new java.sql.SQLTransientConnectionException("down"))).isFalse();
+    }
+
+    @Test
     void badBackoffIsRefused() {
         assertThatThrownBy(() -> valid().retryBackoff(Duration.ofSeconds(5), Duration.ofSeconds(1)).build())
                 .isInstanceOf(IllegalArgumentException.class)

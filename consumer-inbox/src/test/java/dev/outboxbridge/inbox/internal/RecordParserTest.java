@@ -132,7 +132,7 @@ class RecordParserTest {
                 .hasMessageContaining("null value")
                 .hasMessageContaining("tombstone")
                 .hasMessageContaining("offset 17")
-                .hasMessageContaining("reset the group's offset of that partition to 18");
+                .hasMessageContaining("goes to the dead-letter topic");
     }
 
     @Test
