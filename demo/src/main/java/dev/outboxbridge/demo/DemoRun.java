@@ -92,6 +92,8 @@ public final class DemoRun {
     }
 
     public static final String EFFECTS_TABLE = "billing_ledger";
+    /** The billing consumer's dead-letter topic (within the run's topic namespace). */
+    public static final String DEAD_LETTER_TOPIC = "billing.dlt";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PostgresServer postgres;
@@ -138,6 +140,7 @@ public final class DemoRun {
             String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
             String topic = topicPrefix + Workload.AGGREGATE_TYPE;
             ns.createTopic(topic, options.partitions());
+            ns.createTopic(ns.topic(DEAD_LETTER_TOPIC), 1);
             Map<String, String> settings = relaySettings(shop, ns.bootstrapServers(), topicPrefix, workDir);
             String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
             try {
@@ -254,6 +257,7 @@ public final class DemoRun {
                 .topics(List.of(topic))
                 .dataSource(billing)
                 .handler(handler)
+                .deadLetterTopic(ns.topic(DEAD_LETTER_TOPIC))
                 .clock(clock)
                 .build();
     }

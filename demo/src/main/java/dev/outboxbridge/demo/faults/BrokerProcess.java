@@ -35,9 +35,17 @@ public final class BrokerProcess {
         this.clientPort = clientPort;
     }
 
+    /** An extra PLAINTEXT client listener on {@code port}, advertised at {@code advertisedPort} (e.g. a proxy's). */
+    public record Listener(String name, int port, int advertisedPort) {
+    }
+
     /** Writes the configuration and formats the log directory (once). */
     static BrokerProcess format(Path dir) throws IOException, InterruptedException {
-        return format(dir, Map.of());
+        return format(dir, Map.of(), List.of());
+    }
+
+    public static BrokerProcess format(Path dir, Map<String, String> saslUsers) throws IOException, InterruptedException {
+        return format(dir, saslUsers, List.of());
     }
 
     /**
@@ -45,7 +53,8 @@ public final class BrokerProcess {
      * SASL_PLAINTEXT listener with mechanism PLAIN ({@link #bootstrapServers()}), while the broker
      * talks to itself on a separate PLAINTEXT listener ({@link #internalBootstrapServers()}).
      */
-    public static BrokerProcess format(Path dir, Map<String, String> saslUsers) throws IOException, InterruptedException {
+    public static BrokerProcess format(Path dir, Map<String, String> saslUsers, List<Listener> extraListeners)
+            throws IOException, InterruptedException {
         Files.createDirectories(dir);
         int port = freePort();
         int controllerPort = freePort();
@@ -81,6 +90,11 @@ public final class BrokerProcess {
             StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
             saslUsers.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
             p.setProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString());
+        }
+        for (Listener l : extraListeners) {
+            p.setProperty("listeners", p.getProperty("listeners") + "," + l.name() + "://localhost:" + l.port());
+            p.setProperty("advertised.listeners", p.getProperty("advertised.listeners") + "," + l.name() + "://localhost:" + l.advertisedPort());
+            p.setProperty("listener.security.protocol.map", p.getProperty("listener.security.protocol.map") + "," + l.name() + ":PLAINTEXT");
         }
         Path config = dir.resolve("server.properties");
         try (var w = Files.newBufferedWriter(config, StandardCharsets.UTF_8)) {
@@ -130,7 +144,7 @@ public final class BrokerProcess {
                 + "; see " + dir.resolve("broker.log"), last);
     }
 
-    private static int freePort() {
+    static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             s.setReuseAddress(true);
             return s.getLocalPort();

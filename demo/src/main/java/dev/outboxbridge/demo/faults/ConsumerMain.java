@@ -13,7 +13,7 @@ import java.util.concurrent.CountDownLatch;
  * The billing service of the demo as a process of its own, so the fault harness can kill it:
  * an inbox consumer applying {@link DemoRun#applyToLedger} until SIGTERM. Configured by the
  * environment: {@code BILLING_JDBC_URL}, {@code BILLING_DB_USER}, {@code BILLING_DB_PASSWORD},
- * {@code BILLING_BOOTSTRAP_SERVERS}, {@code BILLING_TOPIC}, {@code BILLING_GROUP_ID}.
+ * {@code BILLING_BOOTSTRAP_SERVERS}, {@code BILLING_TOPIC}, {@code BILLING_GROUP_ID}, {@code BILLING_DEAD_LETTER_TOPIC}.
  */
 public final class ConsumerMain {
 
@@ -42,6 +42,7 @@ public final class ConsumerMain {
                     .topics(List.of(required(env, "BILLING_TOPIC")))
                     .dataSource(dataSource)
                     .handler(DemoRun::applyToLedger)
+                    .deadLetterTopic(required(env, "BILLING_DEAD_LETTER_TOPIC"))
                     .closeTimeout(Duration.ofSeconds(10))
                     .build();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -62,7 +62,21 @@ public final class FaultRun {
          * pg_terminate_backend of the writers' connections: transactions fail, some at COMMIT with an
          * unknown outcome that the workload resolves by querying the database.
          */
-        WRITER_DB_TERMINATE
+        WRITER_DB_TERMINATE,
+        /** Connection reset (RST) on one link (relay↔PostgreSQL, relay↔Kafka, consumer↔PostgreSQL, consumer↔Kafka). */
+        NET_RESET,
+        /** Nothing passes on one link for 2-6 s; connections stay open. */
+        NET_BLACKHOLE,
+        /** 100-300 ms added to every chunk on one link for 5 s. */
+        NET_DELAY,
+        /** One link limited to 20 KB/s for 5 s. */
+        NET_BANDWIDTH,
+        /** One link's connections become half-open: the server side is gone, the client is told 20 s later. */
+        NET_HALF_OPEN;
+
+        boolean network() {
+            return name().startsWith("NET_");
+        }
     }
 
     /** Settings of a fault run; with {@link Fault#BROKER_KILL} the harness runs its own broker process. */
@@ -145,7 +159,32 @@ public final class FaultRun {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
         out.println("  child process logs: " + workDir);
-        boolean ownBroker = options.faults().contains(Fault.BROKER_KILL);
+        boolean network = options.faults().stream().anyMatch(Fault::network);
+        boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL);
+        if (network) {
+            relayKafkaBrokerPort = BrokerProcess.freePort();
+            consumerKafkaBrokerPort = BrokerProcess.freePort();
+            links.add(TcpProxy.start("relay-kafka", "localhost", relayKafkaBrokerPort));
+            links.add(TcpProxy.start("consumer-kafka", "localhost", consumerKafkaBrokerPort));
+            links.add(TcpProxy.start("relay-postgres", postgres.host(), postgres.port()));
+            links.add(TcpProxy.start("consumer-postgres", postgres.host(), postgres.port()));
+        }
+        try {
+            return run(start, workDir, network, ownBroker);
+        } finally {
+            links.forEach(TcpProxy::close);
+        }
+    }
+
+    private final List<TcpProxy> links = new ArrayList<>();
+    private int relayKafkaBrokerPort;
+    private int consumerKafkaBrokerPort;
+
+    private TcpProxy link(String name) {
+        return links.stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private Report run(long start, Path workDir, boolean network, boolean ownBroker) throws Exception {
         try (TestDatabase shop = postgres.createDatabase("fault_shop").migrateOutbox();
                 TestDatabase billing = postgres.createDatabase("fault_billing").migrateInbox();
                 TestKafka ns = kafka.newNamespace("faults");
@@ -153,25 +192,35 @@ public final class FaultRun {
             Workload.createSchema(shop.dataSource());
             DemoRun.createBillingSchema(billing);
             String bootstrap = ownBroker ? brokerBootstrap : ns.bootstrapServers();
+            String relayBootstrap = network ? "localhost:" + link("relay-kafka").port() : bootstrap;
+            String consumerBootstrap = network ? "localhost:" + link("consumer-kafka").port() : bootstrap;
+            String billingJdbcUrl = network ? "jdbc:postgresql://localhost:" + link("consumer-postgres").port() + "/" + billing.name()
+                    : billing.jdbcUrl();
             String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
             String topic = topicPrefix + Workload.AGGREGATE_TYPE;
             if (ownBroker) {
                 try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-                    admin.createTopics(List.of(new NewTopic(topic, Optional.of(options.partitions()), Optional.empty())))
+                    admin.createTopics(List.of(new NewTopic(topic, Optional.of(options.partitions()), Optional.empty()),
+                                    new NewTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty())))
                             .all().get(60, TimeUnit.SECONDS);
                 }
             } else {
                 ns.createTopic(topic, options.partitions());
+                ns.createTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), 1);
             }
-            Map<String, String> relaySettings = DemoRun.relaySettings(shop, bootstrap, topicPrefix, workDir);
+            Map<String, String> relaySettings = DemoRun.relaySettings(shop, relayBootstrap, topicPrefix, workDir);
+            if (network) {
+                relaySettings.put("database.hostname", "localhost");
+                relaySettings.put("database.port", String.valueOf(link("relay-postgres").port()));
+            }
             relaySettings.put("relay.name", "fault-relay");
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
             Map<String, String> relayEnv = new HashMap<>();
             relaySettings.forEach((k, v) -> relayEnv.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
-            Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billing.jdbcUrl(), "BILLING_DB_USER", billing.user(),
+            Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billingJdbcUrl, "BILLING_DB_USER", billing.user(),
                     "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
-                    "BILLING_BOOTSTRAP_SERVERS", bootstrap, "BILLING_TOPIC", topic,
-                    "BILLING_GROUP_ID", ns.prefix() + "billing");
+                    "BILLING_BOOTSTRAP_SERVERS", consumerBootstrap, "BILLING_TOPIC", topic,
+                    "BILLING_GROUP_ID", ns.prefix() + "billing", "BILLING_DEAD_LETTER_TOPIC", ns.topic(DemoRun.DEAD_LETTER_TOPIC));
             try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers());
                     HikariDataSource faultPool = DemoRun.pool(shop, "fault-injector", 1);
                     HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2);
@@ -217,7 +266,10 @@ public final class FaultRun {
     private volatile String brokerBootstrap;
 
     private Supervised startBroker(Path workDir) throws Exception {
-        BrokerProcess process = BrokerProcess.format(workDir.resolve("kafka"));
+        List<BrokerProcess.Listener> listeners = links.isEmpty() ? List.of() : List.of(
+                new BrokerProcess.Listener("RELAY", relayKafkaBrokerPort, link("relay-kafka").port()),
+                new BrokerProcess.Listener("CONSUMER", consumerKafkaBrokerPort, link("consumer-kafka").port()));
+        BrokerProcess process = BrokerProcess.format(workDir.resolve("kafka"), Map.of(), listeners);
         brokerBootstrap = process.bootstrapServers();
         Supervised broker = new Supervised("kafka", process::start, Duration.ofSeconds(1));
         process.awaitReady(Duration.ofSeconds(90));
@@ -307,6 +359,21 @@ public final class FaultRun {
                         case BROKER_KILL -> broker.kill(Duration.ofMillis(random.nextInt(2000)));
                         case WRITER_DB_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                 + " WHERE datname = ? AND application_name = '" + WRITER_APPLICATION_NAME + "'", shopDatabase);
+                        case NET_RESET -> randomLink().resetAll();
+                        case NET_BLACKHOLE -> randomLink().blackhole(Duration.ofMillis(2000 + random.nextInt(4000)));
+                        case NET_DELAY -> {
+                            TcpProxy l = randomLink();
+                            l.delay(Duration.ofMillis(100 + random.nextInt(200)));
+                            Thread.sleep(5000);
+                            l.heal();
+                        }
+                        case NET_BANDWIDTH -> {
+                            TcpProxy l = randomLink();
+                            l.bandwidth(20_000);
+                            Thread.sleep(5000);
+                            l.heal();
+                        }
+                        case NET_HALF_OPEN -> randomLink().halfOpenAll(Duration.ofSeconds(20));
                     }
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
@@ -323,6 +390,12 @@ public final class FaultRun {
                     out.println("  fault injection failed: " + e);
                 }
             }
+        }
+
+        private TcpProxy randomLink() {
+            TcpProxy l = links.get(random.nextInt(links.size()));
+            out.printf("    on link %s%n", l.name());
+            return l;
         }
 
         private void terminate(DataSource dataSource, String sql, String parameter) throws SQLException {
