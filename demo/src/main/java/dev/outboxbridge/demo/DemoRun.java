@@ -137,71 +137,70 @@ public final class DemoRun {
 
     private Report run(TestDatabase shop, TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool, Path workDir,
             long start) throws Exception {
-            String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
-            String topic = topicPrefix + Workload.AGGREGATE_TYPE;
-            ns.createTopic(topic, options.partitions());
-            ns.createTopic(ns.topic(DEAD_LETTER_TOPIC), 1);
-            Map<String, String> settings = relaySettings(shop, ns.bootstrapServers(), topicPrefix, workDir);
-            String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
-            try {
-                return run(shop, billing, ns, shopPool, billingPool, topicPrefix, topic, RelayConfig.of(settings), start);
-            } finally {
-                RelayRole.dropQuietly(shop, role);
-            }
+        String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
+        String topic = topicPrefix + Workload.AGGREGATE_TYPE;
+        ns.createTopic(topic, options.partitions());
+        ns.createTopic(ns.topic(DEAD_LETTER_TOPIC), 1);
+        Map<String, String> settings = relaySettings(shop, ns.bootstrapServers(), topicPrefix, workDir);
+        String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
+        try {
+            return run(shop, billing, ns, shopPool, billingPool, topicPrefix, topic, RelayConfig.of(settings), start);
+        } finally {
+            RelayRole.dropQuietly(shop, role);
+        }
     }
 
     private Report run(TestDatabase shop, TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool,
             String topicPrefix, String topic, RelayConfig relayConfig, long start) throws Exception {
-
-            Histogram latency = new ConcurrentHistogram(3_600_000L, 3);
-            Clock clock = Clock.systemUTC();
-            AtomicReference<Relay> relay = new AtomicReference<>(Relay.create(relayConfig));
-            relay.get().start();
-            long restarts = 0;
-            AtomicLong publishedBefore = new AtomicLong();
-            InboxConsumer consumer = billingConsumer(billingPool, ns, topic, "billing", "billing", latency, clock);
-            consumer.start();
-            Workload workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
-                    options.workload());
-            ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-progress"));
-            progress.scheduleAtFixedRate(() -> out.printf("  committed %,8d | published %,8d | consumed %,8d | duplicates suppressed %,6d%n",
-                    workload.committedCount(), publishedBefore.get() + relay.get().publishedCount(), consumer.stats().processed(),
-                    consumer.stats().duplicates()), 1, 1, TimeUnit.SECONDS);
-            try {
-                AtomicBoolean restarted = new AtomicBoolean();
-                AtomicReference<Exception> restartFailure = new AtomicReference<>();
-                workload.run(committed -> {
-                    if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
-                        out.println("  -- stopping the relay mid-stream and starting a new one --");
-                        relay.get().close();
-                        publishedBefore.addAndGet(relay.get().publishedCount());
-                        Relay next = Relay.create(relayConfig);
-                        try {
-                            next.start();
-                        } catch (RuntimeException e) {
-                            restartFailure.set(e);
-                        }
-                        relay.set(next);
+        Histogram latency = new ConcurrentHistogram(3_600_000L, 3);
+        Clock clock = Clock.systemUTC();
+        AtomicReference<Relay> relay = new AtomicReference<>(Relay.create(relayConfig));
+        relay.get().start();
+        long restarts = 0;
+        AtomicLong publishedBefore = new AtomicLong();
+        InboxConsumer consumer = billingConsumer(billingPool, ns, topic, "billing", "billing", latency, clock);
+        consumer.start();
+        Workload workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
+                options.workload());
+        ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-progress"));
+        progress.scheduleAtFixedRate(() -> out.printf("  committed %,8d | published %,8d | consumed %,8d | duplicates suppressed %,6d%n",
+                workload.committedCount(), publishedBefore.get() + relay.get().publishedCount(), consumer.stats().processed(),
+                consumer.stats().duplicates()), 1, 1, TimeUnit.SECONDS);
+        try {
+            AtomicBoolean restarted = new AtomicBoolean();
+            AtomicReference<Exception> restartFailure = new AtomicReference<>();
+            workload.run(committed -> {
+                if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
+                    out.println("  -- stopping the relay mid-stream and starting a new one --");
+                    relay.get().close();
+                    publishedBefore.addAndGet(relay.get().publishedCount());
+                    Relay next = Relay.create(relayConfig);
+                    try {
+                        next.start();
+                    } catch (RuntimeException e) {
+                        restartFailure.set(e);
                     }
-                });
-                if (restartFailure.get() != null) {
-                    throw restartFailure.get();
+                    relay.set(next);
                 }
-                restarts = restarted.get() ? 1 : 0;
-                awaitDrain(consumer, workload.committedCount(), relay.get());
-            } finally {
-                progress.shutdownNow();
+            });
+            if (restartFailure.get() != null) {
+                throw restartFailure.get();
             }
-            long redelivered = 0;
-            if (options.forceRedelivery()) {
-                redelivered = redeliverEverything(billingPool, ns, topic, latency, clock);
-            }
-            InboxStats stats = consumer.stats();
-            consumer.close();
-            relay.get().close();
-            HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
-                    topic, billingPool, EFFECTS_TABLE);
-            return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
+            restarts = restarted.get() ? 1 : 0;
+            awaitDrain(consumer, workload.committedCount(), relay.get());
+        } finally {
+            progress.shutdownNow();
+        }
+        long redelivered = 0;
+        if (options.forceRedelivery()) {
+            redelivered = redeliverEverything(billingPool, ns, topic, latency, clock);
+        }
+        InboxStats stats = consumer.stats();
+        consumer.close();
+        relay.get().close();
+        HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
+                topic, billingPool, EFFECTS_TABLE);
+        return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
     }
 
     private void awaitDrain(InboxConsumer consumer, long expected, Relay relay) throws InterruptedException {
