@@ -160,44 +160,49 @@ public final class DemoRun {
         AtomicLong publishedBefore = new AtomicLong();
         InboxConsumer consumer = billingConsumer(billingPool, ns, topic, "billing", "billing", latency, clock);
         consumer.start();
-        Workload workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
-                options.workload());
-        ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-progress"));
-        progress.scheduleAtFixedRate(() -> out.printf("  committed %,8d | published %,8d | consumed %,8d | duplicates suppressed %,6d%n",
-                workload.committedCount(), publishedBefore.get() + relay.get().publishedCount(), consumer.stats().processed(),
-                consumer.stats().duplicates()), 1, 1, TimeUnit.SECONDS);
-        try {
-            AtomicBoolean restarted = new AtomicBoolean();
-            AtomicReference<Exception> restartFailure = new AtomicReference<>();
-            workload.run(committed -> {
-                if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
-                    out.println("  -- stopping the relay mid-stream and starting a new one --");
-                    relay.get().close();
-                    publishedBefore.addAndGet(relay.get().publishedCount());
-                    Relay next = Relay.create(relayConfig);
-                    try {
-                        next.start();
-                    } catch (RuntimeException e) {
-                        restartFailure.set(e);
-                    }
-                    relay.set(next);
-                }
-            });
-            if (restartFailure.get() != null) {
-                throw restartFailure.get();
-            }
-            restarts = restarted.get() ? 1 : 0;
-            awaitDrain(consumer, workload.committedCount(), relay.get());
-        } finally {
-            progress.shutdownNow();
-        }
+        InboxStats stats;
         long redelivered = 0;
-        if (options.forceRedelivery()) {
-            redelivered = redeliverEverything(billingPool, ns, topic, latency, clock);
+        Workload workload;
+        try {
+            workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
+                    options.workload());
+            ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-progress"));
+            progress.scheduleAtFixedRate(() -> out.printf("  committed %,8d | published %,8d | consumed %,8d | duplicates suppressed %,6d%n",
+                    workload.committedCount(), publishedBefore.get() + relay.get().publishedCount(), consumer.stats().processed(),
+                    consumer.stats().duplicates()), 1, 1, TimeUnit.SECONDS);
+            try {
+                AtomicBoolean restarted = new AtomicBoolean();
+                AtomicReference<Exception> restartFailure = new AtomicReference<>();
+                workload.run(committed -> {
+                    if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
+                        out.println("  -- stopping the relay mid-stream and starting a new one --");
+                        relay.get().close();
+                        publishedBefore.addAndGet(relay.get().publishedCount());
+                        Relay next = Relay.create(relayConfig);
+                        try {
+                            next.start();
+                        } catch (RuntimeException e) {
+                            restartFailure.set(e);
+                        }
+                        relay.set(next);
+                    }
+                });
+                if (restartFailure.get() != null) {
+                    throw restartFailure.get();
+                }
+                restarts = restarted.get() ? 1 : 0;
+                awaitDrain(consumer, workload.committedCount(), relay.get());
+            } finally {
+                progress.shutdownNow();
+            }
+            if (options.forceRedelivery()) {
+                redelivered = redeliverEverything(billingPool, ns, topic, latency, clock);
+            }
+            stats = consumer.stats();
+        } finally {
+            consumer.close();
+            relay.get().close();
         }
-        InboxStats stats = consumer.stats();
-        consumer.close();
-        relay.get().close();
         HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
                 topic, billingPool, EFFECTS_TABLE);
         return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
