@@ -122,8 +122,12 @@ public final class TestKafka implements AutoCloseable {
     }
 
     /**
-     * New producer properties: bootstrap servers, {@code byte[]} serializers, {@code acks=all} and
-     * idempotence. Add or override settings as needed.
+     * New producer properties: bootstrap servers, {@code byte[]} serializers, {@code acks=all},
+     * idempotence and one request in flight. Add or override settings as needed.
+     *
+     * <p>One request in flight: right after a topic is created the embedded broker may refuse a
+     * partition's first batch and accept the next, which leaves an idempotent producer with several
+     * requests in flight retrying {@code OUT_OF_ORDER_SEQUENCE_NUMBER} until its delivery timeout.
      */
     public Properties producerProperties() {
         Properties props = new Properties();
@@ -132,6 +136,7 @@ public final class TestKafka implements AutoCloseable {
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
         return props;
     }
 
