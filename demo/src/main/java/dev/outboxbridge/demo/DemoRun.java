@@ -295,6 +295,10 @@ public final class DemoRun {
         }
     }
 
+    /**
+     * Relay settings for a run; the position goes to the relay's default compacted Kafka topic
+     * (keyed by database and slot), so {@code workDir} holds only logs.
+     */
     public static Map<String, String> relaySettings(TestDatabase shop, String bootstrapServers, String topicPrefix, Path workDir) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, "demo-relay");
@@ -307,7 +311,6 @@ public final class DemoRun {
         m.put(RelayConfig.PUBLICATION_NAME, shop.uniqueName("pub"));
         m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, bootstrapServers);
         m.put(RelayConfig.TOPIC_PREFIX, topicPrefix);
-        m.put(RelayConfig.OFFSET_FILE, workDir.resolve("relay-offsets.dat").toString());
         return m;
     }
 }

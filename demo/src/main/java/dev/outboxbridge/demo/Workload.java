@@ -115,18 +115,30 @@ public final class Workload {
             int size = 1 + random.nextInt(settings.maxTransactionSize());
             boolean rollback = random.nextDouble() < settings.rollbackRatio();
             if (!rollback) {
-                int before = remaining.getAndAdd(-size);
-                if (before <= 0) {
-                    remaining.getAndAdd(size);
-                    return;
+                size = claim(size);
+                if (size == 0) {
+                    return; // budget used up (a writer that gives some back goes on itself)
                 }
-                size = Math.min(size, before);
             }
             int committedNow = writeTransaction(random, size, rollback, progress);
             if (!rollback && committedNow < size) {
                 remaining.addAndGet(size - committedNow); // savepoint rollbacks and failed transactions do not count
             }
             pace();
+        }
+    }
+
+    /** Takes up to {@code wanted} events from the budget; 0 when it is used up. */
+    private int claim(int wanted) {
+        while (true) {
+            int left = remaining.get();
+            if (left <= 0) {
+                return 0;
+            }
+            int take = Math.min(wanted, left);
+            if (remaining.compareAndSet(left, left - take)) {
+                return take;
+            }
         }
     }
 

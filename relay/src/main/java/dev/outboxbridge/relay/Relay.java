@@ -1,5 +1,9 @@
 package dev.outboxbridge.relay;
 
+import dev.outboxbridge.relay.internal.KafkaPositionStore;
+import dev.outboxbridge.relay.internal.OffsetTopic;
+import dev.outboxbridge.relay.internal.OperationsServer;
+import dev.outboxbridge.relay.internal.RelayMetrics;
 import dev.outboxbridge.relay.internal.OutboxRecordMapper;
 import dev.outboxbridge.relay.internal.Preflight;
 import dev.outboxbridge.relay.internal.PublishingChangeConsumer;
@@ -9,6 +13,7 @@ import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -44,6 +49,11 @@ import org.slf4j.LoggerFactory;
 public final class Relay implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Relay.class);
+    /** Debezium engine name: with the server name (database.slot), the key of the stored position. */
+    static final String ENGINE_NAME = "outbox-bridge-relay";
+    /** Prefix of the relay's heartbeat messages in the WAL. */
+    public static final String HEARTBEAT_PREFIX = "outbox-bridge-heartbeat";
+    static final String HEARTBEAT_QUERY = "SELECT pg_logical_emit_message(false, '" + HEARTBEAT_PREFIX + "', '')";
 
     /** Lifecycle states; transitions are compare-and-set. */
     public enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, FAILED }
@@ -57,13 +67,29 @@ public final class Relay implements AutoCloseable {
     private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
     private volatile ExecutorService executor;
     private volatile PublishingChangeConsumer publisher;
+    private final Clock clock;
+    private final RelayMetrics metrics;
+    private volatile OperationsServer http;
 
-    private Relay(RelayConfig config) {
+    private Relay(RelayConfig config, Clock clock) {
         this.config = config;
+        this.clock = clock;
+        this.metrics = new RelayMetrics(config.name());
     }
 
     public static Relay create(RelayConfig config) {
-        return new Relay(config);
+        return new Relay(config, Clock.systemUTC());
+    }
+
+    /** With the clock that measures publish latency (commit time to Kafka acknowledgement). */
+    public static Relay create(RelayConfig config, Clock clock) {
+        return new Relay(config, clock);
+    }
+
+    /** The port of the operations endpoints, or -1 when they are off or not started. */
+    public int httpPort() {
+        OperationsServer h = http;
+        return h == null ? -1 : h.port();
     }
 
     /**
@@ -80,15 +106,28 @@ public final class Relay implements AutoCloseable {
                     config.name(), config.jdbcUrl(), config.databaseUser(), config.outboxTable(), config.slotName(),
                     config.publicationName(), config.bootstrapServers(), config.topicPrefix());
             LOG.debug("Relay configuration: {}", config.describe());
-            new Preflight(config).run();
+            Preflight preflight = new Preflight(config);
+            metrics.gauge("outbox.relay.slot.retained.wal.bytes", "WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn)",
+                    preflight::retainedWalBytes);
+            metrics.gauge("outbox.relay.leader", "1 while this relay publishes, else 0", () -> state.get() == State.RUNNING ? 1 : 0);
+            if (config.getInt(RelayConfig.HTTP_PORT) >= 0) {
+                http = new OperationsServer(config.name(), config.getInt(RelayConfig.HTTP_PORT), () -> state.get() != State.FAILED,
+                        () -> state.get() == State.RUNNING, this::statusLine, metrics::scrape);
+            }
+            preflight.run();
             admin = Admin.create(adminProperties());
             checkKafkaReachable();
+            if (config.offsetsInKafka()) {
+                OffsetTopic.ensure(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC),
+                        config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
+            }
             producer = new KafkaProducer<>(producerProperties());
             publisher = new PublishingChangeConsumer(producer,
                     new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
-                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)));
+                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
+                    config.getString(RelayConfig.DEAD_LETTER_TOPIC));
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                     .using(engineProperties())
                     .using(this::engineCompleted)
@@ -128,16 +167,38 @@ public final class Relay implements AutoCloseable {
         try {
             if (success && state.get() == State.STOPPING) {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
+            } else if (state.get() == State.STOPPING && isShutdownRace(error)) {
+                // close() stops Debezium's record pool before its polling thread: changes polled in between are
+                // rejected. The publisher had already stopped, so nothing was sent or marked for them.
+                LOG.info("Relay '{}' engine stopped (changes polled during shutdown are read again after a restart)", config.name());
             } else if (success && error == null && state.get() != State.RUNNING) {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
             } else {
                 Throwable cause = error != null ? rootRelayException(error) : new RelayException("Debezium engine stopped: " + message);
+                if (cause.getMessage() != null && cause.getMessage().contains("no longer available on the server")) {
+                    cause = new RelayException("The stored position is behind replication slot '" + config.slotName() + "': the slot was"
+                            + " dropped and recreated (or advanced by hand) and the WAL in between is gone, so outbox events committed"
+                            + " in between may never have been published. The relay refuses to resume from a wrong position. Fix: find"
+                            + " and republish the outbox rows committed since the relay last ran, then reset the stored position (point "
+                            + RelayConfig.OFFSET_STORAGE_TOPIC + " at a new topic, or delete " + RelayConfig.OFFSET_FILE
+                            + ") and restart. Debezium said: " + cause.getMessage(), cause);
+                }
                 LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
                 fail(cause);
             }
         } finally {
             terminated.countDown();
         }
+    }
+
+    private static boolean isShutdownRace(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof java.util.concurrent.RejectedExecutionException || t instanceof InterruptedException
+                    || t instanceof java.util.concurrent.CancellationException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Throwable rootRelayException(Throwable error) {
@@ -150,8 +211,15 @@ public final class Relay implements AutoCloseable {
     }
 
     private void fail(Throwable cause) {
-        failure.compareAndSet(null, cause);
+        if (failure.compareAndSet(null, cause)) {
+            metrics.error(state.get() == State.STARTING ? "startup" : "engine");
+        }
         state.set(State.FAILED);
+    }
+
+    private String statusLine() {
+        Throwable f = failure.get();
+        return "relay " + config.name() + ": " + state.get() + (f == null ? "" : ": " + f.getMessage()) + "\n";
     }
 
     /**
@@ -164,6 +232,7 @@ public final class Relay implements AutoCloseable {
         if (s == State.STOPPED || s == State.STOPPING || s == State.NEW) {
             if (s == State.NEW) {
                 state.compareAndSet(State.NEW, State.STOPPED);
+                closeOperations();
             }
             return;
         }
@@ -171,11 +240,27 @@ public final class Relay implements AutoCloseable {
         Duration timeout = Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
         long deadline = System.nanoTime() + timeout.toNanos();
         LOG.info("Relay '{}' stopping (timeout {} ms)", config.name(), timeout.toMillis());
+        if (publisher != null) {
+            // first stop publishing and let the batch in flight be acknowledged and marked processed, so that the
+            // engine's final flush stores the position right after the last event sent: a restart re-sends nothing
+            try {
+                if (!publisher.stopAndDrain(timeout.toMillis() / 2)) {
+                    LOG.warn("Relay '{}': the batch in flight was not acknowledged within {} ms; it will be sent again after a restart",
+                            config.name(), timeout.toMillis() / 2);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (engine != null) {
             try {
                 engine.close();
             } catch (IOException | RuntimeException e) {
-                LOG.warn("Relay '{}': closing the engine failed: {}", config.name(), e.toString());
+                if (state.get() == State.FAILED) {
+                    LOG.debug("Relay '{}': engine already stopped: {}", config.name(), e.toString());
+                } else {
+                    LOG.warn("Relay '{}': closing the engine failed: {}", config.name(), e.toString());
+                }
             }
             try {
                 if (!terminated.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -189,6 +274,7 @@ public final class Relay implements AutoCloseable {
         if (wasRunning) {
             state.compareAndSet(State.STOPPING, State.STOPPED);
         }
+        closeOperations();
         LOG.info("Relay '{}' stopped ({}), {} events published", config.name(), state.get(), publishedCount());
     }
 
@@ -217,6 +303,14 @@ public final class Relay implements AutoCloseable {
             admin.close(Duration.ofSeconds(5));
         }
         terminated.countDown();
+    }
+
+    private void closeOperations() {
+        OperationsServer h = http;
+        if (h != null) {
+            h.close();
+        }
+        metrics.close();
     }
 
     /** Waits until the relay stopped or failed. */
@@ -276,17 +370,30 @@ public final class Relay implements AutoCloseable {
     private Properties engineProperties() {
         Properties p = new Properties();
         config.debeziumOverrides().forEach(p::setProperty);
-        p.setProperty("name", config.name());
+        // the stored position is keyed by [engine name, {server: database.slot}]: one per slot, whatever the relay is called
+        p.setProperty("name", ENGINE_NAME);
+        p.setProperty("topic.prefix", config.offsetServerName());
         p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
-        p.setProperty("offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
-        p.setProperty("offset.storage.file.filename", config.getString(RelayConfig.OFFSET_FILE));
+        if (config.offsetsInKafka()) {
+            // security settings (kafka.producer.security.protocol, sasl.*, ssl.*) apply to the position store's clients too
+            adminProperties().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
+            p.remove(AdminClientConfig.CLIENT_ID_CONFIG);
+            p.setProperty("offset.storage", KafkaPositionStore.class.getName()); // Kafka Connect's KafkaOffsetBackingStore, reads of own writes from memory
+            p.setProperty("bootstrap.servers", config.bootstrapServers());
+            p.setProperty("offset.storage.topic", config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
+            p.setProperty("offset.storage.partitions", "1");
+            p.setProperty("linger.ms", "0"); // the position producer: a flush waits for its one record, do not batch
+            p.setProperty("offset.storage.replication.factor", String.valueOf(config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR)));
+        } else {
+            p.setProperty("offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
+            p.setProperty("offset.storage.file.filename", config.getString(RelayConfig.OFFSET_FILE));
+        }
         p.setProperty("offset.flush.interval.ms", String.valueOf(config.getLong(RelayConfig.OFFSET_FLUSH_INTERVAL_MS)));
         p.setProperty("database.hostname", config.databaseHost());
         p.setProperty("database.port", String.valueOf(config.databasePort()));
         p.setProperty("database.dbname", config.databaseName());
         p.setProperty("database.user", config.databaseUser());
         p.setProperty("database.password", config.databasePassword().value());
-        p.setProperty("topic.prefix", config.name().replaceAll("[^a-zA-Z0-9_.-]", "_"));
         p.setProperty("plugin.name", "pgoutput");
         p.setProperty("slot.name", config.slotName());
         p.setProperty("slot.drop.on.stop", "false");
@@ -294,6 +401,17 @@ public final class Relay implements AutoCloseable {
         p.setProperty("publication.autocreate.mode", "disabled");
         p.setProperty("table.include.list", config.outboxTable().toString());
         p.setProperty("snapshot.mode", "no_data");
+        // a stored position behind the slot means the slot was dropped and recreated (or moved by hand): the WAL in
+        // between is gone, so fail instead of resuming silently; a stored position ahead of the slot advances the slot
+        p.setProperty("offset.mismatch.strategy", "trust_offset");
+        p.setProperty("lsn.flush.mode", "connector");
+        long heartbeat = config.getLong(RelayConfig.HEARTBEAT_INTERVAL_MS);
+        if (heartbeat > 0) {
+            // a non-transactional logical message: decoded even though the publication covers only the outbox table, so
+            // the position moves past other tables' WAL; the relay publishes nothing for it
+            p.setProperty("heartbeat.interval.ms", String.valueOf(heartbeat));
+            p.setProperty("heartbeat.action.query", HEARTBEAT_QUERY);
+        }
         p.setProperty("tombstones.on.delete", "false");
         p.setProperty("skipped.operations", "u,d,t");
         p.setProperty("poll.interval.ms", String.valueOf(config.getLong(RelayConfig.POLL_INTERVAL_MS)));

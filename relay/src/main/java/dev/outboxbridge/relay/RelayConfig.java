@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
@@ -53,6 +54,9 @@ public final class RelayConfig extends AbstractConfig {
     public static final String TOPIC_CREATE = "topic.create";
     public static final String TOPIC_CREATE_PARTITIONS = "topic.create.partitions";
     public static final String TOPIC_CREATE_REPLICATION_FACTOR = "topic.create.replication.factor";
+    public static final String OFFSET_STORAGE = "offset.storage";
+    public static final String OFFSET_STORAGE_TOPIC = "offset.storage.topic";
+    public static final String OFFSET_STORAGE_REPLICATION_FACTOR = "offset.storage.replication.factor";
     public static final String OFFSET_FILE = "offset.file";
     public static final String OFFSET_FLUSH_INTERVAL_MS = "offset.flush.interval.ms";
     public static final String POLL_INTERVAL_MS = "poll.interval.ms";
@@ -60,11 +64,18 @@ public final class RelayConfig extends AbstractConfig {
     public static final String MAX_QUEUE_SIZE = "max.queue.size";
     public static final String MAX_RECORD_BYTES = "max.record.bytes";
     public static final String SHUTDOWN_TIMEOUT_MS = "shutdown.timeout.ms";
+    public static final String HEARTBEAT_INTERVAL_MS = "heartbeat.interval.ms";
+    public static final String HTTP_PORT = "http.port";
+    public static final String DEAD_LETTER_TOPIC = "dead.letter.topic";
+
+    public static final String OFFSET_STORAGE_KAFKA = "kafka";
+    public static final String OFFSET_STORAGE_FILE = "file";
 
     /** The declaration of every relay setting. */
     public static final ConfigDef DEFINITION = new ConfigDef()
             .define(NAME, Type.STRING, "outbox-relay", new ConfigDef.NonEmptyStringWithoutControlChars(), Importance.LOW,
-                    "Name of this relay: the Debezium engine name and the logical server name in its offsets.")
+                    "Name of this relay in logs, thread names, Kafka client ids and metrics. The stored position is keyed by"
+                            + " database and slot, not by this name.")
             .define(DATABASE_HOSTNAME, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Host of the PostgreSQL server that holds the outbox table.")
             .define(DATABASE_PORT, Type.INT, 5432, Range.between(1, 65535), Importance.HIGH, "Port of the PostgreSQL server.")
@@ -100,13 +111,25 @@ public final class RelayConfig extends AbstractConfig {
                     "Partitions of topics created when topic.create=true.")
             .define(TOPIC_CREATE_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
                     "Replication factor of topics created when topic.create=true; -1 = the broker's default.")
-            .define(OFFSET_FILE, Type.STRING, "relay-offsets.dat", new ConfigDef.NonEmptyString(), Importance.MEDIUM,
-                    "File where the engine stores its position between restarts. The slot's confirmed position in"
-                            + " PostgreSQL is the authoritative one: if this file is lost the relay resumes from the slot,"
-                            + " re-sending at most what was published since the last flush (duplicates, never loss).")
-            .define(OFFSET_FLUSH_INTERVAL_MS, Type.LONG, 1000L, Range.between(10, 600_000), Importance.MEDIUM,
-                    "How often acknowledged positions are stored and confirmed to the slot. A crash re-sends at most"
-                            + " the events acknowledged in the last interval.")
+            .define(OFFSET_STORAGE, Type.STRING, OFFSET_STORAGE_KAFKA, ConfigDef.ValidString.in(OFFSET_STORAGE_KAFKA, OFFSET_STORAGE_FILE),
+                    Importance.HIGH,
+                    "Where the relay stores its position (the engine's offsets). 'kafka': a compacted Kafka topic"
+                            + " (offset.storage.topic), which survives the loss of the relay's container and disk and needs no"
+                            + " write access to the database. 'file': a local file (offset.file); losing it makes the relay resume"
+                            + " from the slot's confirmed position, re-sending what was published since the last flush.")
+            .define(OFFSET_STORAGE_TOPIC, Type.STRING, "outbox-relay-offsets", new TopicName(), Importance.MEDIUM,
+                    "Compacted topic holding the positions when offset.storage=kafka; one key per database and slot, so"
+                            + " relays may share it. Created at start-up (1 partition, cleanup.policy=compact) when missing;"
+                            + " an existing topic must be compacted.")
+            .define(OFFSET_STORAGE_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
+                    "Replication factor of offset.storage.topic when the relay creates it; -1 = the broker's default.")
+            .define(OFFSET_FILE, Type.STRING, "relay-offsets.dat", new ConfigDef.NonEmptyString(), Importance.LOW,
+                    "File holding the position when offset.storage=file.")
+            .define(OFFSET_FLUSH_INTERVAL_MS, Type.LONG, 100L, Range.between(0, 600_000), Importance.MEDIUM,
+                    "How often the position of the acknowledged events is stored and then confirmed to the slot; 0 = after"
+                            + " every batch (one synchronous write to the position store per batch: it costs throughput). A crash"
+                            + " (kill -9) re-sends at most the events acknowledged since the last flush plus the batch in flight;"
+                            + " a clean stop re-sends nothing.")
             .define(POLL_INTERVAL_MS, Type.LONG, 10L, Range.between(1, 60_000), Importance.LOW,
                     "How long the engine waits for more changes before handing over a partial batch (latency vs batching).")
             .define(MAX_BATCH_SIZE, Type.INT, 2048, Range.between(1, 100_000), Importance.LOW,
@@ -117,6 +140,20 @@ public final class RelayConfig extends AbstractConfig {
             .define(MAX_RECORD_BYTES, Type.INT, 1_000_000, Range.atLeast(1024), Importance.MEDIUM,
                     "Largest record (payload + key + headers) the relay sends. Keep it equal to outbox-core's"
                             + " maxRecordBytes and below the broker's message.max.bytes.")
+            .define(HEARTBEAT_INTERVAL_MS, Type.LONG, 10_000L, Range.between(0, 3_600_000), Importance.MEDIUM,
+                    "How often the relay writes a heartbeat into the WAL (SELECT pg_logical_emit_message(false,"
+                            + " 'outbox-bridge-heartbeat', '')) and confirms its position, so the slot advances and PostgreSQL"
+                            + " frees WAL while the outbox is idle and other tables are busy. 0 = off (the slot then holds WAL"
+                            + " until the next outbox event).")
+            .define(DEAD_LETTER_TOPIC, Type.STRING, "", new OptionalTopicName(), Importance.MEDIUM,
+                    "What to do with a record Kafka refuses for good (too large for its topic, invalid topic, not authorized)."
+                            + " Empty (the default): stop publishing, report unhealthy with the event id and the reason, losing and"
+                            + " reordering nothing. A topic name: send the record there instead (headers outbox.dlq.reason and"
+                            + " outbox.dlq.topic added; without its payload when it was too large) and go on.")
+            .define(HTTP_PORT, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM,
+                    "Port of the operations endpoints: /health/live (200 unless the relay failed), /health/ready (200 while"
+                            + " publishing) and /metrics (Prometheus). -1 = no HTTP server (the default, so an embedded relay"
+                            + " opens no port), 0 = any free port; the sidecar image sets 8080.")
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
                     "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
 
@@ -133,7 +170,10 @@ public final class RelayConfig extends AbstractConfig {
             "table.include.list", "snapshot.mode", "offset.storage", "offset.storage.file.filename",
             "offset.flush.interval.ms", "database.hostname", "database.port", "database.dbname", "database.user",
             "database.password", "max.batch.size", "max.queue.size", "poll.interval.ms", "tombstones.on.delete",
-            "skipped.operations", "slot.drop.on.stop", "topic.prefix");
+            "skipped.operations", "slot.drop.on.stop", "topic.prefix", "offset.storage.topic", "offset.storage.partitions",
+            "offset.storage.replication.factor", "bootstrap.servers", "heartbeat.interval.ms", "heartbeat.action.query",
+            "offset.mismatch.strategy", "lsn.flush.mode", "flush.lsn.source", "message.prefix.include.list",
+            "message.prefix.exclude.list");
 
     private final Map<String, String> producerOverrides;
     private final Map<String, String> debeziumOverrides;
@@ -232,9 +272,11 @@ public final class RelayConfig extends AbstractConfig {
             throw new ConfigException(MAX_QUEUE_SIZE, getInt(MAX_QUEUE_SIZE), "must be greater than " + MAX_BATCH_SIZE
                     + " (" + getInt(MAX_BATCH_SIZE) + ")");
         }
-        short rf = getShort(TOPIC_CREATE_REPLICATION_FACTOR);
-        if (rf == 0 || rf < -1) {
-            throw new ConfigException(TOPIC_CREATE_REPLICATION_FACTOR, rf, "must be -1 (broker default) or at least 1");
+        for (String key : List.of(TOPIC_CREATE_REPLICATION_FACTOR, OFFSET_STORAGE_REPLICATION_FACTOR)) {
+            short rf = getShort(key);
+            if (rf == 0 || rf < -1) {
+                throw new ConfigException(key, rf, "must be -1 (broker default) or at least 1");
+            }
         }
     }
 
@@ -286,6 +328,16 @@ public final class RelayConfig extends AbstractConfig {
 
     public String bootstrapServers() {
         return getString(KAFKA_BOOTSTRAP_SERVERS).trim();
+    }
+
+    /** True when the position is stored in a Kafka topic, false for a local file. */
+    public boolean offsetsInKafka() {
+        return OFFSET_STORAGE_KAFKA.equals(getString(OFFSET_STORAGE));
+    }
+
+    /** Debezium's logical server name: with the engine name, the key of the stored position (one per database and slot). */
+    public String offsetServerName() {
+        return (databaseName() + "." + slotName()).replaceAll("[^a-zA-Z0-9_.-]", "_");
     }
 
     public String topicPrefix() {
@@ -356,6 +408,35 @@ public final class RelayConfig extends AbstractConfig {
         @Override
         public String toString() {
             return "table or schema.table (SQL identifiers)";
+        }
+    }
+
+    private static final class TopicName implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            String s = (String) value;
+            if (s == null || !s.matches("[a-zA-Z0-9._-]{1,249}") || ".".equals(s) || "..".equals(s)) {
+                throw new ConfigException(name, value, "not a valid Kafka topic name: 1-249 ASCII letters, digits, '.', '_' or '-'");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Kafka topic name [a-zA-Z0-9._-]{1,249}";
+        }
+    }
+
+    private static final class OptionalTopicName implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            if (value != null && !((String) value).isEmpty()) {
+                new TopicName().ensureValid(name, value);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "empty, or a Kafka topic name";
         }
     }
 

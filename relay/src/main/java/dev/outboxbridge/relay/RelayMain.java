@@ -3,6 +3,7 @@ package dev.outboxbridge.relay;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.common.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,21 +48,45 @@ public final class RelayMain implements Callable<Integer> {
             return EXIT_CONFIG;
         }
         Relay relay = Relay.create(config);
-        Thread hook = new Thread(relay::close, "outbox-relay-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        CountDownLatch stopRequested = new CountDownLatch(1);
+        installStopSignals(stopRequested, relay);
         try {
             relay.start();
         } catch (RuntimeException e) {
             LOG.error("Relay could not start: {}", e.getMessage());
+            relay.close();
             return EXIT_FAILED;
         }
-        while (!relay.awaitTermination(Duration.ofSeconds(1))) {
-            // the engine runs on its own thread; SIGTERM runs the shutdown hook, which closes the relay
+        // the engine runs on its own thread; SIGTERM/SIGINT only count the latch down, the stop itself runs here
+        while (stopRequested.getCount() > 0 && !relay.awaitTermination(Duration.ofMillis(200))) {
+            // waits in awaitTermination; a signal ends the loop within 200 ms
         }
+        relay.close(); // drains the batch in flight and stores the position, within shutdown.timeout.ms
         if (relay.state() == Relay.State.FAILED) {
             LOG.error("Relay failed: {}", relay.failure().map(Throwable::getMessage).orElse("unknown cause"));
             return EXIT_FAILED;
         }
         return 0;
+    }
+
+    /**
+     * SIGTERM and SIGINT request a clean stop, after which the process exits with 0 (a JVM ended by a
+     * signal through its shutdown hooks would exit with 143). Where signal handlers cannot be installed,
+     * a shutdown hook closes the relay instead.
+     */
+    private static void installStopSignals(CountDownLatch stopRequested, Relay relay) {
+        try {
+            for (String name : new String[] {"TERM", "INT"}) {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                    if (stopRequested.getCount() > 0) {
+                        LOG.info("Received SIG{}: stopping the relay", signal.getName());
+                    }
+                    stopRequested.countDown();
+                });
+            }
+        } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
+            LOG.warn("Cannot handle SIGTERM ({}); a shutdown hook will stop the relay instead", e.toString());
+            Runtime.getRuntime().addShutdownHook(new Thread(relay::close, "outbox-relay-shutdown"));
+        }
     }
 }

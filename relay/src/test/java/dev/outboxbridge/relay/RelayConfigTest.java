@@ -134,4 +134,36 @@ class RelayConfigTest {
         }
         assertThat(doc).contains("OUTBOX_RELAY_DATABASE_PASSWORD").contains("(required)");
     }
+
+    @Test
+    void positionStorageIsKafkaByDefaultAndValidated() {
+        RelayConfig c = RelayConfig.of(minimal());
+        assertThat(c.offsetsInKafka()).isTrue();
+        assertThat(c.getString(RelayConfig.OFFSET_STORAGE_TOPIC)).isEqualTo("outbox-relay-offsets");
+        assertThat(c.offsetServerName()).isEqualTo("orders.outbox_bridge");
+        assertThat(with("offset.storage", "file").offsetsInKafka()).isFalse();
+        assertThatThrownBy(() -> with("offset.storage", "jdbc")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("offset.storage").hasMessageContaining("jdbc");
+        assertThatThrownBy(() -> with("offset.storage.topic", "bad topic")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("offset.storage.topic");
+        assertThatThrownBy(() -> with("offset.storage.replication.factor", "0")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("offset.storage.replication.factor");
+    }
+
+    @Test
+    void settingsThatWouldBreakPositionOrHeartbeatsAreOwnedByTheRelay() {
+        for (String key : new String[] {"offset.mismatch.strategy", "heartbeat.action.query", "offset.storage.topic", "lsn.flush.mode"}) {
+            assertThatThrownBy(() -> with("debezium." + key, "x")).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("debezium." + key).hasMessageContaining("the relay sets it");
+        }
+    }
+
+    @Test
+    void httpPortAndHeartbeatAreRangeChecked() {
+        assertThat(RelayConfig.of(minimal()).getInt(RelayConfig.HTTP_PORT)).isEqualTo(-1);
+        assertThatThrownBy(() -> with("http.port", "70000")).isInstanceOf(ConfigException.class).hasMessageContaining("http.port");
+        assertThatThrownBy(() -> with("heartbeat.interval.ms", "-5")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("heartbeat.interval.ms");
+        assertThat(with("heartbeat.interval.ms", "0").getLong(RelayConfig.HEARTBEAT_INTERVAL_MS)).isZero();
+    }
 }

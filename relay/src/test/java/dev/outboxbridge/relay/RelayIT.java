@@ -47,8 +47,7 @@ class RelayIT {
         m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
         m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         m.put(RelayConfig.TOPIC_PREFIX, kafka.prefix() + "outbox.event.");
-        m.put(RelayConfig.OFFSET_FILE, offsets.resolve("offsets.dat").toString());
-        m.put(RelayConfig.OFFSET_FLUSH_INTERVAL_MS, "200");
+        m.put(RelayConfig.OFFSET_FILE, offsets.resolve("offsets.dat").toString()); // used by tests that choose offset.storage=file
         return m;
     }
 
@@ -256,5 +255,59 @@ class RelayIT {
                 .hasMessageContaining("no_such_db")
                 .satisfies(e -> assertThat(e.toString()).doesNotContain("Sup3r-Secret-Pw"));
         relay.close();
+    }
+
+    @Test
+    void positionIsStoredInACompactedKafkaTopicNotOnTheRelaysDisk(TestDatabase db, TestKafka kafka) throws Exception {
+        String topic = kafka.prefix() + "outbox.event.order";
+        kafka.createTopic(topic, 1);
+        Map<String, String> m = relaySettings(db, kafka, dir);
+        String positions = kafka.prefix() + "relay-positions";
+        m.put(RelayConfig.OFFSET_STORAGE_TOPIC, positions);
+        try (Relay relay = Relay.create(RelayConfig.of(m))) {
+            relay.start();
+            write(db, outbox(kafka), List.of(OutboxEvent.of("order", "o-1", "A", "x")), true);
+            kafka.readAll(topic, 1, TIMEOUT);
+        }
+        List<ConsumerRecord<byte[], byte[]>> stored = kafka.readAll(positions, 1, TIMEOUT);
+        assertThat(stored).isNotEmpty();
+        assertThat(new String(stored.get(stored.size() - 1).key(), StandardCharsets.UTF_8))
+                .contains(db.name() + "." + m.get(RelayConfig.SLOT_NAME));
+        assertThat(new String(stored.get(stored.size() - 1).value(), StandardCharsets.UTF_8)).contains("lsn");
+        assertThat(dir.resolve("offsets.dat")).doesNotExist();
+    }
+
+    @Test
+    void aPositionTopicThatIsNotCompactedIsRefused(TestDatabase db, TestKafka kafka) throws Exception {
+        Map<String, String> m = relaySettings(db, kafka, dir);
+        String positions = kafka.prefix() + "relay-positions";
+        kafka.createTopic(positions, 1); // cleanup.policy=delete: Kafka would one day drop the position
+        m.put(RelayConfig.OFFSET_STORAGE_TOPIC, positions);
+        Relay relay = Relay.create(RelayConfig.of(m));
+        assertThatThrownBy(relay::start).isInstanceOf(RelayException.class)
+                .hasMessageContaining(positions).hasMessageContaining("cleanup.policy=delete").hasMessageContaining("compact");
+        relay.close();
+    }
+
+    @Test
+    void aLocalFileCanStillHoldThePosition(TestDatabase db, TestKafka kafka) throws Exception {
+        String topic = kafka.prefix() + "outbox.event.order";
+        kafka.createTopic(topic, 1);
+        Map<String, String> m = relaySettings(db, kafka, dir);
+        m.put(RelayConfig.OFFSET_STORAGE, "file");
+        RelayConfig config = RelayConfig.of(m);
+        Outbox outbox = outbox(kafka);
+        try (Relay relay = Relay.create(config)) {
+            relay.start();
+            write(db, outbox, List.of(OutboxEvent.of("order", "o-1", "A", "first")), true);
+            kafka.readAll(topic, 1, TIMEOUT);
+        }
+        assertThat(dir.resolve("offsets.dat")).exists();
+        write(db, outbox, List.of(OutboxEvent.of("order", "o-1", "A", "second")), true);
+        try (Relay relay = Relay.create(config)) {
+            relay.start();
+            assertThat(kafka.readAll(topic, 2, TIMEOUT)).extracting(r -> new String(r.value(), StandardCharsets.UTF_8))
+                    .containsExactly("first", "second");
+        }
     }
 }

@@ -44,6 +44,21 @@ public final class Preflight {
         }
     }
 
+    /** WAL the slot holds back: pg_current_wal_lsn() - confirmed_flush_lsn, in bytes; NaN when unknown. */
+    public double retainedWalBytes() {
+        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setQueryTimeout(5);
+            ps.setString(1, config.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getDouble(1) : Double.NaN;
+            }
+        } catch (SQLException | RelayException e) {
+            LOG.debug("Cannot read the retained WAL of slot {}: {}", config.slotName(), e.getMessage());
+            return Double.NaN;
+        }
+    }
+
     private Connection connect() {
         Properties props = new Properties();
         props.setProperty("user", config.databaseUser());

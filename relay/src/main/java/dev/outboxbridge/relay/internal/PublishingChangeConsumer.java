@@ -1,20 +1,30 @@
 package dev.outboxbridge.relay.internal;
 
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,15 +44,109 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
     private final TopicGuard topics;
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong batches = new AtomicLong();
+    private final Object gate = new Object();
+    private boolean stopping; // guarded by gate
+    private boolean inBatch; // guarded by gate
 
-    public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics) {
+    private final RelayMetrics metrics;
+    private final Clock clock;
+    private final String deadLetterTopic; // null: fail-stop
+
+    /** Headers of a dead-lettered record: why Kafka refused it and where it was meant to go. */
+    public static final String HEADER_DLQ_REASON = "outbox.dlq.reason";
+    public static final String HEADER_DLQ_TOPIC = "outbox.dlq.topic";
+
+    public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics,
+            RelayMetrics metrics, Clock clock, String deadLetterTopic) {
         this.producer = producer;
         this.mapper = mapper;
         this.topics = topics;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.deadLetterTopic = deadLetterTopic == null || deadLetterTopic.isEmpty() ? null : deadLetterTopic;
+    }
+
+    /** Kafka refuses this record whatever the number of retries: too large, invalid topic, not authorized. */
+    static boolean refusedForGood(Throwable cause) {
+        return cause instanceof RecordTooLargeException || cause instanceof RecordBatchTooLargeException
+                || cause instanceof InvalidTopicException || cause instanceof TopicAuthorizationException
+                || cause instanceof InvalidRecordException;
+    }
+
+    private static long estimatedSize(ProducerRecord<byte[], byte[]> r) {
+        long size = 100 + (r.key() == null ? 0 : r.key().length) + (r.value() == null ? 0 : r.value().length);
+        for (Header h : r.headers()) {
+            size += 10 + h.key().length() + (h.value() == null ? 0 : h.value().length);
+        }
+        return size;
+    }
+
+    private ProducerRecord<byte[], byte[]> deadLetterRecord(ProducerRecord<byte[], byte[]> r, Throwable cause) throws InterruptedException {
+        topics.ensure(List.of(deadLetterTopic));
+        RecordHeaders headers = new RecordHeaders(r.headers().toArray());
+        headers.add(HEADER_DLQ_REASON, String.valueOf(cause).getBytes(StandardCharsets.UTF_8));
+        headers.add(HEADER_DLQ_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
+        boolean tooLarge = cause instanceof RecordTooLargeException || cause instanceof RecordBatchTooLargeException;
+        // a record too large for its topic is sent without its payload (the outbox row still holds it, found by id)
+        return new ProducerRecord<>(deadLetterTopic, null, r.timestamp(), r.key(), tooLarge ? null : r.value(), headers);
+    }
+
+    private void deadLetter(ProducerRecord<byte[], byte[]> r, Throwable cause) throws InterruptedException {
+        ProducerRecord<byte[], byte[]> dlq = deadLetterRecord(r, cause);
+        try {
+            producer.send(dlq).get();
+        } catch (ExecutionException e) {
+            metrics.error("send");
+            throw new RelayException("Kafka refused event " + eventId(r) + " for topic " + r.topic() + " (" + cause
+                    + ") and did not acknowledge it on the dead-letter topic " + deadLetterTopic + " either: " + e.getCause()
+                    + ". Nothing after it is marked processed; it is sent again after a restart.", e.getCause());
+        }
+        LOG.warn("Event {} sent to dead-letter topic {} instead of {}: {}", eventId(r), deadLetterTopic, r.topic(), cause.toString());
     }
 
     @Override
     public void handleBatch(List<RecordChangeEvent<SourceRecord>> changes,
+            DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) throws InterruptedException {
+        synchronized (gate) {
+            while (stopping) {
+                // stopping: publish and mark nothing more (these changes are read again after a restart); wait here
+                // until the engine's close() interrupts this thread, so its polling loop does not spin meanwhile
+                gate.wait();
+            }
+            inBatch = true;
+        }
+        try {
+            publish(changes, committer);
+        } finally {
+            synchronized (gate) {
+                inBatch = false;
+                gate.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Stops publishing: batches handed over from now on are neither sent nor marked processed. Waits
+     * until the batch in flight, if any, is fully acknowledged and marked processed.
+     *
+     * @return false if the batch in flight did not finish within the timeout
+     */
+    public boolean stopAndDrain(long timeoutMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (gate) {
+            stopping = true;
+            while (inBatch) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(gate, left);
+            }
+            return true;
+        }
+    }
+
+    private void publish(List<RecordChangeEvent<SourceRecord>> changes,
             DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) throws InterruptedException {
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(changes.size());
         RelayException mappingFailure = null;
@@ -51,6 +155,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
                 records.add(mapper.map(change.record()));
             } catch (RelayException e) {
                 mappingFailure = e; // publish and mark what came before it, then stop
+                metrics.error("mapping");
                 break;
             }
         }
@@ -60,7 +165,46 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
                 targetTopics.add(r.topic());
             }
         }
-        topics.ensure(targetTopics);
+        metrics.batch(changes.size());
+        try {
+            topics.ensure(targetTopics);
+        } catch (RelayException e) {
+            metrics.error("topic");
+            throw e;
+        }
+
+        // A record larger than its topic accepts would be refused while the records after it are accepted: check
+        // before sending, so the fail-stop reorders nothing and a dead-lettered record keeps its place
+        RelayException refused = null;
+        for (int i = 0; i < records.size(); i++) {
+            ProducerRecord<byte[], byte[]> r = records.get(i);
+            if (r == null) {
+                continue;
+            }
+            int limit = topics.maxMessageBytes(r.topic());
+            long size = estimatedSize(r);
+            if (size > limit) {
+                RecordTooLargeException cause = new RecordTooLargeException("the record of about " + size
+                        + " bytes is larger than max.message.bytes=" + limit + " of topic " + r.topic());
+                if (deadLetterTopic != null) {
+                    metrics.error("dead_letter");
+                    records.set(i, deadLetterRecord(r, cause));
+                    LOG.warn("Event {} goes to dead-letter topic {} instead of {}: {}", eventId(r), deadLetterTopic, r.topic(),
+                            cause.getMessage());
+                } else {
+                    metrics.error("refused");
+                    refused = new RelayException("Kafka refuses event " + eventId(r) + " for good: " + cause.getMessage()
+                            + ". The relay stopped before it; nothing after it was sent. Fix: raise the topic's max.message.bytes"
+                            + " (and the producer's max.request.size) or shrink the event, then restart; or set "
+                            + RelayConfig.DEAD_LETTER_TOPIC + " to divert such records and go on.", cause);
+                    records.subList(i, records.size()).clear();
+                    break;
+                }
+            }
+        }
+        if (refused != null) {
+            mappingFailure = refused; // it comes before any malformed row: the batch was cut there
+        }
 
         List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
         for (ProducerRecord<byte[], byte[]> r : records) {
@@ -72,18 +216,36 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
             if (ack != null) {
                 try {
                     ack.get();
+                    Long committedAt = records.get(i).timestamp();
+                    if (committedAt != null) {
+                        metrics.latency(Duration.ofMillis(clock.millis() - committedAt));
+                    }
                 } catch (ExecutionException e) {
                     ProducerRecord<byte[], byte[]> r = records.get(i);
+                    boolean forGood = refusedForGood(e.getCause());
+                    if (forGood && deadLetterTopic != null) {
+                        metrics.error("dead_letter");
+                        deadLetter(r, e.getCause());
+                        committer.markProcessed(changes.get(i));
+                        continue;
+                    }
+                    metrics.error("send");
                     throw new RelayException("Kafka did not acknowledge event " + eventId(r) + " (topic " + r.topic() + "): "
                             + e.getCause() + ". The batch failed: this event and the " + (records.size() - i - 1)
-                            + " after it are not marked processed and will be sent again after a restart.", e.getCause());
+                            + " after it are not marked processed and will be sent again after a restart."
+                            + (forGood ? " Kafka refuses this record for good: fix the cause (the topic's max.message.bytes, the"
+                                    + " relay's ACLs, the aggregate type) and restart, or set " + RelayConfig.DEAD_LETTER_TOPIC
+                                    + " to divert such records and go on." : ""), e.getCause());
                 }
-                sent++;
+                if (deadLetterTopic == null || !deadLetterTopic.equals(records.get(i).topic())) {
+                    sent++; // dead-lettered records are counted as errors of kind dead_letter, not as published
+                }
             }
             committer.markProcessed(changes.get(i));
         }
         committer.markBatchFinished();
         published.addAndGet(sent);
+        metrics.published(sent);
         long n = batches.incrementAndGet();
         if (LOG.isDebugEnabled()) {
             LOG.debug("Batch {}: {} change events, {} published", n, changes.size(), sent);

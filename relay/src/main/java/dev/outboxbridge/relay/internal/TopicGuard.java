@@ -10,7 +10,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -31,6 +36,7 @@ public final class TopicGuard {
     private final int partitions;
     private final short replicationFactor;
     private final Set<String> known = ConcurrentHashMap.newKeySet();
+    private final Map<String, Integer> maxMessageBytes = new ConcurrentHashMap<>();
 
     public TopicGuard(Admin admin, boolean create, int partitions, short replicationFactor) {
         this.admin = admin;
@@ -43,8 +49,26 @@ public final class TopicGuard {
         for (String topic : topics) {
             if (!known.contains(topic)) {
                 ensure(topic);
+                maxMessageBytes.put(topic, readMaxMessageBytes(topic));
                 known.add(topic);
             }
+        }
+    }
+
+    /** The topic's max.message.bytes as last read (after {@link #ensure}); Integer.MAX_VALUE when unknown. */
+    public int maxMessageBytes(String topic) {
+        return maxMessageBytes.getOrDefault(topic, Integer.MAX_VALUE);
+    }
+
+    private int readMaxMessageBytes(String topic) throws InterruptedException {
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try {
+            Config config = admin.describeConfigs(List.of(resource)).all().get(ADMIN_TIMEOUT_SECONDS, TimeUnit.SECONDS).get(resource);
+            ConfigEntry entry = config == null ? null : config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+            return entry == null || entry.value() == null ? Integer.MAX_VALUE : Integer.parseInt(entry.value());
+        } catch (ExecutionException | TimeoutException | NumberFormatException e) {
+            LOG.debug("Cannot read max.message.bytes of topic {}: {}", topic, e.toString());
+            return Integer.MAX_VALUE; // the broker still refuses an oversized record; the relay then stops on the failed send
         }
     }
 

@@ -1,0 +1,92 @@
+package dev.outboxbridge.relay.internal;
+
+import io.debezium.embedded.KafkaConnectUtil;
+import java.nio.ByteBuffer;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.connect.runtime.WorkerConfig;
+import org.apache.kafka.connect.storage.KafkaOffsetBackingStore;
+import org.apache.kafka.connect.util.Callback;
+import org.apache.kafka.connect.util.SharedTopicAdmin;
+
+/**
+ * Kafka Connect's {@link KafkaOffsetBackingStore} (the position in a compacted topic), answering
+ * reads of positions this process wrote itself from memory.
+ *
+ * <p>Debezium's Postgres task reads the stored position back after every flush, to confirm exactly
+ * that position to the slot. The plain Kafka store answers each read by reading the topic to its
+ * end, a broker round trip on the relay's only streaming thread after every flush. Here a position
+ * is remembered only once Kafka acknowledged its write, so what the slot is told is always stored;
+ * the first read after start still reads the topic to its end. Only the active relay of a slot
+ * writes its key, so no other writer can make the memory stale.
+ *
+ * <p>Instantiated by the Debezium engine (offset.storage = this class) with its no-argument
+ * constructor, like Kafka Connect's own stores were before Kafka 3.5.
+ */
+public final class KafkaPositionStore extends KafkaOffsetBackingStore {
+
+    private final AtomicReference<SharedTopicAdmin> admin;
+    private final Map<ByteBuffer, ByteBuffer> written = new HashMap<>(); // guarded by itself
+
+    public KafkaPositionStore() {
+        this(new AtomicReference<>());
+    }
+
+    private KafkaPositionStore(AtomicReference<SharedTopicAdmin> admin) {
+        super(() -> admin.get().get(), () -> "outbox-relay", KafkaConnectUtil.converterForOffsetStore());
+        this.admin = admin;
+    }
+
+    @Override
+    public void configure(WorkerConfig config) {
+        Map<String, Object> adminProps = new HashMap<>(config.originals());
+        adminProps.keySet().retainAll(AdminClientConfig.configNames());
+        adminProps.put(AdminClientConfig.CLIENT_ID_CONFIG, "outbox-relay-position-admin");
+        admin.set(new SharedTopicAdmin(adminProps));
+        super.configure(config);
+    }
+
+    @Override
+    public Future<Void> set(Map<ByteBuffer, ByteBuffer> values, Callback<Void> callback) {
+        Map<ByteBuffer, ByteBuffer> copy = new HashMap<>(values);
+        return super.set(values, (error, result) -> {
+            if (error == null) {
+                synchronized (written) {
+                    written.putAll(copy);
+                }
+            }
+            if (callback != null) {
+                callback.onCompletion(error, result);
+            }
+        });
+    }
+
+    @Override
+    public Future<Map<ByteBuffer, ByteBuffer>> get(Collection<ByteBuffer> keys) {
+        synchronized (written) {
+            if (!keys.isEmpty() && written.keySet().containsAll(keys)) {
+                Map<ByteBuffer, ByteBuffer> result = new HashMap<>();
+                keys.forEach(k -> result.put(k, written.get(k)));
+                return CompletableFuture.completedFuture(result);
+            }
+        }
+        return super.get(keys);
+    }
+
+    @Override
+    public void stop() {
+        try {
+            super.stop();
+        } finally {
+            SharedTopicAdmin a = admin.getAndSet(null);
+            if (a != null) {
+                a.close();
+            }
+        }
+    }
+}

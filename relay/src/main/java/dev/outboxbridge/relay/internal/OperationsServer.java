@@ -1,0 +1,74 @@
+package dev.outboxbridge.relay.internal;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * HTTP endpoints for operators on one named thread: {@code /health/live}, {@code /health/ready}
+ * (200 or 503, the body says why) and {@code /metrics} (Prometheus text format).
+ */
+public final class OperationsServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OperationsServer.class);
+
+    private final HttpServer server;
+    private final ExecutorService executor;
+
+    public OperationsServer(String relayName, int port, BooleanSupplier live, BooleanSupplier ready, Supplier<String> status,
+            Supplier<String> metrics) {
+        try {
+            server = HttpServer.create(new InetSocketAddress(port), 16);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot listen on HTTP port " + port + " (http.port): " + e.getMessage(), e);
+        }
+        executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "outbox-relay-http-" + relayName));
+        server.setExecutor(executor);
+        server.createContext("/health/live", ex -> respond(ex, live.getAsBoolean() ? 200 : 503, status.get(), "text/plain"));
+        server.createContext("/health/ready", ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, status.get(), "text/plain"));
+        server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), "text/plain; version=0.0.4; charset=utf-8"));
+        server.start();
+        LOG.info("Operations endpoints on port {}: /health/live, /health/ready, /metrics", port());
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private static void respond(HttpExchange exchange, int code, String body, String contentType) throws IOException {
+        try (exchange) {
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", contentType);
+            exchange.sendResponseHeaders(code, bytes.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                LOG.warn("HTTP thread still running 5 s after stop; interrupting it");
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            executor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}
