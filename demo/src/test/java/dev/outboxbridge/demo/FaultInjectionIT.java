@@ -26,13 +26,13 @@ class FaultInjectionIT {
     static final Set<FaultRun.Fault> SHORT_RUN_FAULTS = EnumSet.of(FaultRun.Fault.RELAY_KILL, FaultRun.Fault.RELAY_TERM,
             FaultRun.Fault.CONSUMER_KILL, FaultRun.Fault.CONSUMER_TERM, FaultRun.Fault.WALSENDER_TERMINATE,
             FaultRun.Fault.CONSUMER_DB_TERMINATE, FaultRun.Fault.BROKER_KILL, FaultRun.Fault.WRITER_DB_TERMINATE,
-            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE);
+            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE);
 
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(15_000, 300, 2, 10, 0.1, 11, 100), 3,
-                Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, SHORT_RUN_FAULTS);
+                Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, SHORT_RUN_FAULTS, 2);
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
 

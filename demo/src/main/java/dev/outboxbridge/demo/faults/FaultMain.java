@@ -36,6 +36,9 @@ public final class FaultMain implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "7", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--consumers", defaultValue = "3", description = "Consumer processes in the group (default: ${DEFAULT-VALUE}).")
+    int consumers;
+
     @Option(names = "--faults", split = ",", description = "Faults to inject (default: all): ${COMPLETION-CANDIDATES}.")
     Set<FaultRun.Fault> faults = EnumSet.allOf(FaultRun.Fault.class);
 
@@ -46,7 +49,7 @@ public final class FaultMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate), 3,
-                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults);
+                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers);
         System.out.printf("Fault run: %,d events at %d/s, a fault every %d-%d ms from %s%n", events, rate, minGap, maxGap, faults);
         FaultRun.Report report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
         report.print(System.out);

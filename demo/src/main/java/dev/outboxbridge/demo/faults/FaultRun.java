@@ -63,6 +63,10 @@ public final class FaultRun {
          * unknown outcome that the workload resolves by querying the database.
          */
         WRITER_DB_TERMINATE,
+        /** SIGSTOP of one consumer for 8-12 s (longer than its session timeout), then SIGCONT: a zombie that wakes up. */
+        CONSUMER_PAUSE,
+        /** SIGSTOP of the Kafka broker for 20 s, longer than the relay's producer delivery timeout (15 s here), then SIGCONT. */
+        BROKER_PAUSE,
         /** Connection reset (RST) on one link (relay↔PostgreSQL, relay↔Kafka, consumer↔PostgreSQL, consumer↔Kafka). */
         NET_RESET,
         /** Nothing passes on one link for 2-6 s; connections stay open. */
@@ -81,8 +85,11 @@ public final class FaultRun {
 
     /** Settings of a fault run; with {@link Fault#BROKER_KILL} the harness runs its own broker process. */
     public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
-            long seed, Set<Fault> faults) {
+            long seed, Set<Fault> faults, int consumers) {
         public Options {
+            if (consumers < 1) {
+                throw new IllegalArgumentException("Run at least one consumer");
+            }
             if (faults.isEmpty()) {
                 throw new IllegalArgumentException("Choose at least one fault");
             }
@@ -160,7 +167,7 @@ public final class FaultRun {
         Path workDir = Files.createTempDirectory("outbox-faults");
         out.println("  child process logs: " + workDir);
         boolean network = options.faults().stream().anyMatch(Fault::network);
-        boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL);
+        boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL) || options.faults().contains(Fault.BROKER_PAUSE);
         if (network) {
             relayKafkaBrokerPort = BrokerProcess.freePort();
             consumerKafkaBrokerPort = BrokerProcess.freePort();
@@ -214,6 +221,9 @@ public final class FaultRun {
                 relaySettings.put("database.port", String.valueOf(link("relay-postgres").port()));
             }
             relaySettings.put("relay.name", "fault-relay");
+            // shorter than a BROKER_PAUSE, so a paused broker makes sends fail for real
+            relaySettings.put("kafka.producer.delivery.timeout.ms", "15000");
+            relaySettings.put("kafka.producer.request.timeout.ms", "5000");
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
             Map<String, String> relayEnv = new HashMap<>();
             relaySettings.forEach((k, v) -> relayEnv.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
@@ -229,10 +239,14 @@ public final class FaultRun {
                             Duration.ofSeconds(1))) {
                 String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
                 awaitSlot(shop, slot, workDir);
-                try (Supervised consumer = new Supervised("consumer", g -> ChildJvm.start("consumer-" + g,
-                        ConsumerMain.class.getName(), List.of(), consumerEnv, workDir.resolve("consumer.log"), "256m"),
-                        Duration.ofSeconds(1))) {
-                    Injector injector = new Injector(relay, consumer, broker, billingPool, faultPool, slot, billing.name(), shop.name());
+                List<Supervised> consumers = new ArrayList<>();
+                try {
+                    for (int i = 0; i < options.consumers(); i++) {
+                        String name = "consumer-" + i;
+                        consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
+                                consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
+                    }
+                    Injector injector = new Injector(relay, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
                             Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), options.workload());
@@ -250,9 +264,14 @@ public final class FaultRun {
                     awaitDrain(billingPool, workload.committedCount());
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
                             bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
-                    return new Report(verdict, injector.counts(), relay.unexpectedExits(), consumer.unexpectedExits(),
+                    return new Report(verdict, injector.counts(), relay.unexpectedExits(),
+                            consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
                             Duration.ofNanos(System.nanoTime() - start));
+                } finally {
+                    for (Supervised c : consumers) {
+                        c.close();
+                    }
                 }
             } finally {
                 RelayRole.dropQuietly(shop, relayRole);
@@ -312,7 +331,7 @@ public final class FaultRun {
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
         private final Supervised relay;
-        private final Supervised consumer;
+        private final List<Supervised> consumers;
         private final Supervised broker;
         private final DataSource billing;
         private final DataSource shop;
@@ -324,11 +343,11 @@ public final class FaultRun {
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
-        Injector(Supervised relay, Supervised consumer, Supervised broker, DataSource billing, DataSource shop, String slot,
+        Injector(Supervised relay, List<Supervised> consumers, Supervised broker, DataSource billing, DataSource shop, String slot,
                 String billingDatabase, String shopDatabase) {
             this.shopDatabase = shopDatabase;
             this.relay = relay;
-            this.consumer = consumer;
+            this.consumers = consumers;
             this.broker = broker;
             this.billing = billing;
             this.shop = shop;
@@ -350,8 +369,10 @@ public final class FaultRun {
                     switch (fault) {
                         case RELAY_KILL -> relay.kill(Duration.ofMillis(random.nextInt(1000)));
                         case RELAY_TERM -> relay.terminate();
-                        case CONSUMER_KILL -> consumer.kill(Duration.ofMillis(random.nextInt(1000)));
-                        case CONSUMER_TERM -> consumer.terminate();
+                        case CONSUMER_KILL -> randomConsumer().kill(Duration.ofMillis(random.nextInt(1000)));
+                        case CONSUMER_TERM -> randomConsumer().terminate();
+                        case CONSUMER_PAUSE -> randomConsumer().pause(Duration.ofMillis(8000 + random.nextInt(4000)));
+                        case BROKER_PAUSE -> broker.pause(Duration.ofSeconds(20));
                         case WALSENDER_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
                                 + " WHERE slot_name = ? AND active_pid IS NOT NULL", slot);
                         case CONSUMER_DB_TERMINATE -> terminate(billing, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -390,6 +411,10 @@ public final class FaultRun {
                     out.println("  fault injection failed: " + e);
                 }
             }
+        }
+
+        private Supervised randomConsumer() {
+            return consumers.get(random.nextInt(consumers.size()));
         }
 
         private TcpProxy randomLink() {

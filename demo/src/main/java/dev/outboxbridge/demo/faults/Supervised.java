@@ -83,6 +83,30 @@ final class Supervised implements AutoCloseable {
         }
     }
 
+    /**
+     * Freezes the process with SIGSTOP for {@code duration}, then SIGCONT: a paused broker, or a
+     * "zombie" consumer that wakes up after the group moved on without it.
+     */
+    void pause(Duration duration) throws Exception {
+        ChildJvm paused;
+        synchronized (lock) {
+            paused = current;
+            signal(paused, "STOP");
+        }
+        try {
+            Thread.sleep(duration.toMillis());
+        } finally {
+            signal(paused, "CONT");
+        }
+    }
+
+    private static void signal(ChildJvm child, String signal) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(child.pid())).redirectErrorStream(true).start();
+        if (!kill.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            LOG.warn("kill -{} {} failed", signal, child.pid());
+        }
+    }
+
     boolean isAlive() {
         synchronized (lock) {
             return current.isAlive();
