@@ -107,7 +107,7 @@ public final class FaultRun {
         }
 
         public double duplicatesPerRelayStop() {
-            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0);
+            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0) + unexpectedRelayExits;
             return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
         }
 
@@ -128,7 +128,7 @@ public final class FaultRun {
             out.printf("  committed / rolled back          %,d / %,d events%n", v.committed(), v.rolledBack());
             out.printf("  writer transactions failed       %,d before COMMIT, %,d at COMMIT (outcome resolved by query)%n",
                     failedTransactions, indeterminateCommits);
-            out.printf("  records in Kafka                 %,d (duplicates %,d; %.1f per relay stop or crash)%n", v.kafkaRecords(),
+            out.printf("  records in Kafka                 %,d (duplicates %,d; %.1f per relay stop, crash or failure)%n", v.kafkaRecords(),
                     v.kafkaDuplicates(), duplicatesPerRelayStop());
             List<Long> sorted = new ArrayList<>(recoveryMillis);
             Collections.sort(sorted);
