@@ -21,7 +21,7 @@ public final class FaultMain implements Callable<Integer> {
     @Option(names = "--events", defaultValue = "100000", description = "Committed events (default: ${DEFAULT-VALUE}).")
     int events;
 
-    @Option(names = "--rate", defaultValue = "150", description = "Committed events per second (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rate", defaultValue = "100", description = "Committed events per second (default: ${DEFAULT-VALUE}).")
     int rate;
 
     @Option(names = "--aggregates", defaultValue = "1000", description = "Distinct orders (default: ${DEFAULT-VALUE}).")
