@@ -418,6 +418,10 @@ public final class Relay implements AutoCloseable {
         p.setProperty("max.batch.size", String.valueOf(config.getInt(RelayConfig.MAX_BATCH_SIZE)));
         p.setProperty("max.queue.size", String.valueOf(config.getInt(RelayConfig.MAX_QUEUE_SIZE)));
         p.putIfAbsent("binary.handling.mode", "bytes");
+        // Debezium waits 10 s by default before reconnecting after a retriable error (e.g. the
+        // walsender was terminated); a sidecar should be back within a couple of seconds.
+        // Overridable with debezium.retriable.restart.connector.wait.ms.
+        p.putIfAbsent("retriable.restart.connector.wait.ms", "2000");
         return p;
     }
 }
