@@ -22,6 +22,14 @@ public final class RelayMain implements Callable<Integer> {
     /** Exit code when the relay failed while running. */
     public static final int EXIT_FAILED = 1;
 
+    static {
+        // Before the first logger: the relay jar is also a library (the demo embeds it), so its
+        // logging configuration is not called logback.xml; the process picks it explicitly.
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "outbox-relay-logback.xml");
+        }
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(RelayMain.class);
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "Relay properties file (optional when the environment configures everything).")
