@@ -33,6 +33,25 @@ public final class OffsetTopic {
     private OffsetTopic() {
     }
 
+    /**
+     * The topic's configuration. Right after the topic was created a broker may not know it yet
+     * and answers UNKNOWN_TOPIC_OR_PARTITION: retried for up to 10 s.
+     */
+    private static Config describe(Admin admin, ConfigResource resource)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try {
+                return admin.describeConfigs(List.of(resource)).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(resource);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
     public static void ensure(Admin admin, String topic, short replicationFactor) {
         try {
             boolean exists;
@@ -61,7 +80,7 @@ public final class OffsetTopic {
                 }
             }
             ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-            Config config = admin.describeConfigs(List.of(resource)).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(resource);
+            Config config = describe(admin, resource);
             ConfigEntry policy = config == null ? null : config.get(TopicConfig.CLEANUP_POLICY_CONFIG);
             String value = policy == null ? null : policy.value();
             if (!TopicConfig.CLEANUP_POLICY_COMPACT.equals(value)) {

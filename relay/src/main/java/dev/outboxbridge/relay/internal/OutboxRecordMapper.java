@@ -27,6 +27,7 @@ public final class OutboxRecordMapper {
     public static final String HEADER_AGGREGATE_TYPE = "aggregateType";
     private static final Set<String> RESERVED = Set.of(HEADER_ID, HEADER_EVENT_TYPE, HEADER_AGGREGATE_TYPE);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final java.util.regex.Pattern LEGAL_TOPIC = java.util.regex.Pattern.compile("[a-zA-Z0-9._-]{1,249}");
 
     private final String topicPrefix;
     private final int maxRecordBytes;
@@ -60,7 +61,7 @@ public final class OutboxRecordMapper {
                     + " Fix the writer (outbox-core refuses null payloads) and republish the event with a payload");
         }
         String topic = topicPrefix + aggregateType;
-        if (!topic.matches("[a-zA-Z0-9._-]{1,249}") || ".".equals(topic) || "..".equals(topic)) {
+        if (!LEGAL_TOPIC.matcher(topic).matches() || ".".equals(topic) || "..".equals(topic)) {
             throw new MalformedOutboxRowException("outbox row " + id + " has aggregatetype '" + aggregateType
                     + "' which makes the invalid Kafka topic name '" + topic + "' (ASCII letters, digits, '.', '_', '-';"
                     + " at most 249 characters). Fix the writer; outbox-core validates this");
