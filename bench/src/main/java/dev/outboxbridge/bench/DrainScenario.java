@@ -1,0 +1,305 @@
+package dev.outboxbridge.bench;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TestKafka;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * Scenario 1, relay drain: a backlog of N outbox rows written while nothing publishes (the slots
+ * and the publication exist first), then each contender drains it alone; events/s from its start
+ * to the last Kafka ack. In the same run: raw pgoutput decoding of the same backlog and the raw
+ * producer for the same records (the limits), Debezium's EventRouter (peer 1) and a polling relay
+ * at several batch sizes (peer 2).
+ */
+final class DrainScenario {
+
+    private static final String PIPELINE_THREADS =
+            "^(?!(data-plane|kafka-network|kafka-request|broker-|controller-|raft|quorum|ExpirationReaper|LogDirFailure|kafka-scheduler"
+                    + "|group-coordinator|transaction|share|ReplicaFetcher|kafka-log|bench-progress|JFR|metrics)).*";
+
+    private final BenchContext ctx;
+
+    DrainScenario(BenchContext ctx) {
+        this.ctx = ctx;
+    }
+
+    Map<String, Object> run() throws Exception {
+        BenchOptions o = ctx.options();
+        Map<String, Object> result = new LinkedHashMap<>();
+        if (o.warmupEvents() > 0) {
+            result.put("warmup", warmUp(Math.min(o.warmupEvents(), o.events())));
+        }
+        return measure(result);
+    }
+
+    /**
+     * Drains a small backlog with the relay and the Debezium peer first, unmeasured, so that
+     * neither pays the JIT compilation of Debezium's code (they share it) in its measured drain.
+     */
+    Map<String, Object> warmUp(long w) throws Exception {
+        BenchOptions o = ctx.options();
+        Map<String, Object> result = new LinkedHashMap<>();
+        try (TestDatabase db = ctx.postgres().createDatabase("bench_warmup").migrateOutbox();
+                TestKafka ns = ctx.kafka().newNamespace("bench-warmup");
+                HikariDataSource pool = BenchWorkload.pool(db, "warmup", Math.max(2, o.backlogWriters()))) {
+            String pub = "bench_pub";
+            BenchContext.createPublication(db, pub);
+            String relaySlot = db.uniqueName("relay");
+            String debeziumSlot = db.uniqueName("debezium");
+            BenchContext.createSlot(db, relaySlot);
+            BenchContext.createSlot(db, debeziumSlot);
+            for (String c : List.of("relay", "debezium")) {
+                ns.createTopic(ns.prefix() + c + "." + BenchWorkload.AGGREGATE_TYPE, o.partitions());
+            }
+            AtomicLong written = new AtomicLong();
+            ctx.progress().phase("drain: warm-up backlog (not measured)", written::get, w);
+            BenchWorkload.writeBacklog(pool, w, o.aggregates(), o.payloadBytes(), o.backlogTxSize(), o.backlogWriters(), written);
+            for (Contender c : List.of(new RelayContender(ctx.target(db, relaySlot, pub, ns.prefix() + "relay.")),
+                    new DebeziumRouterPeer(ctx.target(db, debeziumSlot, pub, ns.prefix() + "debezium.")))) {
+                ctx.progress().phase("drain: warm-up, " + c.name() + " (not measured)", c::published, w);
+                long start = System.nanoTime();
+                try (c) {
+                    c.start();
+                    BenchContext.awaitCount(c::published, w, c, o.timeoutMs());
+                }
+                result.put(c instanceof RelayContender ? "relay_s" : "debezium_s", CpuAccounting.round((System.nanoTime() - start) / 1e9));
+            }
+            BenchContext.dropSlot(db, relaySlot);
+            BenchContext.dropSlot(db, debeziumSlot);
+        }
+        result.put("events", w);
+        return result;
+    }
+
+    private Map<String, Object> measure(Map<String, Object> result) throws Exception {
+        BenchOptions o = ctx.options();
+        Progress progress = ctx.progress();
+        long n = o.events();
+        try (TestDatabase db = ctx.postgres().createDatabase("bench_drain").migrateOutbox();
+                TestKafka ns = ctx.kafka().newNamespace("bench-drain");
+                HikariDataSource pool = BenchWorkload.pool(db, "drain", Math.max(2, o.backlogWriters()))) {
+            String pub = "bench_pub";
+            BenchContext.createPublication(db, pub);
+            String limitSlot = db.uniqueName("limit");
+            var recvLogical = RawLimits.pgRecvLogical();
+            String recvSlot = db.uniqueName("recvlogical");
+            int rounds = Math.max(1, o.drainRounds());
+            List<String> relaySlots = new ArrayList<>();
+            List<String> debeziumSlots = new ArrayList<>();
+            for (int r = 1; r <= rounds; r++) {
+                relaySlots.add(db.uniqueName("relay" + r));
+                debeziumSlots.add(db.uniqueName("debezium" + r));
+            }
+            List<String> slots = new ArrayList<>(List.of(limitSlot));
+            if (recvLogical.isPresent()) {
+                slots.add(recvSlot);
+            }
+            slots.addAll(relaySlots);
+            slots.addAll(debeziumSlots);
+            for (String slot : slots) {
+                BenchContext.createSlot(db, slot);
+            }
+            Map<String, String> prefixes = new LinkedHashMap<>();
+            for (String c : List.of("relay", "debezium", "polling", "producer", "producer-batched")) {
+                prefixes.put(c, ns.prefix() + c + ".");
+                ns.createTopic(prefixes.get(c) + BenchWorkload.AGGREGATE_TYPE, o.partitions());
+            }
+            long postmaster = BenchContext.postmasterPid(db);
+            result.put("postmaster_pid", postmaster);
+
+            // the backlog
+            AtomicLong written = new AtomicLong();
+            progress.phase("drain: writing the backlog", written::get, n);
+            String lsnBefore = BenchContext.queryString(db, "SELECT pg_current_wal_lsn()::text");
+            long t0 = System.nanoTime();
+            BenchWorkload.writeBacklog(pool, n, o.aggregates(), o.payloadBytes(), o.backlogTxSize(), o.backlogWriters(), written);
+            long writeNanos = System.nanoTime() - t0;
+            long walBytes = BenchContext.queryLong(db, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + lsnBefore + "')::bigint");
+            String endLsn = BenchContext.queryString(db, "SELECT pg_current_wal_lsn()::text");
+            Map<String, Object> backlog = new LinkedHashMap<>(RawLimits.figure(n, writeNanos));
+            backlog.put("wal_bytes", walBytes);
+            backlog.put("table_bytes", BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')"));
+            result.put("backlog", backlog);
+            BenchWorkload.execute(db, "VACUUM ANALYZE outbox_event");
+
+            // limit 1: raw decoding
+            AtomicLong decoded = new AtomicLong();
+            progress.phase("drain: raw pgoutput decoding (the limit)", decoded::get, n);
+            CpuAccounting cpu = new CpuAccounting(postmaster);
+            cpu.start();
+            Map<String, Object> decodingCpu = new LinkedHashMap<>();
+            long decodeNanos = RawLimits.decode(db, limitSlot, pub, n, decoded, o.timeoutMs(), decodingCpu::putAll, cpu);
+            Map<String, Object> decoding = new LinkedHashMap<>(RawLimits.figure(n, decodeNanos));
+            decoding.put("method", "PostgreSQL JDBC replication stream, pgoutput proto_version 1, same publication; counts Insert messages");
+            decoding.put("cpu", decodingCpu);
+            result.put("limit_decoding", decoding);
+            BenchContext.dropSlot(db, limitSlot);
+            if (recvLogical.isPresent()) {
+                progress.phase("drain: raw pgoutput decoding with pg_recvlogical (the limit)");
+                CpuAccounting cpu2 = new CpuAccounting(postmaster);
+                cpu2.start();
+                Map<String, Object> recvCpu = new LinkedHashMap<>();
+                long recvNanos = RawLimits.recvLogical(recvLogical.get(), db, recvSlot, pub, endLsn, o.timeoutMs(), recvCpu::putAll, cpu2);
+                Map<String, Object> recv = new LinkedHashMap<>(RawLimits.figure(n, recvNanos));
+                recv.put("method", recvLogical.get() + " -o proto_version=1 -o publication_names=" + pub
+                        + " -f /dev/null, until its walsender's sent_lsn reached the end of the backlog");
+                recv.put("cpu", recvCpu);
+                result.put("limit_decoding_pg_recvlogical", recv);
+                progress.log(String.format("  pg_recvlogical: %,d events in %.1f s = %,d events/s", n, recvNanos / 1e9, (Long) recv.get("events_per_s")));
+                BenchContext.dropSlot(db, recvSlot);
+            }
+
+            // limit 2: raw producer, the same records (a failure here is recorded, not fatal to the scenario)
+            List<ProducerRecord<byte[], byte[]>> records = RawLimits.loadRecords(db, prefixes.get("producer"), n);
+            List<ProducerRecord<byte[], byte[]>> batched = new ArrayList<>(records.size());
+            String batchedPrefix = prefixes.get("producer-batched");
+            for (ProducerRecord<byte[], byte[]> r : records) {
+                batched.add(new ProducerRecord<>(batchedPrefix + BenchWorkload.AGGREGATE_TYPE, null, r.timestamp(), r.key(), r.value(), r.headers()));
+            }
+            result.put("limit_producer", produceLimit(records, 0, "drain: raw producer, pipelined (the limit)",
+                    "one producer, send every record with a callback, then flush"));
+            records = null;
+            result.put("limit_producer_batched", produceLimit(batched, 2048,
+                    "drain: raw producer, batches of 2048 waited (the batch contract without a database)",
+                    "batches of 2048: send all, wait each ack, next batch"));
+            batched = null;
+
+            // this project's relay and peer 1, each on its own slot over the same rows; rounds in ABBA order
+            // (relay first in odd rounds, Debezium first in even ones) so neither always runs on a warmer JVM
+            List<Map<String, Object>> relayRounds = new ArrayList<>();
+            List<Map<String, Object>> debeziumRounds = new ArrayList<>();
+            for (int r = 0; r < rounds; r++) {
+                boolean profileThis = r == rounds - 1;
+                for (String kind : r % 2 == 0 ? List.of("relay", "debezium") : List.of("debezium", "relay")) {
+                    if (kind.equals("relay")) {
+                        relayRounds.add(drain(new RelayContender(ctx.target(db, relaySlots.get(r), pub, prefixes.get("relay"))), n, postmaster,
+                                profileThis ? "relay" : null));
+                        BenchContext.dropSlot(db, relaySlots.get(r));
+                    } else {
+                        debeziumRounds.add(drain(new DebeziumRouterPeer(ctx.target(db, debeziumSlots.get(r), pub, prefixes.get("debezium"))), n,
+                                postmaster, profileThis ? "debezium" : null));
+                        BenchContext.dropSlot(db, debeziumSlots.get(r));
+                    }
+                }
+            }
+            result.put("relay", best(relayRounds));
+            result.put("debezium", best(debeziumRounds));
+
+            // peer 2: polling, trials on a part of the backlog at each batch size, then the best on all of it
+            BenchWorkload.execute(db, "CREATE TABLE outbox_copy AS SELECT * FROM outbox_event");
+            long trialRows = Math.max(1, Math.min(n, Math.round(n * o.pollTrialFraction())));
+            Map<String, Object> trials = new LinkedHashMap<>();
+            int best = o.pollBatchSizes().get(0);
+            double bestRate = -1;
+            for (int batch : o.pollBatchSizes()) {
+                restore(db, trialRows);
+                Map<String, Object> f = drain(polling(db, pool, prefixes.get("polling"), batch), trialRows, postmaster, null);
+                trials.put(String.valueOf(batch), f);
+                double rate = ((Number) f.get("events_per_s")).doubleValue();
+                if (rate > bestRate) {
+                    bestRate = rate;
+                    best = batch;
+                }
+            }
+            restore(db, n);
+            int bestBatch = best;
+            Map<String, Object> polling = drain(polling(db, pool, prefixes.get("polling"), bestBatch), n, postmaster, null);
+            polling.put("batch_size", bestBatch);
+            polling.put("trials_on_rows", trialRows);
+            polling.put("trials", trials);
+            result.put("polling", polling);
+            result.put("polling_best_batch", bestBatch);
+        }
+        return result;
+    }
+
+    /** The round with the highest events/s, with every round's rate attached (profile kept from the profiled round). */
+    private static Map<String, Object> best(List<Map<String, Object>> rounds) {
+        Map<String, Object> best = rounds.get(0);
+        for (Map<String, Object> r : rounds) {
+            if (((Number) r.get("events_per_s")).longValue() > ((Number) best.get("events_per_s")).longValue()) {
+                best = r;
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>(best);
+        out.put("round_events_per_s", rounds.stream().map(r -> r.get("events_per_s")).toList());
+        out.put("round_steady_events_per_s", rounds.stream().map(r -> r.get("steady_events_per_s")).toList());
+        out.put("best_of_rounds", rounds.size());
+        for (Map<String, Object> r : rounds) {
+            if (r.containsKey("profile")) {
+                out.put("profile", r.get("profile"));
+                out.put("profiled_round_cpu", r.get("cpu"));
+            }
+        }
+        return out;
+    }
+
+    private Map<String, Object> produceLimit(List<ProducerRecord<byte[], byte[]>> records, int batch, String phase, String method) {
+        AtomicLong acked = new AtomicLong();
+        ctx.progress().phase(phase, acked::get, records.size());
+        try {
+            long nanos = RawLimits.produce(ctx.kafka().bootstrapServers(), records, batch, acked);
+            Map<String, Object> f = new LinkedHashMap<>(RawLimits.figure(records.size(), nanos));
+            f.put("method", method);
+            return f;
+        } catch (Exception e) {
+            ctx.progress().log("  " + phase + " FAILED: " + e);
+            return Map.of("error", String.valueOf(e), "method", method);
+        }
+    }
+
+    private Contender polling(TestDatabase db, HikariDataSource pool, String prefix, int batch) {
+        return new PollingPeer(ctx.target(db, null, null, prefix), pool, batch, ctx.options().pollIntervalMs());
+    }
+
+    private static void restore(TestDatabase db, long rows) throws Exception {
+        BenchWorkload.execute(db, "TRUNCATE outbox_event",
+                "INSERT INTO outbox_event SELECT * FROM outbox_copy ORDER BY created_at, id LIMIT " + rows,
+                "VACUUM ANALYZE outbox_event");
+    }
+
+    /** Starts the contender, waits for {@code n} acks, stops it. Profiles it when {@code profileName} is given. */
+    private Map<String, Object> drain(Contender c, long n, long postmaster, String profileName) throws Exception {
+        Progress progress = ctx.progress();
+        progress.phase("drain: " + c.name() + (c instanceof PollingPeer pp ? " (batch " + pp.batchSize() + ")" : ""),
+                c::published, n);
+        CpuAccounting cpu = new CpuAccounting(postmaster);
+        JfrProfile jfr = profileName != null && ctx.options().profile()
+                ? new JfrProfile(ctx.outDir().resolve("drain-" + profileName + ".jfr")) : null;
+        Map<String, Object> f = new LinkedHashMap<>();
+        try (c) {
+            cpu.start();
+            if (jfr != null) {
+                jfr.start();
+            }
+            long start = System.nanoTime();
+            c.start();
+            long first = BenchContext.awaitCount(c::published, 1, c, ctx.options().timeoutMs());
+            long firstCount = c.published();
+            long end = BenchContext.awaitCount(c::published, n, c, ctx.options().timeoutMs());
+            Map<String, Object> cpuSplit = cpu.stop();
+            f.putAll(RawLimits.figure(n, end - start));
+            f.put("first_ack_s", CpuAccounting.round((first - start) / 1e9));
+            f.put("steady_events_per_s", Math.round((n - firstCount) / Math.max(1e-9, (end - first) / 1e9)));
+            f.put("cpu", cpuSplit);
+            if (jfr != null) {
+                f.put("profile", jfr.stop(PIPELINE_THREADS));
+            }
+        } finally {
+            if (jfr != null) {
+                jfr.close();
+            }
+        }
+        long published = c.published();
+        f.put("published", published);
+        progress.log(String.format("  %s: %,d events in %.1f s = %,d events/s", c.name(), n, (Double) f.get("seconds"),
+                (Long) f.get("events_per_s")));
+        return f;
+    }
+}

@@ -1,0 +1,70 @@
+package dev.outboxbridge.bench;
+
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
+import java.util.HashMap;
+import java.util.Map;
+
+/** This project's relay, in process, with its defaults (engine batch 2048, queue 8192, poll 10 ms, flush 1 s). */
+final class RelayContender implements Contender {
+
+    static final String NAME = "outbox-bridge relay";
+    private final Relay relay;
+
+    RelayContender(Target t) {
+        this(t, Map.of());
+    }
+
+    /** With extra relay settings over the defaults (e.g. a shorter poll interval). */
+    RelayContender(Target t, Map<String, String> overrides) {
+        Map<String, String> m = settings(t);
+        m.putAll(overrides);
+        this.relay = Relay.create(RelayConfig.of(m));
+    }
+
+    /** Latency-tuned settings: hand over partial batches after 1 ms, send without lingering. */
+    static final Map<String, String> LOW_LATENCY = Map.of(RelayConfig.POLL_INTERVAL_MS, "1", RelayConfig.PRODUCER_PREFIX + "linger.ms", "0");
+
+    static Map<String, String> settings(Target t) {
+        Map<String, String> m = new HashMap<>();
+        m.put(RelayConfig.NAME, "bench-" + t.slot()); // unique: offsets are kept per relay name
+        m.put(RelayConfig.DATABASE_HOSTNAME, t.host());
+        m.put(RelayConfig.DATABASE_PORT, String.valueOf(t.port()));
+        m.put(RelayConfig.DATABASE_DBNAME, t.database());
+        m.put(RelayConfig.DATABASE_USER, t.user());
+        m.put(RelayConfig.DATABASE_PASSWORD, t.password() == null ? "" : t.password());
+        m.put(RelayConfig.SLOT_NAME, t.slot());
+        m.put(RelayConfig.PUBLICATION_NAME, t.publication());
+        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, t.bootstrapServers());
+        m.put(RelayConfig.TOPIC_PREFIX, t.topicPrefix());
+        m.put(RelayConfig.OFFSET_FILE, t.workDir().resolve("relay-offsets-" + t.slot() + ".dat").toString());
+        return m;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void start() {
+        relay.start();
+    }
+
+    @Override
+    public long published() {
+        return relay.publishedCount();
+    }
+
+    @Override
+    public void checkHealthy() {
+        if (relay.state() == Relay.State.FAILED) {
+            throw new IllegalStateException("The relay failed: " + relay.failure().map(Throwable::toString).orElse("?"));
+        }
+    }
+
+    @Override
+    public void close() {
+        relay.close();
+    }
+}

@@ -1,0 +1,461 @@
+package dev.outboxbridge.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The outputs: results.json, results.md, the PNG charts, and the console table. */
+final class Report {
+
+    /** A table: for the console and for Markdown. */
+    record Table(String title, List<String> header, List<List<String>> rows, List<String> charts) {
+    }
+
+    private final Map<String, Object> results;
+    private final List<Table> tables = new ArrayList<>();
+    private final List<List<String>> targets = new ArrayList<>();
+
+    Report(Map<String, Object> results) {
+        this.results = results;
+        drain();
+        latency();
+        write();
+        inbox();
+        memory();
+        results.put("targets", targets.stream().map(t -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("target", t.get(0));
+            m.put("measured", t.get(1));
+            m.put("verdict", t.get(2));
+            return m;
+        }).toList());
+    }
+
+    // ---------------------------------------------------------------- scenarios
+
+    private void drain() {
+        Map<String, Object> d = section("drain");
+        if (d == null) {
+            return;
+        }
+        double deb = num(d, "debezium", "events_per_s");
+        double poll = num(d, "polling", "events_per_s");
+        double jdbcDecoding = num(d, "limit_decoding", "events_per_s");
+        double recvDecoding = num(d, "limit_decoding_pg_recvlogical", "events_per_s");
+        double lim = Double.isNaN(recvDecoding) ? jdbcDecoding : Math.max(jdbcDecoding, recvDecoding);
+        Map<String, Double> values = new LinkedHashMap<>();
+        values.put("limit: raw pgoutput decoding, JDBC stream", jdbcDecoding);
+        if (!Double.isNaN(recvDecoding)) {
+            values.put("limit: raw pgoutput decoding, pg_recvlogical", recvDecoding);
+        }
+        values.put("limit: raw producer, pipelined", num(d, "limit_producer", "events_per_s"));
+        values.put("limit: producer, batches of 2048 waited", num(d, "limit_producer_batched", "events_per_s"));
+        values.put(RelayContender.NAME, num(d, "relay", "events_per_s"));
+        values.put(DebeziumRouterPeer.NAME + " (peer 1)", deb);
+        values.put(PollingPeer.NAME + ", batch " + d.get("polling_best_batch") + " (peer 2)", poll);
+        List<List<String>> rows = new ArrayList<>();
+        values.forEach((k, v) -> rows.add(List.of(k, fmt(v), steady(d, k), ratio(v, deb), ratio(v, poll), pct(v, lim), rounds(d, k))));
+        if (d.get("polling") instanceof Map<?, ?> p && p.get("trials") instanceof Map<?, ?> trials) {
+            trials.forEach((batch, f) -> rows.add(List.of("  polling trial, batch " + batch + " (" + fmt(num(p, "trials_on_rows")) + " rows)",
+                    fmt(num(f, "events_per_s")), "", "", "", "", "")));
+        }
+        long n = (long) num(d, "backlog", "events");
+        tables.add(new Table(String.format("Relay drain: backlog of %,d events, events/s from start to the last Kafka ack", n),
+                List.of("figure", "events/s", "steady events/s", "÷ Debezium", "÷ polling", "÷ decoding limit (best of the two)", "rounds (events/s)"), rows,
+                List.of("drain.png")));
+        List<List<String>> cpuRows = new ArrayList<>();
+        Map<String, String> cpuOf = new LinkedHashMap<>();
+        cpuOf.put("limit_decoding", "raw decoding, JDBC stream");
+        cpuOf.put("limit_decoding_pg_recvlogical", "raw decoding, pg_recvlogical");
+        cpuOf.put("relay", RelayContender.NAME);
+        cpuOf.put("debezium", DebeziumRouterPeer.NAME);
+        cpuOf.put("polling", PollingPeer.NAME);
+        cpuOf.forEach((key, label) -> {
+            Object c = get(d, key, "cpu");
+            if (c == null) {
+                return;
+            }
+            double jvm = num(c, "jvm_cpu_s");
+            double pg = num(c, "postgres_cpu_s");
+            double events = num(d, key, "events");
+            Object pgProcs = get(c, "postgres_processes_cpu_s");
+            cpuRows.add(List.of(label, fmt(num(c, "wall_s")), fmt(jvm), fmt(num(c, "jvm_jit_compile_ms") / 1000), fmt(num(c, "jvm_gc_ms") / 1000),
+                    fmt(pg), pgProcs instanceof Map<?, ?> pm ? String.join(", ", pm.entrySet().stream()
+                            .map(e -> e.getKey().toString().replace(" (logical decoding)", "").replace(" (SQL sessions)", "") + " " + e.getValue())
+                            .toList()) : "", fmt((jvm + pg) * 1e6 / events)));
+        });
+        tables.add(new Table("Relay drain: where the CPU went (the round shown above; JVM = relay or peer + in-process Kafka broker)",
+                List.of("contender", "wall s", "JVM CPU s", "JIT compiling s", "GC pause s", "PostgreSQL CPU s", "PostgreSQL by process",
+                        "CPU µs per event"), cpuRows, List.of()));
+        List<List<String>> profileRows = new ArrayList<>();
+        for (String key : List.of("relay", "debezium")) {
+            Object prof = get(d, key, "profile");
+            if (!(prof instanceof Map<?, ?>)) {
+                continue;
+            }
+            String who = key.equals("relay") ? RelayContender.NAME : DebeziumRouterPeer.NAME;
+            if (get(prof, "samples_by_thread_group") instanceof Map<?, ?> threads) {
+                threads.entrySet().stream().limit(5).forEach(e -> profileRows.add(List.of(who, "thread", shorten(String.valueOf(e.getKey())),
+                        String.valueOf(e.getValue()))));
+            }
+            if (get(prof, "pipeline_by_first_debezium_or_app_frame") instanceof Map<?, ?> frames) {
+                frames.entrySet().stream().limit(10).forEach(e -> profileRows.add(List.of(who, "code", shorten(String.valueOf(e.getKey())),
+                        String.valueOf(e.getValue()))));
+            }
+        }
+        if (!profileRows.isEmpty()) {
+            tables.add(new Table("Relay drain: JFR method profile of the last round (share of Java samples; \"code\" = first Debezium,"
+                    + " PgJDBC, Connect or own frame on the stack, pipeline threads only, broker threads excluded)",
+                    List.of("contender", "by", "where", "samples"), profileRows, List.of()));
+        }
+        Map<String, Number> chart = new LinkedHashMap<>();
+        values.forEach(chart::put);
+        Map<String, Integer> colors = new LinkedHashMap<>();
+        values.keySet().forEach(k -> colors.put(k, k.startsWith("limit") ? 6 : k.startsWith("outbox") ? 0 : k.startsWith("Debezium") ? 1 : 2));
+        charts.add(() -> Charts.bars(dir.resolve("drain.png"), String.format("Relay drain, %,d events (higher is better)", n), "events/s",
+                chart, colors));
+        double relay = num(d, "relay", "events_per_s");
+        targets.add(List.of("Relay drain ≥ 1.5× Debezium EventRouter (stretch 2×)",
+                String.format("%s events/s vs %s = %.2f×; %.1f%% of raw decoding", fmt(relay), fmt(deb), relay / deb, 100 * relay / lim),
+                relay / deb >= 2 ? "met (stretch too)" : relay / deb >= 1.5 ? "met" : String.format("missed by %.0f%% (needs %s events/s)",
+                        100 * (1 - relay / deb / 1.5), fmt(1.5 * deb))));
+    }
+
+    private static String rounds(Map<String, Object> d, String figure) {
+        String key = figure.startsWith("outbox") ? "relay" : figure.startsWith("Debezium") ? "debezium" : null;
+        if (key == null || !(get(d, key, "round_events_per_s") instanceof List<?> l) || l.size() < 2) {
+            return "";
+        }
+        return String.join(" / ", l.stream().map(x -> fmt(((Number) x).doubleValue())).toList());
+    }
+
+    /** Drops package names and the random database names in Debezium's thread names. */
+    private static String shorten(String s) {
+        String t = s.replaceAll("\\b([a-z][a-z0-9_]*\\.)+(?=[A-Z])", "").replaceAll("bench_[a-z_]+_[a-zA-Z0-9]+", "<db>");
+        return t.length() > 90 ? t.substring(0, 90) : t;
+    }
+
+    private static String steady(Map<String, Object> d, String figure) {
+        String key = figure.startsWith("outbox") ? "relay" : figure.startsWith("Debezium") ? "debezium" : figure.startsWith("polling") ? "polling" : null;
+        return key == null ? "" : fmt(num(d, key, "steady_events_per_s"));
+    }
+
+    private void latency() {
+        Map<String, Object> l = section("latency");
+        if (l == null) {
+            return;
+        }
+        Map<String, String> names = Map.of("relay", RelayContender.NAME, "debezium", DebeziumRouterPeer.NAME, "polling", PollingPeer.NAME,
+                "relay-tuned", RelayContender.NAME + ", poll.interval.ms=1, linger.ms=0");
+        List<String> rates = new ArrayList<>();
+        if (l.get("relay") instanceof Map<?, ?> m) {
+            m.keySet().forEach(k -> rates.add(String.valueOf(k)));
+        }
+        List<List<String>> rows = new ArrayList<>();
+        List<String> chartFiles = new ArrayList<>();
+        for (String rate : rates) {
+            double debP99 = num(l, "debezium", rate, "commit_to_ack", "p99_ms");
+            double pollP99 = num(l, "polling", rate, "commit_to_ack", "p99_ms");
+            Map<String, List<double[]>> curves = new LinkedHashMap<>();
+            for (String kind : List.of("relay", "debezium", "polling", "relay-tuned")) {
+                Object f = get(l, kind, rate);
+                if (f == null) {
+                    continue;
+                }
+                double p99 = num(f, "commit_to_ack", "p99_ms");
+                rows.add(List.of(rate, names.get(kind), fmt(num(f, "commit_to_ack", "p50_ms")), fmt(p99), fmt(num(f, "commit_to_ack", "p99_9_ms")),
+                        fmt(num(f, "commit_to_ack", "max_ms")), fmt(num(f, "intended_to_ack", "p99_ms")), ratio(p99, debP99), ratio(p99, pollP99),
+                        fmt(num(f, "events")) + (num(f, "missing_acks") > 0 ? " (" + fmt(num(f, "missing_acks")) + " missing)" : "")));
+                curves.put(names.get(kind), curve(get(f, "commit_to_ack", "percentile_curve")));
+            }
+            String file = "latency-" + rate + ".png";
+            chartFiles.add(file);
+            charts.add(() -> Charts.percentiles(dir.resolve(file), "commit → Kafka ack at " + rate + " events/s (lower is better)", curves));
+        }
+        tables.add(new Table("Latency at steady load (open loop): commit → Kafka ack, ms", List.of("events/s", "contender", "p50", "p99",
+                "p99.9", "max", "intended→ack p99", "p99 ÷ Debezium's", "p99 ÷ polling's", "events"), rows, chartFiles));
+        List<List<String>> consumerRows = new ArrayList<>();
+        for (String rate : rates) {
+            for (String kind : List.of("relay", "debezium", "polling", "relay-tuned")) {
+                Object h = get(l, kind, rate, "commit_to_consumer");
+                if (h != null) {
+                    consumerRows.add(List.of(rate, names.get(kind), fmt(num(h, "p50_ms")), fmt(num(h, "p99_ms")), fmt(num(h, "p99_9_ms")),
+                            fmt(num(h, "max_ms")), fmt(num(h, "count"))));
+                }
+            }
+        }
+        if (!consumerRows.isEmpty()) {
+            tables.add(new Table("Latency at steady load: commit → InboxConsumer handler (inside the inbox transaction), ms",
+                    List.of("events/s", "contender", "p50", "p99", "p99.9", "max", "events"), consumerRows, List.of()));
+        }
+        String at = rates.contains("1000") ? "1000" : rates.isEmpty() ? null : rates.get(rates.size() / 2);
+        if (at != null) {
+            double p99 = num(l, "relay", at, "commit_to_ack", "p99_ms");
+            double p999 = num(l, "relay", at, "commit_to_ack", "p99_9_ms");
+            double pollP99 = num(l, "polling", at, "commit_to_ack", "p99_ms");
+            targets.add(List.of("Commit→ack p99 ≤ 50 ms at " + at + " events/s", fmt(p99) + " ms",
+                    p99 <= 50 ? "met" : String.format("missed by %s ms (%.1f×)", fmt(p99 - 50), p99 / 50)));
+            targets.add(List.of("Commit→ack p99.9 ≤ 200 ms at " + at + " events/s", fmt(p999) + " ms",
+                    p999 <= 200 ? "met" : String.format("missed by %s ms (%.1f×)", fmt(p999 - 200), p999 / 200)));
+            targets.add(List.of("p99 ≤ 1/5 of the polling peer's at " + at + " events/s",
+                    String.format("%s ms vs %s ms = %.2f of it", fmt(p99), fmt(pollP99), p99 / pollP99),
+                    p99 <= pollP99 / 5 ? "met" : String.format("missed: needs ≤ %s ms", fmt(pollP99 / 5))));
+        }
+    }
+
+    private void write() {
+        Map<String, Object> w = section("write");
+        if (w == null) {
+            return;
+        }
+        List<List<String>> rows = new ArrayList<>();
+        Map<String, Number> chart = new LinkedHashMap<>();
+        Map<String, Integer> colors = new LinkedHashMap<>();
+        for (String fsync : List.of("off", "on")) {
+            Object modes = get(w, "fsync_" + fsync, "modes");
+            if (!(modes instanceof Map<?, ?> mm)) {
+                continue;
+            }
+            double base = num(mm, WriteScenario.MODES.get(0), "tx_per_s");
+            int i = 0;
+            for (Map.Entry<?, ?> e : mm.entrySet()) {
+                double v = num(e.getValue(), "tx_per_s");
+                rows.add(List.of("fsync=" + fsync, String.valueOf(e.getKey()), fmt(v), ratio(v, base), String.valueOf(get(e.getValue(), "rounds"))));
+                String label = e.getKey() + " (fsync=" + fsync + ")";
+                chart.put(label, v);
+                colors.put(label, i++ == 0 ? 6 : fsync.equals("on") ? 1 : 0);
+            }
+            double with = num(mm, WriteScenario.MODES.get(1), "tx_per_s");
+            targets.add(List.of("Business tx throughput with the outbox ≥ 0.90× without (fsync=" + fsync + ")",
+                    String.format("%.2f× (%s vs %s tx/s)", with / base, fmt(with), fmt(base)),
+                    with / base >= 0.9 ? "met" : String.format("missed by %.2f", 0.9 - with / base)));
+        }
+        tables.add(new Table("Write overhead: business transactions per second", List.of("server", "mode", "tx/s", "÷ business only",
+                "per round"), rows, List.of("write.png")));
+        charts.add(() -> Charts.bars(dir.resolve("write.png"), "Business transactions/s with and without the outbox (higher is better)",
+                "transactions/s", chart, colors));
+    }
+
+    private void inbox() {
+        Map<String, Object> b = section("inbox");
+        if (b == null) {
+            return;
+        }
+        double plainBatched = num(b, "no_dedup_batched", "events_per_s");
+        double plainPerRecord = num(b, "no_dedup_per_record", "events_per_s");
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("no_dedup_batched", "same handler, no dedup, 1 tx per poll batch");
+        labels.put("inbox_fresh", "InboxConsumer (default batching), fresh events");
+        labels.put("inbox_all_duplicates", "InboxConsumer (default batching), all-duplicate replay");
+        labels.put("no_dedup_per_record", "same handler, no dedup, 1 tx per record");
+        labels.put("inbox_fresh_per_record", "InboxConsumer maxBatchSize(1), fresh events");
+        List<List<String>> rows = new ArrayList<>();
+        Map<String, Number> chart = new LinkedHashMap<>();
+        Map<String, Integer> colors = new LinkedHashMap<>();
+        labels.forEach((k, label) -> {
+            if (b.get(k) != null) {
+                double v = num(b, k, "events_per_s");
+                double twin = k.endsWith("per_record") ? plainPerRecord : plainBatched;
+                rows.add(List.of(label, fmt(v), ratio(v, twin), fmt(num(b, k, "events"))));
+                chart.put(label, Double.isNaN(v) ? 0 : v);
+                colors.put(label, k.startsWith("no_dedup") ? 6 : 0);
+            }
+        });
+        tables.add(new Table("Inbox: consumer events/s", List.of("variant", "events/s", "÷ its no-dedup twin", "events"), rows,
+                List.of("inbox.png")));
+        charts.add(() -> Charts.bars(dir.resolve("inbox.png"), "Consumer events/s (higher is better)", "events/s", chart, colors));
+        double fresh = num(b, "inbox_fresh", "events_per_s");
+        double freshOne = num(b, "inbox_fresh_per_record", "events_per_s");
+        targets.add(List.of("Inbox ≥ 0.75× the no-dedup handler", String.format("batched: %.2f× (%s vs %s events/s); per record: %.2f× (%s vs %s)",
+                fresh / plainBatched, fmt(fresh), fmt(plainBatched), freshOne / plainPerRecord, fmt(freshOne), fmt(plainPerRecord)),
+                fresh / plainBatched >= 0.75 ? "met" : String.format("missed by %.2f", 0.75 - fresh / plainBatched)));
+        targets.add(List.of("Inbox ≥ 5,000 events/s batched", fmt(fresh) + " events/s (default maxBatchSize)",
+                fresh >= 5000 ? "met" : String.format("missed by %s events/s", fmt(5000 - fresh))));
+    }
+
+    private void memory() {
+        Map<String, Object> m = section("memory");
+        if (m == null) {
+            return;
+        }
+        double heap = num(m, "peak_heap_used_mib");
+        tables.add(new Table(String.format("Memory: relay child JVM (-Xmx%s) draining %,d events", m.get("xmx"), (long) num(m, "events")),
+                List.of("figure", "value"), List.of(
+                        List.of("events/s", fmt(num(m, "events_per_s"))),
+                        List.of("peak heap used (before GC, from -Xlog:gc)", fmt(heap) + " MiB"),
+                        List.of("heap after GC, max", fmt(num(m, "max_heap_after_gc_mib")) + " MiB"),
+                        List.of("peak RSS (VmHWM)", fmt(num(m, "vm_hwm_mib")) + " MiB"),
+                        List.of("GC pauses", fmt(num(m, "gc_pauses")) + ", total " + fmt(num(m, "gc_pause_ms_total")) + " ms")),
+                List.of("memory.png")));
+        if (m.get("timeline") instanceof Map<?, ?> timeline) {
+            Map<String, List<double[]>> series = new LinkedHashMap<>();
+            timeline.forEach((k, v) -> series.put(String.valueOf(k), curve(v)));
+            charts.add(() -> Charts.lines(dir.resolve("memory.png"), "Relay child JVM while draining (MiB)", "MiB", series));
+        }
+        targets.add(List.of("Relay heap ≤ 512 MiB with a " + String.format("%,d", (long) num(m, "events")) + "-row backlog",
+                fmt(heap) + " MiB peak used (VmHWM " + fmt(num(m, "vm_hwm_mib")) + " MiB)", heap <= 512 ? "met" : "missed by " + fmt(heap - 512) + " MiB"));
+    }
+
+    // ---------------------------------------------------------------- output
+
+    private interface ChartJob {
+        void draw() throws IOException;
+    }
+
+    private final List<ChartJob> charts = new ArrayList<>();
+    private Path dir;
+
+    void write(Path outDir) throws IOException {
+        this.dir = outDir;
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(outDir.resolve("results.json").toFile(), results);
+        for (ChartJob job : charts) {
+            try {
+                job.draw();
+            } catch (IOException | RuntimeException e) {
+                System.out.println("chart failed: " + e);
+            }
+        }
+        Files.writeString(outDir.resolve("results.md"), markdown());
+    }
+
+    void printConsole(PrintStream out) {
+        out.println();
+        out.println("==================== Outbox Bridge benchmarks ====================");
+        if (results.get("machine") instanceof Map<?, ?> m) {
+            out.println("machine: " + m.get("cpus") + " CPUs (" + m.get("cpu_model") + "), " + m.get("memory") + ", " + m.get("java") + ", "
+                    + m.get("postgresql") + ", " + m.get("kafka"));
+        }
+        for (Table t : tables) {
+            out.println();
+            out.println(t.title());
+            int[] w = new int[t.header().size()];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = t.header().get(i).length();
+                for (List<String> r : t.rows()) {
+                    w[i] = Math.max(w[i], r.get(i).length());
+                }
+            }
+            out.println("  " + line(t.header(), w));
+            StringBuilder sep = new StringBuilder("  ");
+            for (int x : w) {
+                sep.append("-".repeat(x)).append("  ");
+            }
+            out.println(sep.toString().stripTrailing());
+            t.rows().forEach(r -> out.println("  " + line(r, w)));
+        }
+        errors().forEach(e -> out.println("\n" + e));
+        if (!targets.isEmpty()) {
+            out.println();
+            out.println("Targets (issue 6, this machine):");
+            targets.forEach(t -> out.println("  [" + (t.get(2).startsWith("met") ? "MET   " : "MISSED") + "] " + t.get(0) + ": " + t.get(1)
+                    + (t.get(2).startsWith("met") ? "" : " -- " + t.get(2))));
+        }
+        out.println("===================================================================");
+    }
+
+    private static String line(List<String> cells, int[] w) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < cells.size(); i++) {
+            String c = cells.get(i);
+            boolean numeric = !c.isEmpty() && (Character.isDigit(c.charAt(0)) || c.startsWith("n/a") || c.startsWith("-"));
+            sb.append(i == 0 || !numeric ? pad(c, w[i]) : lpad(c, w[i])).append("  ");
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    private List<String> errors() {
+        List<String> e = new ArrayList<>();
+        results.forEach((k, v) -> {
+            if (v instanceof Map<?, ?> m && m.containsKey("error")) {
+                e.add("scenario " + k + " FAILED: " + m.get("error"));
+            }
+        });
+        return e;
+    }
+
+    String markdown() {
+        StringBuilder sb = new StringBuilder();
+        for (Table t : tables) {
+            sb.append("### ").append(t.title()).append("\n\n");
+            sb.append("| ").append(String.join(" | ", t.header())).append(" |\n");
+            sb.append("|").append(" --- |".repeat(t.header().size())).append("\n");
+            t.rows().forEach(r -> sb.append("| ").append(String.join(" | ", r)).append(" |\n"));
+            sb.append("\n");
+            t.charts().forEach(c -> sb.append("![").append(c).append("](").append(c).append(")\n\n"));
+        }
+        errors().forEach(e -> sb.append("**").append(e).append("**\n\n"));
+        if (!targets.isEmpty()) {
+            sb.append("### Targets\n\n| target | measured | verdict |\n| --- | --- | --- |\n");
+            targets.forEach(t -> sb.append("| ").append(String.join(" | ", t)).append(" |\n"));
+            sb.append("\n");
+        }
+        return sb.toString();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> section(String key) {
+        Object v = results.get(key);
+        return v instanceof Map<?, ?> m && !m.containsKey("error") ? (Map<String, Object>) m : null;
+    }
+
+    static Object get(Object root, String... path) {
+        Object cur = root;
+        for (String p : path) {
+            if (!(cur instanceof Map<?, ?> m)) {
+                return null;
+            }
+            cur = m.get(p);
+        }
+        return cur;
+    }
+
+    static double num(Object root, String... path) {
+        return get(root, path) instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static List<double[]> curve(Object o) {
+        List<double[]> out = new ArrayList<>();
+        if (o instanceof List<?> list) {
+            for (Object p : list) {
+                if (p instanceof double[] d) {
+                    out.add(d);
+                } else if (p instanceof List<?> l && l.size() == 2) {
+                    out.add(new double[] {((Number) l.get(0)).doubleValue(), ((Number) l.get(1)).doubleValue()});
+                }
+            }
+        }
+        return out;
+    }
+
+    static String fmt(double v) {
+        if (Double.isNaN(v)) {
+            return "n/a";
+        }
+        return Math.abs(v) >= 100 || v == Math.rint(v) ? String.format("%,.0f", v) : String.format("%.1f", v);
+    }
+
+    private static String ratio(double v, double of) {
+        return Double.isNaN(v) || Double.isNaN(of) || of == 0 ? "" : String.format("%.2f×", v / of);
+    }
+
+    private static String pct(double v, double of) {
+        return Double.isNaN(v) || Double.isNaN(of) || of == 0 ? "" : String.format("%.1f%%", 100 * v / of);
+    }
+
+    private static String pad(String s, int w) {
+        return s + " ".repeat(Math.max(0, w - s.length()));
+    }
+
+    private static String lpad(String s, int w) {
+        return " ".repeat(Math.max(0, w - s.length())) + s;
+    }
+}

@@ -1,0 +1,74 @@
+package dev.outboxbridge.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs the benchmark command end to end with tiny sizes and checks what it wrote: every
+ * contender published every event, and the JSON, Markdown and PNG files exist. No timing is
+ * asserted: benchmarks are not tests.
+ */
+class BenchSmokeIT {
+
+    @TempDir
+    Path out;
+
+    @Test
+    void theCommandRunsEveryDefaultScenarioAndWritesJsonMarkdownAndCharts() throws Exception {
+        int code = BenchMain.run("--events", "1500", "--warmup-events", "0", "--drain-rounds", "2", "--aggregates", "100", "--poll-batch-sizes", "100,500", "--rates", "200",
+                "--latency-warmup-seconds", "0", "--latency-seconds", "2", "--write-seconds", "1", "--write-rounds", "1",
+                "--inbox-events", "400", "--inbox-per-record-events", "100", "--timeout-seconds", "120", "--out", out.toString());
+
+        assertThat(code).as("exit code").isZero();
+        JsonNode r = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertThat(r.path("machine").path("cpus").asInt()).isPositive();
+        assertThat(r.path("settings").path("events").asLong()).isEqualTo(1500);
+
+        JsonNode drain = r.path("drain");
+        assertThat(drain.has("error")).as("drain error: %s", drain.path("error")).isFalse();
+        for (String c : new String[] {"relay", "debezium", "polling"}) {
+            assertThat(drain.path(c).path("published").asLong()).as(c + " published").isEqualTo(1500);
+            assertThat(drain.path(c).path("events_per_s").asLong()).as(c + " rate").isPositive();
+        }
+        assertThat(drain.path("relay").path("round_events_per_s").size()).as("ABBA rounds").isEqualTo(2);
+        assertThat(drain.path("debezium").path("round_events_per_s").size()).as("ABBA rounds").isEqualTo(2);
+        assertThat(drain.path("relay").path("profile").path("samples").asLong()).as("JFR samples").isPositive();
+        assertThat(drain.path("limit_decoding").path("events").asLong()).isEqualTo(1500);
+        assertThat(drain.path("limit_producer").path("events").asLong()).isEqualTo(1500);
+        assertThat(drain.path("polling").path("trials").size()).isEqualTo(2);
+
+        JsonNode latency = r.path("latency");
+        assertThat(latency.has("error")).as("latency error: %s", latency.path("error")).isFalse();
+        for (String c : new String[] {"relay", "debezium", "polling"}) {
+            JsonNode f = latency.path(c).path("200");
+            assertThat(f.path("events").asLong()).as(c + " events written").isEqualTo(400);
+            assertThat(f.path("missing_acks").asLong()).as(c + " events never acknowledged").isZero();
+            assertThat(f.path("commit_to_ack").path("count").asLong()).as(c + " recorded").isEqualTo(400);
+        }
+
+        JsonNode write = r.path("write").path("fsync_" + r.path("write").path("server_fsync").asText()).path("modes");
+        assertThat(write.size()).as("write modes").isEqualTo(3);
+        write.forEach(m -> assertThat(m.path("tx_per_s").asLong()).isPositive());
+
+        JsonNode inbox = r.path("inbox");
+        assertThat(inbox.has("error")).as("inbox error: %s", inbox.path("error")).isFalse();
+        assertThat(inbox.path("inbox_fresh").path("processed").asLong()).isEqualTo(400);
+        assertThat(inbox.path("inbox_all_duplicates").path("duplicates").asLong()).isEqualTo(400);
+        assertThat(inbox.path("inbox_all_duplicates").path("processed").asLong()).isZero();
+        assertThat(inbox.path("inbox_fresh_per_record").path("processed").asLong()).as("stops at 100, may apply a few more")
+                .isGreaterThanOrEqualTo(100);
+        assertThat(inbox.path("no_dedup_batched").path("events").asLong()).isEqualTo(400);
+
+        assertThat(r.path("targets").size()).isGreaterThanOrEqualTo(6);
+        for (String file : new String[] {"results.md", "drain.png", "latency-200.png", "write.png", "inbox.png", "drain-relay.jfr"}) {
+            assertThat(out.resolve(file)).as(file).exists();
+            assertThat(Files.size(out.resolve(file))).as(file + " size").isPositive();
+        }
+    }
+}
