@@ -1,6 +1,7 @@
 package dev.outboxbridge.bench;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
 import java.io.File;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -68,8 +68,7 @@ final class MemoryScenario {
             List<String> cmd = List.of(javaBinary(), "-Xmx" + o.memoryHeap(), "-Xlog:gc:file=" + gcLog + ":uptime",
                     "-Dlogback.configurationFile=" + logback, "-cp", classpath(), "dev.outboxbridge.relay.RelayMain");
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(relayLog.toFile());
-            RelayContender.settings(ctx.target(db, slot, pub, prefix)).forEach((k, v) ->
-                    pb.environment().put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
+            pb.environment().putAll(RelayConfig.toEnvironment(RelayContender.settings(ctx.target(db, slot, pub, prefix))));
             result.put("command", String.join(" ", cmd).replace(classpath(), "<bench jar>:<lib/*>").replace(logback.toString(), "<relay INFO logback.xml>"));
             result.put("xmx", o.memoryHeap());
             result.put("backlog_tx_size", txSize);

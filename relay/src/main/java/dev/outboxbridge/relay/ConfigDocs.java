@@ -32,8 +32,7 @@ final class ConfigDocs {
             if (dflt != null && dflt.isEmpty()) {
                 dflt = "\"\"";
             }
-            sb.append("| `").append(key.name).append("` | `").append(RelayConfig.ENV_PREFIX)
-                    .append(key.name.toUpperCase(java.util.Locale.ROOT).replace('.', '_')).append("` | ")
+            sb.append("| `").append(key.name).append("` | `").append(RelayConfig.environmentVariable(key.name)).append("` | ")
                     .append(key.type.toString().toLowerCase(java.util.Locale.ROOT)).append(" | ")
                     .append(dflt).append(" | ")
                     .append(key.validator == null ? "" : key.validator.toString().replace("|", "\\|")).append(" | ")

@@ -213,6 +213,18 @@ public final class RelayConfig extends AbstractConfig {
         return of(props);
     }
 
+    /** The environment variable of a setting: {@code database.password} is {@code OUTBOX_RELAY_DATABASE_PASSWORD}. */
+    public static String environmentVariable(String setting) {
+        return ENV_PREFIX + setting.toUpperCase(Locale.ROOT).replace('.', '_');
+    }
+
+    /** Settings as environment variables for a relay process ({@link #environmentVariable}), the inverse of {@link #load}. */
+    public static Map<String, String> toEnvironment(Map<String, String> settings) {
+        Map<String, String> env = new HashMap<>();
+        settings.forEach((k, v) -> env.put(environmentVariable(k), v));
+        return env;
+    }
+
     /** Maps {@code OUTBOX_RELAY_DATABASE_PASSWORD=x} to {@code database.password=x}. */
     static Map<String, String> fromEnvironment(Map<String, String> environment) {
         Map<String, String> props = new HashMap<>();

@@ -166,4 +166,13 @@ class RelayConfigTest {
                 .hasMessageContaining("heartbeat.interval.ms");
         assertThat(with("heartbeat.interval.ms", "0").getLong(RelayConfig.HEARTBEAT_INTERVAL_MS)).isZero();
     }
+
+    @Test
+    void settingsTurnedIntoEnvironmentVariablesLoadBackUnchanged() {
+        Map<String, String> settings = minimal();
+        settings.put("kafka.producer.linger.ms", "1");
+        Map<String, String> env = RelayConfig.toEnvironment(settings);
+        assertThat(env).containsEntry("OUTBOX_RELAY_DATABASE_PASSWORD", "s3cret-pw").containsEntry("OUTBOX_RELAY_KAFKA_PRODUCER_LINGER_MS", "1");
+        assertThat(RelayConfig.fromEnvironment(env)).isEqualTo(settings);
+    }
 }

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +45,7 @@ class RelayProcessIT {
     static Process startRelayProcess(Map<String, String> settings, Path log) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx256m", "-jar",
                 relayJar().toAbsolutePath().toString());
-        settings.forEach((k, v) -> pb.environment().put(RelayConfig.ENV_PREFIX + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
+        pb.environment().putAll(RelayConfig.toEnvironment(settings));
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         return pb.start();
     }

@@ -7,6 +7,7 @@ import dev.outboxbridge.demo.RelayRole;
 import dev.outboxbridge.demo.Workload;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.KafkaServer;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
@@ -19,9 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -225,8 +224,7 @@ public final class FaultRun {
             relaySettings.put("kafka.producer.delivery.timeout.ms", "15000");
             relaySettings.put("kafka.producer.request.timeout.ms", "5000");
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
-            Map<String, String> relayEnv = new HashMap<>();
-            relaySettings.forEach((k, v) -> relayEnv.put("OUTBOX_RELAY_" + k.toUpperCase(Locale.ROOT).replace('.', '_'), v));
+            Map<String, String> relayEnv = RelayConfig.toEnvironment(relaySettings);
             Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billingJdbcUrl, "BILLING_DB_USER", billing.user(),
                     "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
                     "BILLING_BOOTSTRAP_SERVERS", consumerBootstrap, "BILLING_TOPIC", topic,
