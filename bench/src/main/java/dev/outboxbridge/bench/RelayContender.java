@@ -37,7 +37,6 @@ final class RelayContender implements Contender {
         m.put(RelayConfig.PUBLICATION_NAME, t.publication());
         m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, t.bootstrapServers());
         m.put(RelayConfig.TOPIC_PREFIX, t.topicPrefix());
-        m.put(RelayConfig.OFFSET_FILE, t.workDir().resolve("relay-offsets-" + t.slot() + ".dat").toString());
         return m;
     }
 

@@ -13,7 +13,6 @@ import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Exactly-once effect across two hops without Kafka transactions: order events are written to the
@@ -33,9 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(OutboxBridgeExtension.class)
 class ChainingIT {
-
-    @TempDir
-    Path dir;
 
     @Test
     void handlerAppendsOutboxEventsInItsTransactionAndEachHopAppliesOnce(TestDatabase db, TestKafka kafka)
@@ -121,7 +116,6 @@ class ChainingIT {
         m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
         m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         m.put(RelayConfig.TOPIC_PREFIX, prefix);
-        m.put(RelayConfig.OFFSET_FILE, dir.resolve("offsets.dat").toString());
         return m;
     }
 
