@@ -1,12 +1,14 @@
 package dev.outboxbridge.relay;
 
 import dev.outboxbridge.relay.internal.KafkaPositionStore;
+import dev.outboxbridge.relay.internal.LeaderLease;
 import dev.outboxbridge.relay.internal.OffsetTopic;
 import dev.outboxbridge.relay.internal.OperationsServer;
 import dev.outboxbridge.relay.internal.RelayMetrics;
 import dev.outboxbridge.relay.internal.OutboxRecordMapper;
 import dev.outboxbridge.relay.internal.Preflight;
 import dev.outboxbridge.relay.internal.PublishingChangeConsumer;
+import dev.outboxbridge.relay.internal.SlotMonitor;
 import dev.outboxbridge.relay.internal.TopicGuard;
 import io.debezium.embedded.Connect;
 import io.debezium.engine.DebeziumEngine;
@@ -53,10 +55,15 @@ public final class Relay implements AutoCloseable {
     static final String ENGINE_NAME = "outbox-bridge-relay";
     /** Prefix of the relay's heartbeat messages in the WAL. */
     public static final String HEARTBEAT_PREFIX = "outbox-bridge-heartbeat";
+    /** How often the slot's retained WAL and wal_status are checked while the relay runs. */
+    static final Duration SLOT_CHECK_INTERVAL = Duration.ofSeconds(5);
     static final String HEARTBEAT_QUERY = "SELECT pg_logical_emit_message(false, '" + HEARTBEAT_PREFIX + "', '')";
 
-    /** Lifecycle states; transitions are compare-and-set. */
-    public enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, FAILED }
+    /**
+     * Lifecycle states; transitions are compare-and-set. STANDBY: started, waiting for the lease
+     * (ha.enabled=true) while another relay publishes; RUNNING: publishing.
+     */
+    public enum State { NEW, STARTING, STANDBY, RUNNING, STOPPING, STOPPED, FAILED }
 
     private final RelayConfig config;
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
@@ -70,6 +77,11 @@ public final class Relay implements AutoCloseable {
     private final Clock clock;
     private final RelayMetrics metrics;
     private volatile OperationsServer http;
+    private volatile LeaderLease lease; // null unless ha.enabled
+    private volatile SlotMonitor slotMonitor;
+    private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
+    private volatile Thread fenceThread;
+    private final String instanceId = java.util.UUID.randomUUID().toString();
 
     private Relay(RelayConfig config, Clock clock) {
         this.config = config;
@@ -107,14 +119,20 @@ public final class Relay implements AutoCloseable {
                     config.publicationName(), config.bootstrapServers(), config.topicPrefix());
             LOG.debug("Relay configuration: {}", config.describe());
             Preflight preflight = new Preflight(config);
-            metrics.gauge("outbox.relay.slot.retained.wal.bytes", "WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn)",
-                    preflight::retainedWalBytes);
-            metrics.gauge("outbox.relay.leader", "1 while this relay publishes, else 0", () -> state.get() == State.RUNNING ? 1 : 0);
+            SlotMonitor monitor = new SlotMonitor(config, this::slotUnusable);
+            slotMonitor = monitor;
+            metrics.gauge("outbox.relay.slot.retained.wal.bytes", "WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn),"
+                    + " checked every " + SLOT_CHECK_INTERVAL.toSeconds() + " s", monitor::retainedWalBytes);
+            metrics.gauge("outbox.relay.leader", "1 while this relay publishes (the leader), else 0", () -> state.get() == State.RUNNING ? 1 : 0);
+            metrics.gauge("outbox.relay.standby", "1 while this relay waits for the lease as a standby, else 0",
+                    () -> state.get() == State.STANDBY ? 1 : 0);
             if (config.getInt(RelayConfig.HTTP_PORT) >= 0) {
+                // ready: publishing, or a healthy standby ready to take over
                 http = new OperationsServer(config.name(), config.getInt(RelayConfig.HTTP_PORT), () -> state.get() != State.FAILED,
-                        () -> state.get() == State.RUNNING, this::statusLine, metrics::scrape);
+                        () -> state.get() == State.RUNNING || state.get() == State.STANDBY, this::statusLine, metrics::scrape);
             }
             preflight.run();
+            monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = Admin.create(adminProperties());
             checkKafkaReachable();
             if (config.offsetsInKafka()) {
@@ -127,7 +145,8 @@ public final class Relay implements AutoCloseable {
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
                             config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
-                    config.getString(RelayConfig.DEAD_LETTER_TOPIC));
+                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
+            KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                     .using(engineProperties())
                     .using(this::engineCompleted)
@@ -138,13 +157,88 @@ public final class Relay implements AutoCloseable {
                 t.setDaemon(false);
                 return t;
             });
-            transition(State.STARTING, State.RUNNING);
-            executor.execute(engine);
-            LOG.info("Relay '{}' running", config.name());
+            if (config.getBoolean(RelayConfig.HA_ENABLED)) {
+                transition(State.STARTING, State.STANDBY);
+                lease = new LeaderLease(config, new LeaderLease.Listener() {
+                    @Override
+                    public void acquired() {
+                        startPublishing(State.STANDBY);
+                    }
+
+                    @Override
+                    public void lost(String reason) {
+                        fence(reason);
+                    }
+                }, System::nanoTime);
+                lease.start();
+            } else {
+                startPublishing(State.STARTING);
+            }
         } catch (RuntimeException e) {
             fail(e);
             releaseResources();
             throw e;
+        }
+    }
+
+    private void startPublishing(State from) {
+        if (state.compareAndSet(from, State.RUNNING)) {
+            executor.execute(engine);
+            LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
+        }
+    }
+
+    /** While false, nothing is sent to Kafka, marked processed or stored as the position. */
+    private boolean mayPublish() {
+        LeaderLease l = lease;
+        return !fenced && (l == null || l.mayPublish());
+    }
+
+    /**
+     * The lease is lost: stop publishing at once (no further send, mark or position write; records not yet
+     * acknowledged are abandoned, to be sent again by the next leader), then stop the engine on a thread of its own.
+     */
+    private void fence(String reason) {
+        haltPublishing("lease", new RelayException("Relay '" + config.name() + "' lost the lease for slot " + config.slotName() + " ("
+                + reason + ") and stopped publishing; another relay may take over. It must be restarted to rejoin as a standby"
+                + " (RelayMain exits; its supervisor starts it again)."), true);
+    }
+
+    /** PostgreSQL invalidated or dropped the slot while the relay ran: fail loudly, never resume from a wrong position. */
+    private void slotUnusable(RelayException cause) {
+        LOG.error("Relay '{}': {}", config.name(), cause.getMessage());
+        haltPublishing("slot", cause, false);
+    }
+
+    /**
+     * Stops publishing at once, fails the relay with the cause, and stops the engine on a thread of its own. With
+     * abortInFlight, sends queued or in flight are abandoned too (not marked processed: sent again by the next leader).
+     */
+    private void haltPublishing(String errorKind, RelayException cause, boolean abortInFlight) {
+        State before = state.get();
+        if (before == State.FAILED || before == State.STOPPING || before == State.STOPPED) {
+            return;
+        }
+        fenced = true;
+        KafkaProducer<byte[], byte[]> p = producer;
+        if (abortInFlight && p != null && before == State.RUNNING) {
+            p.close(Duration.ZERO);
+        }
+        metrics.error(errorKind);
+        fail(cause);
+        if (before == State.RUNNING && engine != null) {
+            Thread t = new Thread(() -> {
+                try {
+                    engine.close(); // the engine must not keep the slot: the next leader needs it
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("Relay '{}': stopping the fenced engine: {}", config.name(), e.toString());
+                }
+            }, "outbox-relay-fence-" + config.name());
+            t.setDaemon(true);
+            fenceThread = t;
+            t.start();
+        } else {
+            terminated.countDown(); // the engine never ran
         }
     }
 
@@ -165,7 +259,9 @@ public final class Relay implements AutoCloseable {
 
     private void engineCompleted(boolean success, String message, Throwable error) {
         try {
-            if (success && state.get() == State.STOPPING) {
+            if (fenced) {
+                LOG.info("Relay '{}' engine stopped after the lease was lost", config.name());
+            } else if (success && state.get() == State.STOPPING) {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
             } else if (state.get() == State.STOPPING && isShutdownRace(error)) {
                 // close() stops Debezium's record pool before its polling thread: changes polled in between are
@@ -175,7 +271,10 @@ public final class Relay implements AutoCloseable {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
             } else {
                 Throwable cause = error != null ? rootRelayException(error) : new RelayException("Debezium engine stopped: " + message);
-                if (cause.getMessage() != null && cause.getMessage().contains("no longer available on the server")) {
+                if (cause.getMessage() != null && (cause.getMessage().contains("can no longer get changes from replication slot")
+                        || cause.getMessage().contains("has been invalidated"))) {
+                    cause = Preflight.slotLost(config.slotName());
+                } else if (cause.getMessage() != null && cause.getMessage().contains("no longer available on the server")) {
                     cause = new RelayException("The stored position is behind replication slot '" + config.slotName() + "': the slot was"
                             + " dropped and recreated (or advanced by hand) and the WAL in between is gone, so outbox events committed"
                             + " in between may never have been published. The relay refuses to resume from a wrong position. Fix: find"
@@ -219,7 +318,10 @@ public final class Relay implements AutoCloseable {
 
     private String statusLine() {
         Throwable f = failure.get();
-        return "relay " + config.name() + ": " + state.get() + (f == null ? "" : ": " + f.getMessage()) + "\n";
+        State s = state.get();
+        LeaderLease l = lease;
+        String detail = f != null ? ": " + f.getMessage() : s == State.STANDBY && l != null ? ": " + l.standbyReason() : "";
+        return "relay " + config.name() + ": " + s + detail + "\n";
     }
 
     /**
@@ -236,7 +338,7 @@ public final class Relay implements AutoCloseable {
             }
             return;
         }
-        boolean wasRunning = state.compareAndSet(State.RUNNING, State.STOPPING);
+        boolean wasRunning = state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.STANDBY, State.STOPPING);
         Duration timeout = Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
         long deadline = System.nanoTime() + timeout.toNanos();
         LOG.info("Relay '{}' stopping (timeout {} ms)", config.name(), timeout.toMillis());
@@ -270,6 +372,14 @@ public final class Relay implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        Thread f = fenceThread;
+        if (f != null) {
+            try {
+                f.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         releaseResources(deadline);
         if (wasRunning) {
             state.compareAndSet(State.STOPPING, State.STOPPED);
@@ -283,6 +393,15 @@ public final class Relay implements AutoCloseable {
     }
 
     private void releaseResources(long deadline) {
+        LeaderLease l = lease;
+        if (l != null) {
+            l.close(); // after the engine stopped and stored its position: then the lock is freed for a standby
+        }
+        SlotMonitor m = slotMonitor;
+        if (m != null) {
+            m.close();
+        }
+        KafkaPositionStore.unregisterFence(instanceId);
         if (executor != null) {
             executor.shutdown();
             try {
@@ -383,6 +502,7 @@ public final class Relay implements AutoCloseable {
             p.setProperty("offset.storage.topic", config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
             p.setProperty("offset.storage.partitions", "1");
             p.setProperty("linger.ms", "0"); // the position producer: a flush waits for its one record, do not batch
+            p.setProperty(KafkaPositionStore.FENCE_PROPERTY, instanceId); // a fenced relay stores no position
             p.setProperty("offset.storage.replication.factor", String.valueOf(config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR)));
         } else {
             p.setProperty("offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
@@ -422,6 +542,9 @@ public final class Relay implements AutoCloseable {
         // walsender was terminated); a sidecar should be back within a couple of seconds.
         // Overridable with debezium.retriable.restart.connector.wait.ms.
         p.putIfAbsent("retriable.restart.connector.wait.ms", "2000");
+        // a new leader may find the previous leader's walsender still on the slot for a moment: retry every second
+        p.putIfAbsent("slot.retry.delay.ms", "1000");
+        p.putIfAbsent("slot.max.retries", "30");
         return p;
     }
 }

@@ -67,6 +67,8 @@ public final class RelayConfig extends AbstractConfig {
     public static final String HEARTBEAT_INTERVAL_MS = "heartbeat.interval.ms";
     public static final String HTTP_PORT = "http.port";
     public static final String DEAD_LETTER_TOPIC = "dead.letter.topic";
+    public static final String HA_ENABLED = "ha.enabled";
+    public static final String HA_LEASE_MS = "ha.lease.ms";
 
     public static final String OFFSET_STORAGE_KAFKA = "kafka";
     public static final String OFFSET_STORAGE_FILE = "file";
@@ -154,6 +156,19 @@ public final class RelayConfig extends AbstractConfig {
                     "Port of the operations endpoints: /health/live (200 unless the relay failed), /health/ready (200 while"
                             + " publishing) and /metrics (Prometheus). -1 = no HTTP server (the default, so an embedded relay"
                             + " opens no port), 0 = any free port; the sidecar image sets 8080.")
+            .define(HA_ENABLED, Type.BOOLEAN, true, Importance.HIGH,
+                    "Let several relays run on the same database and slot, exactly one publishing: each competes for a lease"
+                            + " (a PostgreSQL advisory lock on a connection of its own); the holder publishes, the others wait as"
+                            + " standbys (ready, not publishing) and one takes over when the leader dies, is paused or loses its"
+                            + " database connection. A relay that loses the lease stops publishing before another can start, then"
+                            + " exits for its supervisor to start it again as a standby. Needs offset.storage=kafka (the position"
+                            + " must be shared) and PostgreSQL 14 or newer. false: a single relay, publishing as soon as it started.")
+            .define(HA_LEASE_MS, Type.LONG, 4_000L, Range.between(1_000, 60_000), Importance.MEDIUM,
+                    "The lease when ha.enabled=true. The leader confirms it every ha.lease.ms/8 and stops publishing when it"
+                            + " could not for 3/4 of it; PostgreSQL frees the lock of a session silent for ha.lease.ms"
+                            + " (idle_session_timeout); a new holder waits ha.lease.ms before publishing. Takeover takes about"
+                            + " ha.lease.ms plus the engine's start after a kill -9 of the leader, and twice that after the"
+                            + " leader was cut off from PostgreSQL. Each start of a relay waits it once.")
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
                     "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
 
@@ -283,6 +298,11 @@ public final class RelayConfig extends AbstractConfig {
         if (getInt(MAX_QUEUE_SIZE) <= getInt(MAX_BATCH_SIZE)) {
             throw new ConfigException(MAX_QUEUE_SIZE, getInt(MAX_QUEUE_SIZE), "must be greater than " + MAX_BATCH_SIZE
                     + " (" + getInt(MAX_BATCH_SIZE) + ")");
+        }
+        if (getBoolean(HA_ENABLED) && !OFFSET_STORAGE_KAFKA.equals(getString(OFFSET_STORAGE))) {
+            throw new ConfigException(HA_ENABLED, true, "needs " + OFFSET_STORAGE + "=" + OFFSET_STORAGE_KAFKA + ": relays taking over"
+                    + " from each other must share the position (a local file would make a new leader resume from a stale one)."
+                    + " Set " + HA_ENABLED + "=false to run a single relay with " + OFFSET_STORAGE + "=" + OFFSET_STORAGE_FILE);
         }
         for (String key : List.of(TOPIC_CREATE_REPLICATION_FACTOR, OFFSET_STORAGE_REPLICATION_FACTOR)) {
             short rf = getShort(key);

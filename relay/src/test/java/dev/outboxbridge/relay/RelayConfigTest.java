@@ -136,12 +136,27 @@ class RelayConfigTest {
     }
 
     @Test
+    void highAvailabilityIsOnByDefaultWithAValidatedLease() {
+        RelayConfig c = RelayConfig.of(minimal());
+        assertThat(c.getBoolean(RelayConfig.HA_ENABLED)).isTrue();
+        assertThat(c.getLong(RelayConfig.HA_LEASE_MS)).isEqualTo(4_000L);
+        assertThatThrownBy(() -> with("ha.lease.ms", "500")).isInstanceOf(ConfigException.class).hasMessageContaining("ha.lease.ms")
+                .hasMessageContaining("500");
+        assertThatThrownBy(() -> with("ha.enabled", "maybe")).isInstanceOf(ConfigException.class).hasMessageContaining("ha.enabled");
+    }
+
+    @Test
     void positionStorageIsKafkaByDefaultAndValidated() {
         RelayConfig c = RelayConfig.of(minimal());
         assertThat(c.offsetsInKafka()).isTrue();
         assertThat(c.getString(RelayConfig.OFFSET_STORAGE_TOPIC)).isEqualTo("outbox-relay-offsets");
         assertThat(c.offsetServerName()).isEqualTo("orders.outbox_bridge");
-        assertThat(with("offset.storage", "file").offsetsInKafka()).isFalse();
+        Map<String, String> file = minimal();
+        file.put("offset.storage", "file");
+        assertThatThrownBy(() -> RelayConfig.of(file)).as("HA relays must share the position").isInstanceOf(ConfigException.class)
+                .hasMessageContaining("ha.enabled").hasMessageContaining("offset.storage=kafka").hasMessageContaining("ha.enabled=false");
+        file.put("ha.enabled", "false");
+        assertThat(RelayConfig.of(file).offsetsInKafka()).isFalse();
         assertThatThrownBy(() -> with("offset.storage", "jdbc")).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("offset.storage").hasMessageContaining("jdbc");
         assertThatThrownBy(() -> with("offset.storage.topic", "bad topic")).isInstanceOf(ConfigException.class)

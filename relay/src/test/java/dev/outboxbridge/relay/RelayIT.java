@@ -295,6 +295,7 @@ class RelayIT {
         kafka.createTopic(topic, 1);
         Map<String, String> m = relaySettings(db, kafka, dir);
         m.put(RelayConfig.OFFSET_STORAGE, "file");
+        m.put(RelayConfig.HA_ENABLED, "false"); // a single relay: a local position cannot be shared
         RelayConfig config = RelayConfig.of(m);
         Outbox outbox = outbox(kafka);
         try (Relay relay = Relay.create(config)) {

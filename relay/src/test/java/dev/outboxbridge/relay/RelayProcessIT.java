@@ -43,9 +43,15 @@ class RelayProcessIT {
 
     /** Starts {@code java -jar outbox-relay.jar} configured through OUTBOX_RELAY_* environment variables. */
     static Process startRelayProcess(Map<String, String> settings, Path log) throws IOException {
+        return startRelayProcess(settings, log, Map.of());
+    }
+
+    /** As {@link #startRelayProcess(Map, Path)}, with more environment variables (e.g. OUTBOX_LOG_LEVEL). */
+    static Process startRelayProcess(Map<String, String> settings, Path log, Map<String, String> environment) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx256m", "-jar",
                 relayJar().toAbsolutePath().toString());
         pb.environment().putAll(RelayConfig.toEnvironment(settings));
+        pb.environment().putAll(environment);
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         return pb.start();
     }

@@ -38,6 +38,13 @@ class WalSafetyIT {
         }
     }
 
+    private static String currentLsn(Statement s) throws Exception {
+        try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn()")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
     @Test
     void slotAdvancesWhileOnlyOtherTablesAreWrittenWithALeastPrivilegeRole(TestDatabase db, TestKafka kafka) throws Exception {
         Map<String, String> m = RelayIT.relaySettings(db, kafka, dir);
@@ -66,10 +73,14 @@ class WalSafetyIT {
             }
             kafka.readAll(topic, 1, TIMEOUT);
             try (Connection c = db.connect(); Statement s = c.createStatement()) {
+                String before = currentLsn(s);
                 // only another table is written: the outbox stays idle
                 s.execute("INSERT INTO busy_table (data) SELECT repeat('x', 1000) FROM generate_series(1, " + WAL_WRITTEN / 1000 + ")");
+                try (ResultSet rs = s.executeQuery("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + before + "')")) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("WAL written to the other table").isGreaterThan(WAL_WRITTEN);
+                }
             }
-            assertThat(retainedWalBytes(db, slot)).as("WAL written to the other table").isGreaterThan(WAL_WRITTEN);
             await().atMost(TIMEOUT).until(() -> retainedWalBytes(db, slot) < 1024 * 1024);
             assertThat(relay.state()).isEqualTo(Relay.State.RUNNING);
             assertThat(relay.publishedCount()).as("heartbeats are never published").isEqualTo(1);
@@ -78,6 +89,48 @@ class WalSafetyIT {
                 s.execute("DROP OWNED BY " + role);
                 s.execute("DROP ROLE " + role);
             }
+        }
+    }
+
+    @Test
+    void failsLoudlyWhenPostgresInvalidatesTheSlotWhileRunning(TestDatabase db, TestKafka kafka) throws Exception {
+        Map<String, String> m = RelayIT.relaySettings(db, kafka, dir);
+        m.put(RelayConfig.HEARTBEAT_INTERVAL_MS, "0"); // nothing moves the slot while the outbox is idle: it holds the WAL
+        String slot = m.get(RelayConfig.SLOT_NAME);
+        String topic = kafka.prefix() + "outbox.event.order";
+        kafka.createTopic(topic, 1);
+        Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
+        try (Connection c = db.connect(); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE busy_table (id bigserial primary key, data text)");
+        }
+        try (Relay relay = Relay.create(RelayConfig.of(m))) {
+            relay.start();
+            write(db, outbox, "before");
+            kafka.readAll(topic, 1, TIMEOUT);
+            try (Connection c = db.connect(); Statement s = c.createStatement()) {
+                s.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'"); // the server gives up a slot that falls 1 MiB behind
+                s.execute("SELECT pg_reload_conf()");
+                try {
+                    for (int i = 0; i < 8 && relay.state() != Relay.State.FAILED && !"lost".equals(walStatus(db, slot)); i++) {
+                        s.execute("INSERT INTO busy_table (data) SELECT repeat('x', 1000) FROM generate_series(1, 16384)");
+                        s.execute("CHECKPOINT"); // invalidates slots that hold more than max_slot_wal_keep_size
+                    }
+                    assertThat(relay.awaitTermination(TIMEOUT)).as("the relay stops by itself").isTrue();
+                } finally {
+                    s.execute("ALTER SYSTEM RESET max_slot_wal_keep_size");
+                    s.execute("SELECT pg_reload_conf()");
+                }
+            }
+            assertThat(relay.state()).isEqualTo(Relay.State.FAILED);
+            assertThat(relay.failure()).get().extracting(Throwable::getMessage).asString().contains("'" + slot + "'")
+                    .contains("wal_status=lost").contains("republish");
+        }
+    }
+
+    private static String walStatus(TestDatabase db, String slot) throws Exception {
+        try (Connection c = db.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(
+                "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" + slot + "'")) {
+            return rs.next() ? rs.getString(1) : null;
         }
     }
 

@@ -7,7 +7,10 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.connect.errors.ConnectException;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.connect.runtime.WorkerConfig;
 import org.apache.kafka.connect.storage.KafkaOffsetBackingStore;
@@ -30,7 +33,12 @@ import org.apache.kafka.connect.util.SharedTopicAdmin;
  */
 public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
+    /** Engine property naming the relay instance whose fence applies to this store. */
+    public static final String FENCE_PROPERTY = "outbox.relay.instance";
+    private static final Map<String, BooleanSupplier> FENCES = new ConcurrentHashMap<>();
+
     private final AtomicReference<SharedTopicAdmin> admin;
+    private volatile BooleanSupplier mayWrite = () -> true;
     private final Map<ByteBuffer, ByteBuffer> written = new HashMap<>(); // guarded by itself
 
     public KafkaPositionStore() {
@@ -42,8 +50,27 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
         this.admin = admin;
     }
 
+    /**
+     * Ties the stores of a relay instance to its lease: once it returns false, no position is written, so a relay
+     * that lost its lease (or woke from a pause) cannot overwrite the position of the relay that took over.
+     */
+    public static void registerFence(String instance, BooleanSupplier mayWrite) {
+        FENCES.put(instance, mayWrite);
+    }
+
+    public static void unregisterFence(String instance) {
+        FENCES.remove(instance);
+    }
+
     @Override
     public void configure(WorkerConfig config) {
+        Object instance = config.originals().get(FENCE_PROPERTY);
+        if (instance != null) {
+            BooleanSupplier fence = FENCES.get(instance.toString());
+            if (fence != null) {
+                mayWrite = fence;
+            }
+        }
         Map<String, Object> adminProps = new HashMap<>(config.originals());
         adminProps.keySet().retainAll(AdminClientConfig.configNames());
         adminProps.put(AdminClientConfig.CLIENT_ID_CONFIG, "outbox-relay-position-admin");
@@ -53,6 +80,13 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
     @Override
     public Future<Void> set(Map<ByteBuffer, ByteBuffer> values, Callback<Void> callback) {
+        if (!mayWrite.getAsBoolean()) {
+            ConnectException fenced = new ConnectException("Position not stored: this relay lost its lease, another relay owns the position");
+            if (callback != null) {
+                callback.onCompletion(fenced, null);
+            }
+            return CompletableFuture.failedFuture(fenced);
+        }
         Map<ByteBuffer, ByteBuffer> copy = new HashMap<>(values);
         return super.set(values, (error, result) -> {
             if (error == null) {

@@ -44,27 +44,21 @@ public final class Preflight {
         }
     }
 
-    /** WAL the slot holds back: pg_current_wal_lsn() - confirmed_flush_lsn, in bytes; NaN when unknown. */
-    public double retainedWalBytes() {
-        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setQueryTimeout(5);
-            ps.setString(1, config.slotName());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getDouble(1) : Double.NaN;
-            }
-        } catch (SQLException | RelayException e) {
-            LOG.debug("Cannot read the retained WAL of slot {}: {}", config.slotName(), e.getMessage());
-            return Double.NaN;
-        }
+    private Connection connect() {
+        return connect(config, config.name() + "-preflight", 10);
     }
 
-    private Connection connect() {
+    /**
+     * A plain (non-replication) connection as the relay's user, in auto-commit mode.
+     *
+     * @throws RelayException naming the settings to check
+     */
+    static Connection connect(RelayConfig config, String applicationName, int timeoutSeconds) {
         Properties props = new Properties();
         props.setProperty("user", config.databaseUser());
         props.setProperty("password", config.databasePassword().value());
-        props.setProperty("connectTimeout", "10");
-        props.setProperty("ApplicationName", config.name() + "-preflight");
+        props.setProperty("connectTimeout", String.valueOf(timeoutSeconds));
+        props.setProperty("ApplicationName", applicationName);
         try {
             Connection c = DriverManager.getConnection(config.jdbcUrl(), props);
             c.setAutoCommit(true);
@@ -146,6 +140,15 @@ public final class Preflight {
         LOG.info("Publication {} covers {} (checked)", pub, table);
     }
 
+    /** The error for a slot PostgreSQL invalidated: never resume from it. */
+    public static RelayException slotLost(String slot) {
+        return new RelayException("Replication slot '" + slot + "' was invalidated by PostgreSQL (wal_status=lost, the WAL it"
+                + " needed exceeded max_slot_wal_keep_size and is gone), so events may have been skipped. The relay refuses to go on."
+                + " Fix: find and republish the outbox rows committed since the last published event, then drop the slot (SELECT"
+                + " pg_drop_replication_slot('" + slot + "')) and restart the relay; raise max_slot_wal_keep_size or fix the lag"
+                + " that let the slot fall behind.");
+    }
+
     private void ensureSlot(Connection c) throws SQLException {
         String slot = config.slotName();
         try (PreparedStatement ps = c.prepareStatement(
@@ -162,9 +165,7 @@ public final class Preflight {
                                 + RelayConfig.SLOT_NAME);
                     }
                     if ("lost".equals(walStatus)) {
-                        throw new RelayException("Replication slot '" + slot + "' was invalidated by PostgreSQL (wal_status=lost):"
-                                + " the WAL it needed is gone, so events may have been skipped. Fix: find and republish the missing"
-                                + " events, then drop the slot (SELECT pg_drop_replication_slot('" + slot + "')) and restart the relay.");
+                        throw slotLost(slot);
                     }
                     LOG.info("Replication slot {} exists (pgoutput, wal_status={})", slot, walStatus);
                     return;

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -51,13 +52,15 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
     private final RelayMetrics metrics;
     private final Clock clock;
     private final String deadLetterTopic; // null: fail-stop
+    private final BooleanSupplier mayPublish;
 
     /** Headers of a dead-lettered record: why Kafka refused it and where it was meant to go. */
     public static final String HEADER_DLQ_REASON = "outbox.dlq.reason";
     public static final String HEADER_DLQ_TOPIC = "outbox.dlq.topic";
 
     public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics,
-            RelayMetrics metrics, Clock clock, String deadLetterTopic) {
+            RelayMetrics metrics, Clock clock, String deadLetterTopic, BooleanSupplier mayPublish) {
+        this.mayPublish = mayPublish;
         this.producer = producer;
         this.mapper = mapper;
         this.topics = topics;
@@ -208,6 +211,9 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
 
         List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
         for (ProducerRecord<byte[], byte[]> r : records) {
+            if (r != null) {
+                checkMayPublish();
+            }
             acks.add(r == null ? null : producer.send(r));
         }
         long sent = 0;
@@ -241,6 +247,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
                     sent++; // dead-lettered records are counted as errors of kind dead_letter, not as published
                 }
             }
+            checkMayPublish();
             committer.markProcessed(changes.get(i));
         }
         committer.markBatchFinished();
@@ -252,6 +259,14 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
         }
         if (mappingFailure != null) {
             throw mappingFailure;
+        }
+    }
+
+    /** A relay that lost its lease sends and marks nothing more: the next leader publishes from the last stored position. */
+    private void checkMayPublish() {
+        if (!mayPublish.getAsBoolean()) {
+            throw new RelayException("This relay is not the leader any more (lease lost): it stopped publishing; the rest of the"
+                    + " batch is published by the next leader");
         }
     }
 

@@ -1,0 +1,127 @@
+package dev.outboxbridge.relay.internal;
+
+import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.RelayException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the relay's replication slot while the relay runs, on one named thread and one
+ * connection: the WAL it retains (served to the metrics from memory, so a scrape never opens a
+ * connection) and whether PostgreSQL invalidated it ({@code wal_status = lost}) or it was dropped,
+ * in which case the relay must fail loudly instead of resuming silently from a wrong position.
+ */
+public final class SlotMonitor implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SlotMonitor.class);
+
+    private final RelayConfig config;
+    private final Consumer<RelayException> onSlotUnusable;
+    private final ScheduledExecutorService executor;
+    private Connection connection; // monitor thread only
+    private volatile double retainedWalBytes = Double.NaN;
+    private volatile boolean reported;
+    private boolean warned; // monitor thread only
+
+    public SlotMonitor(RelayConfig config, Consumer<RelayException> onSlotUnusable) {
+        this.config = config;
+        this.onSlotUnusable = onSlotUnusable;
+        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "outbox-relay-slot-monitor-" + config.name());
+            t.setDaemon(true);
+            return t;
+        });
+        e.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        e.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
+        this.executor = e;
+    }
+
+    /** Checks now and then every {@code periodMillis}. */
+    public void start(long periodMillis) {
+        executor.scheduleWithFixedDelay(this::check, 0, periodMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn) at the last check; NaN when unknown. */
+    public double retainedWalBytes() {
+        return retainedWalBytes;
+    }
+
+    void check() {
+        String slot = config.slotName();
+        try {
+            if (connection == null) {
+                connection = Preflight.connect(config, config.name() + "-slot-monitor", 10);
+            }
+            try (PreparedStatement ps = connection.prepareStatement("SELECT wal_status,"
+                    + " pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = ?")) {
+                ps.setQueryTimeout(10);
+                ps.setString(1, slot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        retainedWalBytes = Double.NaN;
+                        report(new RelayException("Replication slot '" + slot + "' was dropped while the relay was running: events"
+                                + " committed since it was dropped are in no slot and will not be published. Fix: find and republish"
+                                + " them, then restart the relay (it creates the slot when " + RelayConfig.SLOT_CREATE + "=true)."));
+                        return;
+                    }
+                    String walStatus = rs.getString(1);
+                    double retained = rs.getDouble(2);
+                    retainedWalBytes = rs.wasNull() ? Double.NaN : retained;
+                    if ("lost".equals(walStatus)) {
+                        report(Preflight.slotLost(slot));
+                    } else if ("unreserved".equals(walStatus) && !warned) {
+                        warned = true;
+                        LOG.warn("Replication slot {} is about to be invalidated (wal_status=unreserved: it holds more WAL than"
+                                + " max_slot_wal_keep_size); the relay is falling behind", slot);
+                    }
+                }
+            }
+        } catch (SQLException | RelayException e) {
+            retainedWalBytes = Double.NaN;
+            LOG.debug("Cannot check replication slot {}: {}", slot, e.getMessage());
+            closeConnection();
+        }
+    }
+
+    private void report(RelayException e) {
+        if (!reported) {
+            reported = true;
+            onSlotUnusable.accept(e);
+        }
+    }
+
+    private void closeConnection() {
+        if (connection != null) {
+            try {
+                connection.close();
+            } catch (SQLException e) {
+                LOG.debug("Closing the slot monitor's connection: {}", e.toString());
+            }
+            connection = null;
+        }
+    }
+
+    /** Stops the thread (waiting up to 10 s for a check in progress) and closes the connection. */
+    @Override
+    public void close() {
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.warn("Slot monitor of relay '{}' still running 10 s after close; interrupting it", config.name());
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            executor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        closeConnection();
+    }
+}
