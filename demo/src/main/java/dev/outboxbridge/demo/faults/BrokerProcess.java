@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
@@ -27,12 +28,14 @@ public final class BrokerProcess {
     private final Path config;
     private final int port;
     private final int clientPort;
+    private final String clientProtocol;
 
-    private BrokerProcess(Path dir, Path config, int port, int clientPort) {
+    private BrokerProcess(Path dir, Path config, int port, int clientPort, String clientProtocol) {
         this.dir = dir;
         this.config = config;
         this.port = port;
         this.clientPort = clientPort;
+        this.clientProtocol = clientProtocol;
     }
 
     /** An extra PLAINTEXT client listener on {@code port}, advertised at {@code advertisedPort} (e.g. a proxy's). */
@@ -41,24 +44,44 @@ public final class BrokerProcess {
 
     /** Writes the configuration and formats the log directory (once). */
     static BrokerProcess format(Path dir) throws IOException, InterruptedException {
-        return format(dir, Map.of(), List.of());
+        return format(dir, Map.of(), null, List.of());
     }
 
     public static BrokerProcess format(Path dir, Map<String, String> saslUsers) throws IOException, InterruptedException {
-        return format(dir, saslUsers, List.of());
+        return format(dir, saslUsers, null, List.of());
+    }
+
+    public static BrokerProcess format(Path dir, Map<String, String> saslUsers, List<Listener> extraListeners)
+            throws IOException, InterruptedException {
+        return format(dir, saslUsers, null, extraListeners);
+    }
+
+    /**
+     * The broker's TLS identity: a PKCS12 keystore holding its private key and certificate chain
+     * (the certificate must name {@code localhost}, the host clients connect to).
+     */
+    public record Tls(Path keystore, String password) {
+        @Override
+        public String toString() {
+            return "Tls[keystore=" + keystore + ", password=[hidden]]";
+        }
     }
 
     /**
      * Like {@link #format(Path)}; with {@code saslUsers} (user to password) clients must connect to a
-     * SASL_PLAINTEXT listener with mechanism PLAIN ({@link #bootstrapServers()}), while the broker
-     * talks to itself on a separate PLAINTEXT listener ({@link #internalBootstrapServers()}).
+     * SASL listener with mechanism PLAIN ({@link #bootstrapServers()}), while the broker talks to
+     * itself on a separate PLAINTEXT listener ({@link #internalBootstrapServers()}). With {@code tls}
+     * that client listener also requires TLS: SASL_SSL, or SSL when there are no SASL users; without
+     * it, SASL_PLAINTEXT. {@link #clientSecurityProtocol()} says which.
      */
-    public static BrokerProcess format(Path dir, Map<String, String> saslUsers, List<Listener> extraListeners)
+    public static BrokerProcess format(Path dir, Map<String, String> saslUsers, Tls tls, List<Listener> extraListeners)
             throws IOException, InterruptedException {
         Files.createDirectories(dir);
         int port = freePort();
         int controllerPort = freePort();
-        int saslPort = saslUsers.isEmpty() ? port : freePort();
+        String clientProtocol = tls != null ? (saslUsers.isEmpty() ? "SSL" : "SASL_SSL") : saslUsers.isEmpty() ? "PLAINTEXT" : "SASL_PLAINTEXT";
+        boolean separateClientListener = !"PLAINTEXT".equals(clientProtocol);
+        int clientPort = separateClientListener ? freePort() : port;
         Properties p = new Properties();
         p.setProperty("process.roles", "broker,controller");
         p.setProperty("node.id", "1");
@@ -80,16 +103,30 @@ public final class BrokerProcess {
         p.setProperty("group.initial.rebalance.delay.ms", "0");
         p.setProperty("broker.session.timeout.ms", "3000");
         p.setProperty("broker.heartbeat.interval.ms", "500");
+        if (separateClientListener) {
+            // the listener is named after its protocol, e.g. SASL_SSL://localhost:port
+            p.setProperty("listeners", "PLAINTEXT://localhost:" + port + "," + clientProtocol + "://localhost:" + clientPort
+                    + ",CONTROLLER://localhost:" + controllerPort);
+            p.setProperty("advertised.listeners", "PLAINTEXT://localhost:" + port + "," + clientProtocol + "://localhost:" + clientPort
+                    + ",CONTROLLER://localhost:" + controllerPort);
+            p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT," + clientProtocol + ":" + clientProtocol
+                    + ",CONTROLLER:PLAINTEXT");
+        }
         if (!saslUsers.isEmpty()) {
-            p.setProperty("listeners", "PLAINTEXT://localhost:" + port + ",SASL_PLAINTEXT://localhost:" + saslPort
-                    + ",CONTROLLER://localhost:" + controllerPort);
-            p.setProperty("advertised.listeners", "PLAINTEXT://localhost:" + port + ",SASL_PLAINTEXT://localhost:" + saslPort
-                    + ",CONTROLLER://localhost:" + controllerPort);
-            p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT");
             p.setProperty("sasl.enabled.mechanisms", "PLAIN");
             StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
             saslUsers.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
-            p.setProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString());
+            p.setProperty("listener.name." + clientProtocol.toLowerCase(Locale.ROOT) + ".plain.sasl.jaas.config",
+                    jaas.append(';').toString());
+        }
+        if (tls != null) {
+            // server-side TLS only (clients are not asked for certificates): clients authenticate with SASL
+            String prefix = "listener.name." + clientProtocol.toLowerCase(Locale.ROOT) + ".";
+            p.setProperty(prefix + "ssl.keystore.type", "PKCS12");
+            p.setProperty(prefix + "ssl.keystore.location", tls.keystore().toAbsolutePath().toString());
+            p.setProperty(prefix + "ssl.keystore.password", tls.password());
+            p.setProperty(prefix + "ssl.key.password", tls.password());
+            p.setProperty(prefix + "ssl.client.auth", "none");
         }
         for (Listener l : extraListeners) {
             p.setProperty("listeners", p.getProperty("listeners") + "," + l.name() + "://localhost:" + l.port());
@@ -100,7 +137,7 @@ public final class BrokerProcess {
         try (var w = Files.newBufferedWriter(config, StandardCharsets.UTF_8)) {
             p.store(w, "Outbox Bridge fault harness broker");
         }
-        BrokerProcess broker = new BrokerProcess(dir, config, port, saslPort);
+        BrokerProcess broker = new BrokerProcess(dir, config, port, clientPort, clientProtocol);
         String clusterId = uuidToBase64(UUID.randomUUID());
         ChildJvm format = ChildJvm.start("kafka-format", "kafka.tools.StorageTool",
                 List.of("format", "-t", clusterId, "-c", config.toString(), "--standalone"), Map.of(),
@@ -116,9 +153,14 @@ public final class BrokerProcess {
                 dir.resolve("broker.log"), "1g");
     }
 
-    /** Where clients connect (the SASL listener when SASL is on). */
+    /** Where clients connect (the SASL and/or TLS listener when those are on). */
     public String bootstrapServers() {
         return "localhost:" + clientPort;
+    }
+
+    /** The {@code security.protocol} clients use on {@link #bootstrapServers()}: PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL. */
+    public String clientSecurityProtocol() {
+        return clientProtocol;
     }
 
     /** The broker's own PLAINTEXT listener (no authentication). */
