@@ -8,13 +8,14 @@ import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The short fault run of the suite: the relay, the billing consumer and the Kafka broker run as
- * separate processes and are killed with {@code kill -9} or stopped with SIGTERM, and the relay's
+ * The short fault run of the suite: two relays (leader and standby), the billing consumers and the
+ * Kafka broker run as separate processes and are killed with {@code kill -9}, paused or stopped with SIGTERM, and the relay's
  * walsender and the consumer's database connections are terminated, every 1-2.5 s while the
  * workload writes; afterwards nothing may be lost, invented, reordered or applied twice. The long run is
  * {@code FaultMain} (see README).
@@ -26,12 +27,12 @@ class FaultInjectionIT {
     static final Set<FaultRun.Fault> SHORT_RUN_FAULTS = EnumSet.of(FaultRun.Fault.RELAY_KILL, FaultRun.Fault.RELAY_TERM,
             FaultRun.Fault.CONSUMER_KILL, FaultRun.Fault.CONSUMER_TERM, FaultRun.Fault.WALSENDER_TERMINATE,
             FaultRun.Fault.CONSUMER_DB_TERMINATE, FaultRun.Fault.BROKER_KILL, FaultRun.Fault.WRITER_DB_TERMINATE,
-            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE);
+            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE, FaultRun.Fault.RELAY_PAUSE);
 
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(15_000, 300, 2, 10, 0.1, 11, 100), 3,
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(20_000, 300, 2, 10, 0.1, 11, 100), 3,
                 Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, SHORT_RUN_FAULTS, 2);
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
@@ -43,6 +44,7 @@ class FaultInjectionIT {
         assertThat(v.phantoms()).as("P").isEmpty();
         assertThat(v.orderViolations()).as("O").isEmpty();
         assertThat(v.effectViolations()).as("X").isEmpty();
-        assertThat(v.effectsApplied()).isEqualTo(15_000);
+        assertThat(v.effectsApplied()).isEqualTo(20_000);
+        assertThat(report.interleavedPublishers()).as("F: one relay publishing at a time").hasValue(List.of());
     }
 }

@@ -33,8 +33,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 
 /**
- * A fault run: the demo's workload (rate-limited, some transactions rolled back) while the relay
- * and the billing consumer run as separate OS processes that are killed ({@code kill -9}) and
+ * A fault run: the demo's workload (rate-limited, some transactions rolled back) while two relays
+ * (a leader and a standby on the same slot) and the billing consumers run as separate OS processes that are killed ({@code kill -9}) and
  * stopped (SIGTERM) at random times. Afterwards everything drains and the {@link HistoryChecker}
  * verifies L, P, O and X over the full history; the report adds the faults injected, the Kafka
  * duplicates per relay stop or crash and the recovery time after each fault.
@@ -43,10 +43,16 @@ public final class FaultRun {
 
     /** The faults this harness injects, each a named, reusable injector. */
     public enum Fault {
-        /** kill -9 of the relay process; restarted after up to 1 s. */
+        /** kill -9 of the leading relay process (the standby takes over); restarted after up to 1 s, as the new standby. */
         RELAY_KILL,
-        /** SIGTERM of the relay process (graceful stop); restarted at once. */
+        /** SIGTERM of the leading relay process (graceful stop, the standby takes over); restarted at once. */
         RELAY_TERM,
+        /**
+         * SIGSTOP of the leading relay for 5-7 s, longer than its lease (4 s): the standby takes over while the old
+         * leader still holds its connections; after SIGCONT the old leader must find itself fenced, publish nothing
+         * and exit (then it is restarted as a standby).
+         */
+        RELAY_PAUSE,
         /** kill -9 of the consumer process; restarted after up to 1 s. */
         CONSUMER_KILL,
         /** SIGTERM of the consumer process; restarted at once. */
@@ -99,14 +105,15 @@ public final class FaultRun {
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
             int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
-            Duration elapsed) {
+            Duration elapsed, Optional<List<String>> interleavedPublishers) {
 
         public int totalFaults() {
             return faults.values().stream().mapToInt(Integer::intValue).sum();
         }
 
         public double duplicatesPerRelayStop() {
-            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0) + unexpectedRelayExits;
+            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0)
+                    + faults.getOrDefault(Fault.RELAY_PAUSE, 0) + unexpectedRelayExits;
             return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
         }
 
@@ -115,7 +122,7 @@ public final class FaultRun {
         }
 
         public boolean ok() {
-            return verdict.ok();
+            return verdict.ok() && interleavedPublishers.map(List::isEmpty).orElse(true);
         }
 
         public void print(PrintStream out) {
@@ -139,6 +146,8 @@ public final class FaultRun {
             out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
             out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
             out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+            out.printf("  F one relay publishing at a time %s%n", interleavedPublishers.map(Report::verdictText)
+                    .orElse("not checked (needs the harness's own broker)"));
             out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
             out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
             out.println("=================================================================");
@@ -231,20 +240,28 @@ public final class FaultRun {
                     "BILLING_GROUP_ID", ns.prefix() + "billing", "BILLING_DEAD_LETTER_TOPIC", ns.topic(DemoRun.DEAD_LETTER_TOPIC));
             try (HikariDataSource shopPool = DemoRun.pool(shop, "fault-shop", options.workload().writers());
                     HikariDataSource faultPool = DemoRun.pool(shop, "fault-injector", 1);
-                    HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2);
-                    Supervised relay = new Supervised("relay", g -> ChildJvm.start("relay-" + g,
-                            "dev.outboxbridge.relay.RelayMain", List.of(), relayEnv, workDir.resolve("relay.log"), "512m"),
-                            Duration.ofSeconds(1))) {
+                    HikariDataSource billingPool = DemoRun.pool(billing, "fault-billing", 2)) {
                 String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
-                awaitSlot(shop, slot, workDir);
+                List<Supervised> relays = new ArrayList<>();
                 List<Supervised> consumers = new ArrayList<>();
                 try {
+                    // a leader and a standby on the same slot (ha.enabled, the default): relay faults hit the leader
+                    for (int i = 0; i < RELAYS; i++) {
+                        String name = "relay-" + i;
+                        Map<String, String> env = new java.util.HashMap<>(relayEnv);
+                        env.put(RelayConfig.environmentVariable(RelayConfig.NAME), RELAY_NAME_PREFIX + i);
+                        relays.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, "dev.outboxbridge.relay.RelayMain",
+                                List.of(), env, workDir.resolve(name + ".log"), "512m"), Duration.ofSeconds(1)));
+                        if (i == 0) {
+                            awaitSlot(shop, slot, workDir);
+                        }
+                    }
                     for (int i = 0; i < options.consumers(); i++) {
                         String name = "consumer-" + i;
                         consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
                                 consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
                     }
-                    Injector injector = new Injector(relay, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
+                    Injector injector = new Injector(relays, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
                             Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), options.workload());
@@ -262,13 +279,19 @@ public final class FaultRun {
                     awaitDrain(billingPool, workload.committedCount());
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
                             bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
-                    return new Report(verdict, injector.counts(), relay.unexpectedExits(),
+                    Optional<List<String>> interleaved = ownBroker
+                            ? Optional.of(PublisherLog.interleavedProducers(workDir.resolve("kafka").resolve("logs"), topic))
+                            : Optional.empty();
+                    return new Report(verdict, injector.counts(), relays.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
-                            Duration.ofNanos(System.nanoTime() - start));
+                            Duration.ofNanos(System.nanoTime() - start), interleaved);
                 } finally {
                     for (Supervised c : consumers) {
                         c.close();
+                    }
+                    for (Supervised r : relays) {
+                        r.close();
                     }
                 }
             } finally {
@@ -276,6 +299,10 @@ public final class FaultRun {
             }
         }
     }
+
+    /** Relays on the slot: a leader and a standby. */
+    private static final int RELAYS = 2;
+    private static final String RELAY_NAME_PREFIX = "fault-relay-";
 
     /** PostgreSQL application_name of the workload's connections (see DemoRun.pool). */
     private static final String WRITER_APPLICATION_NAME = "demo-fault-shop";
@@ -328,7 +355,7 @@ public final class FaultRun {
     /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
-        private final Supervised relay;
+        private final List<Supervised> relays;
         private final List<Supervised> consumers;
         private final Supervised broker;
         private final DataSource billing;
@@ -341,10 +368,10 @@ public final class FaultRun {
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
-        Injector(Supervised relay, List<Supervised> consumers, Supervised broker, DataSource billing, DataSource shop, String slot,
-                String billingDatabase, String shopDatabase) {
+        Injector(List<Supervised> relays, List<Supervised> consumers, Supervised broker, DataSource billing, DataSource shop,
+                String slot, String billingDatabase, String shopDatabase) {
             this.shopDatabase = shopDatabase;
-            this.relay = relay;
+            this.relays = relays;
             this.consumers = consumers;
             this.broker = broker;
             this.billing = billing;
@@ -361,12 +388,13 @@ public final class FaultRun {
                         + random.nextLong(Math.max(1, options.maxGap().toMillis() - options.minGap().toMillis()));
                 try {
                     Thread.sleep(gap);
-                    Fault fault = enabled.get(random.nextInt(enabled.size()));
+                    Fault fault = nextFault();
                     long before = appliedEvents(billing);
                     long t0 = System.nanoTime();
                     switch (fault) {
-                        case RELAY_KILL -> relay.kill(Duration.ofMillis(random.nextInt(1000)));
-                        case RELAY_TERM -> relay.terminate();
+                        case RELAY_KILL -> leader().kill(Duration.ofMillis(random.nextInt(1000)));
+                        case RELAY_TERM -> leader().terminate();
+                        case RELAY_PAUSE -> leader().pause(Duration.ofMillis(5000 + random.nextInt(2000)));
                         case CONSUMER_KILL -> randomConsumer().kill(Duration.ofMillis(random.nextInt(1000)));
                         case CONSUMER_TERM -> randomConsumer().terminate();
                         case CONSUMER_PAUSE -> randomConsumer().pause(Duration.ofMillis(8000 + random.nextInt(4000)));
@@ -409,6 +437,35 @@ public final class FaultRun {
                     out.println("  fault injection failed: " + e);
                 }
             }
+        }
+
+        private final List<Fault> bag = new ArrayList<>();
+
+        /** Random order, but every enabled kind once before any kind comes again (a shuffled bag). */
+        private Fault nextFault() {
+            if (bag.isEmpty()) {
+                bag.addAll(enabled);
+                for (int i = bag.size() - 1; i > 0; i--) {
+                    Collections.swap(bag, i, random.nextInt(i + 1));
+                }
+            }
+            return bag.remove(bag.size() - 1);
+        }
+
+        /** The relay holding the lease (found through its lease session in PostgreSQL), or any when none does right now. */
+        private Supervised leader() throws SQLException {
+            try (var c = shop.getConnection(); var s = c.createStatement(); var rs = s.executeQuery("SELECT a.application_name"
+                    + " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                    + " AND a.application_name LIKE '" + RELAY_NAME_PREFIX + "%-lease'")) {
+                if (rs.next()) {
+                    String name = rs.getString(1);
+                    int index = Integer.parseInt(name.substring(RELAY_NAME_PREFIX.length(), name.length() - "-lease".length()));
+                    out.printf("    on the leader, relay-%d%n", index);
+                    return relays.get(index);
+                }
+            }
+            out.println("    no relay holds the lease right now: on any relay");
+            return relays.get(random.nextInt(relays.size()));
         }
 
         private Supervised randomConsumer() {
