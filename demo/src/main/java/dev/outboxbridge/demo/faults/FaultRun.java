@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -62,6 +63,13 @@ public final class FaultRun {
          * unknown outcome that the workload resolves by querying the database.
          */
         WRITER_DB_TERMINATE,
+        /**
+         * PostgreSQL crashes and comes back: an immediate shutdown ({@code pg_ctl stop -m immediate}: no
+         * checkpoint, every connection cut, the relay's walsender included), 0-1 s down, then a start on the
+         * same port and data directory with crash recovery. Writers' transactions in flight fail, some at
+         * COMMIT with the outcome resolved by query. Needs the embedded PostgreSQL (the testkit restarts it).
+         */
+        PG_RESTART,
         /** SIGSTOP of one consumer for 8-12 s (longer than its session timeout), then SIGCONT: a zombie that wakes up. */
         CONSUMER_PAUSE,
         /** SIGSTOP of the Kafka broker for 20 s, longer than the relay's producer delivery timeout (15 s here), then SIGCONT. */
@@ -99,7 +107,7 @@ public final class FaultRun {
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
             int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
-            Duration elapsed) {
+            Duration elapsed, MemoryReport memory) {
 
         public int totalFaults() {
             return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -114,8 +122,9 @@ public final class FaultRun {
             return recoveryMillis.stream().mapToLong(Long::longValue).max().orElse(0);
         }
 
+        /** L, P, O and X hold, and the relay stayed within its memory bound. */
         public boolean ok() {
-            return verdict.ok();
+            return verdict.ok() && memory.violations().isEmpty();
         }
 
         public void print(PrintStream out) {
@@ -139,6 +148,7 @@ public final class FaultRun {
             out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
             out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
             out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+            memory.print(out);
             out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
             out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
             out.println("=================================================================");
@@ -165,6 +175,11 @@ public final class FaultRun {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
         out.println("  child process logs: " + workDir);
+        if (options.faults().contains(Fault.PG_RESTART) && !postgres.canRestart()) {
+            throw new IllegalArgumentException("Fault " + Fault.PG_RESTART + " needs a PostgreSQL the testkit started and can restart, but "
+                    + postgres.host() + ":" + postgres.port() + " is an external server. Fix: leave " + Fault.PG_RESTART
+                    + " out of the faults (--faults), or unset OUTBOX_TEST_PG_HOST to use the embedded PostgreSQL.");
+        }
         boolean network = options.faults().stream().anyMatch(Fault::network);
         boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL) || options.faults().contains(Fault.BROKER_PAUSE);
         if (network) {
@@ -238,12 +253,20 @@ public final class FaultRun {
                 String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
                 awaitSlot(shop, slot, workDir);
                 List<Supervised> consumers = new ArrayList<>();
+                MemorySampler memory = null;
                 try {
                     for (int i = 0; i < options.consumers(); i++) {
                         String name = "consumer-" + i;
                         consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
                                 consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
                     }
+                    Map<String, List<Supervised>> kinds = new LinkedHashMap<>();
+                    kinds.put(MemoryReport.RELAY, List.of(relay));
+                    kinds.put("consumer", consumers);
+                    if (broker != null) {
+                        kinds.put("kafka broker", List.of(broker));
+                    }
+                    memory = new MemorySampler(kinds);
                     Injector injector = new Injector(relay, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
@@ -260,13 +283,17 @@ public final class FaultRun {
                     out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                             injector.total());
                     awaitDrain(billingPool, workload.committedCount());
+                    MemoryReport memoryReport = memory.finish();
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
                             bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
                     return new Report(verdict, injector.counts(), relay.unexpectedExits(),
                             consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
-                            Duration.ofNanos(System.nanoTime() - start));
+                            Duration.ofNanos(System.nanoTime() - start), memoryReport);
                 } finally {
+                    if (memory != null) {
+                        memory.close();
+                    }
                     for (Supervised c : consumers) {
                         c.close();
                     }
@@ -325,6 +352,15 @@ public final class FaultRun {
         }
     }
 
+    /** Effects applied so far, or {@code fallback} while the database does not answer (PostgreSQL restarting). */
+    static long appliedEventsOr(DataSource billing, long fallback) {
+        try {
+            return appliedEvents(billing);
+        } catch (SQLException e) {
+            return fallback;
+        }
+    }
+
     /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
@@ -378,6 +414,7 @@ public final class FaultRun {
                         case BROKER_KILL -> broker.kill(Duration.ofMillis(random.nextInt(2000)));
                         case WRITER_DB_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                 + " WHERE datname = ? AND application_name = '" + WRITER_APPLICATION_NAME + "'", shopDatabase);
+                        case PG_RESTART -> postgres.restartImmediately(Duration.ofMillis(random.nextInt(1000)));
                         case NET_RESET -> randomLink().resetAll();
                         case NET_BLACKHOLE -> randomLink().blackhole(Duration.ofMillis(2000 + random.nextInt(4000)));
                         case NET_DELAY -> {
@@ -397,7 +434,7 @@ public final class FaultRun {
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
                     long deadline = t0 + Duration.ofSeconds(120).toNanos();
-                    while (!stop.get() && appliedEvents(billing) <= before && System.nanoTime() < deadline) {
+                    while (!stop.get() && appliedEventsOr(billing, before) <= before && System.nanoTime() < deadline) {
                         Thread.sleep(50);
                     }
                     if (!stop.get()) {
