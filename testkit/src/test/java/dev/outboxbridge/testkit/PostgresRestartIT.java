@@ -41,9 +41,7 @@ class PostgresRestartIT {
         assertThat(process.postmasterPid()).as("a new postmaster").isNotEqualTo(pidBefore);
         assertThat(Files.readString(process.restartLog())).as("crash recovery ran: the shutdown was immediate")
                 .contains("not properly shut down");
-        try (Connection c = db.connect(); Statement s = c.createStatement()) {
-            assertThat(c.getMetaData().getURL()).contains(":" + pg.port() + "/");
-        }
+        // same port: the database's JDBC URL, made before the restart, still works
         assertThat(db.count("SELECT count(*) FROM restart_probe WHERE id = 1")).as("committed row").isEqualTo(1);
         assertThat(db.count("SELECT count(*) FROM restart_probe WHERE id = 2")).as("uncommitted row").isZero();
         assertThat(db.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?", slot)).as("slot").isEqualTo(1);

@@ -38,7 +38,8 @@ import javax.sql.DataSource;
  * and the billing consumer run as separate OS processes that are killed ({@code kill -9}) and
  * stopped (SIGTERM) at random times. Afterwards everything drains and the {@link HistoryChecker}
  * verifies L, P, O and X over the full history; the report adds the faults injected, the Kafka
- * duplicates per relay stop or crash and the recovery time after each fault.
+ * duplicates per relay stop or crash, the recovery time after each fault and the memory of each kind
+ * of process, with a bound for the relay ({@link MemoryReport}).
  */
 public final class FaultRun {
 
