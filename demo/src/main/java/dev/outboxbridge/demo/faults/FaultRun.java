@@ -108,7 +108,7 @@ public final class FaultRun {
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
             int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
-            Duration elapsed, MemoryReport memory) {
+            Duration elapsed, MemoryReport memory, Map<Fault, Long> maxRecoveryMillisByFault) {
 
         public int totalFaults() {
             return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -144,6 +144,7 @@ public final class FaultRun {
             if (!sorted.isEmpty()) {
                 out.printf("  recovery after a fault (ms)      p50 %d, max %d (until the next effect is applied)%n",
                         sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
+                out.printf("  recovery by fault, max (ms)      %s%n", maxRecoveryMillisByFault);
             }
             out.printf("  L nothing lost                   %s%n", verdictText(v.lost()));
             out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
@@ -290,7 +291,7 @@ public final class FaultRun {
                     return new Report(verdict, injector.counts(), relay.unexpectedExits(),
                             consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
-                            Duration.ofNanos(System.nanoTime() - start), memoryReport);
+                            Duration.ofNanos(System.nanoTime() - start), memoryReport, injector.maxRecoveryByFault());
                 } finally {
                     if (memory != null) {
                         memory.close();
@@ -376,6 +377,7 @@ public final class FaultRun {
         private final List<Fault> enabled;
         private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
+        private final Map<Fault, Long> maxRecoveryByFault = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
         Injector(Supervised relay, List<Supervised> consumers, Supervised broker, DataSource billing, DataSource shop, String slot,
@@ -439,7 +441,9 @@ public final class FaultRun {
                         Thread.sleep(50);
                     }
                     if (!stop.get()) {
-                        recoveries.add((System.nanoTime() - t0) / 1_000_000);
+                        long recovery = (System.nanoTime() - t0) / 1_000_000;
+                        recoveries.add(recovery);
+                        maxRecoveryByFault.merge(fault, recovery, Math::max);
                     }
                 } catch (InterruptedException e) {
                     return;
@@ -475,6 +479,12 @@ public final class FaultRun {
         Map<Fault, Integer> counts() {
             synchronized (counts) {
                 return counts.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(counts);
+            }
+        }
+
+        Map<Fault, Long> maxRecoveryByFault() {
+            synchronized (maxRecoveryByFault) {
+                return maxRecoveryByFault.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(maxRecoveryByFault);
             }
         }
 
