@@ -3,6 +3,7 @@ package dev.outboxbridge.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.outboxbridge.demo.faults.FaultRun;
+import dev.outboxbridge.demo.faults.MemoryReport;
 import dev.outboxbridge.testkit.KafkaServer;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
@@ -15,9 +16,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The short fault run of the suite: two relays (leader and standby), the billing consumers and the
- * Kafka broker run as separate processes and are killed with {@code kill -9}, paused or stopped with SIGTERM, and the relay's
- * walsender and the consumer's database connections are terminated, every 1-2.5 s while the
- * workload writes; afterwards nothing may be lost, invented, reordered or applied twice. The long run is
+ * Kafka broker run as separate processes and are killed with {@code kill -9}, paused or stopped with SIGTERM, the relay's
+ * walsender and the consumer's database connections are terminated and PostgreSQL is crash-restarted,
+ * every 1-2.5 s while the workload writes; afterwards nothing may be lost, invented, reordered or
+ * applied twice, and the relay must stay within its memory bound. The long run is
  * {@code FaultMain} (see README).
  */
 @ExtendWith(OutboxBridgeExtension.class)
@@ -27,18 +29,27 @@ class FaultInjectionIT {
     static final Set<FaultRun.Fault> SHORT_RUN_FAULTS = EnumSet.of(FaultRun.Fault.RELAY_KILL, FaultRun.Fault.RELAY_TERM,
             FaultRun.Fault.CONSUMER_KILL, FaultRun.Fault.CONSUMER_TERM, FaultRun.Fault.WALSENDER_TERMINATE,
             FaultRun.Fault.CONSUMER_DB_TERMINATE, FaultRun.Fault.BROKER_KILL, FaultRun.Fault.WRITER_DB_TERMINATE,
-            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE, FaultRun.Fault.RELAY_PAUSE);
+            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE, FaultRun.Fault.PG_RESTART,
+            FaultRun.Fault.RELAY_PAUSE);
 
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
+        Set<FaultRun.Fault> faults = EnumSet.copyOf(SHORT_RUN_FAULTS);
+        if (!pg.canRestart()) {
+            faults.remove(FaultRun.Fault.PG_RESTART); // an external server (OUTBOX_TEST_PG_HOST) is not ours to crash
+        }
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(20_000, 300, 2, 10, 0.1, 11, 100), 3,
-                Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, SHORT_RUN_FAULTS, 2);
+                Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, faults, 2);
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
 
         assertThat(report.totalFaults()).as("dozens of faults").isGreaterThanOrEqualTo(20);
         assertThat(report.faults().keySet()).as("kinds of fault injected").hasSizeGreaterThanOrEqualTo(5);
+        if (pg.canRestart()) {
+            assertThat(report.faults()).as("PostgreSQL crash-restarted (every kind comes once before any repeats)")
+                    .containsKey(FaultRun.Fault.PG_RESTART);
+        }
         HistoryChecker.Verdict v = report.verdict();
         assertThat(v.lost()).as("L").isEmpty();
         assertThat(v.phantoms()).as("P").isEmpty();
@@ -46,5 +57,7 @@ class FaultInjectionIT {
         assertThat(v.effectViolations()).as("X").isEmpty();
         assertThat(v.effectsApplied()).isEqualTo(20_000);
         assertThat(report.interleavedPublishers()).as("F: one relay publishing at a time").hasValue(List.of());
+        assertThat(report.memory().violations()).as("relay memory within its bound").isEmpty();
+        assertThat(report.memory().byKind().get(MemoryReport.RELAY).peakRssKib()).as("relay memory sampled").isPositive();
     }
 }

@@ -5,6 +5,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -53,8 +54,10 @@ final class EmbeddedPostgresStarter {
                     .setRegisterShutdownHook(false);
             SERVER_CONFIG.forEach(builder::setServerConfig);
             pg = builder.start();
-            PostgresCluster cluster = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE);
-            String version = checkLogical(cluster);
+            PostgresCluster probe = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE);
+            String version = checkLogical(probe);
+            PostgresCluster cluster = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE,
+                    new PostgresProcess(dataDirectory(probe)));
             LOG.info("Embedded PostgreSQL {} ready at {}:{} (wal_level=logical) in {} ms",
                     version, HOST, pg.getPort(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             return new Started(cluster, pg);
@@ -66,6 +69,15 @@ final class EmbeddedPostgresStarter {
                     + ") on the test classpath, make sure java.io.tmpdir (" + System.getProperty("java.io.tmpdir")
                     + ") is writable and not mounted noexec, and, when running as root, readable by user 'nobody'; "
                     + "or use an external server (wal_level=logical) by setting " + Environment.PG_HOST + ".", e);
+        }
+    }
+
+    /** The server's data directory, which {@link PostgresProcess} controls it through. */
+    private static Path dataDirectory(PostgresCluster cluster) throws SQLException {
+        try (Connection c = cluster.connectAdmin(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SHOW data_directory")) {
+            rs.next();
+            return Path.of(rs.getString(1));
         }
     }
 

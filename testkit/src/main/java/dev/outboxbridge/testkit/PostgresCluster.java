@@ -3,7 +3,9 @@ package dev.outboxbridge.testkit;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import org.postgresql.ds.PGSimpleDataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,8 +24,18 @@ final class PostgresCluster implements PostgresServer {
     private final String user;
     private final String password;
     private final String adminDatabase;
+    /** The server's process when the testkit started it; null for an external server. */
+    private final PostgresProcess process;
+    private static final long READY_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(60);
 
+    /** An external server: the testkit cannot restart it. */
     PostgresCluster(String host, int port, String user, String password, String adminDatabase) {
+        this(host, port, user, password, adminDatabase, null);
+    }
+
+    /** A server the testkit started; {@code process} restarts it. */
+    PostgresCluster(String host, int port, String user, String password, String adminDatabase, PostgresProcess process) {
+        this.process = process;
         this.host = Objects.requireNonNull(host, "host");
         this.port = port;
         this.user = Objects.requireNonNull(user, "user");
@@ -79,6 +91,49 @@ final class PostgresCluster implements PostgresServer {
         }
         throw new IllegalStateException("Could not create a database with prefix '" + namePrefix + "' on "
                 + describe() + ": " + (last == null ? "unknown error" : last.getMessage()), last);
+    }
+
+    @Override
+    public boolean canRestart() {
+        return process != null;
+    }
+
+    @Override
+    public Duration restartImmediately(Duration downtime) {
+        Objects.requireNonNull(downtime, "downtime");
+        if (process == null) {
+            throw new UnsupportedOperationException("Cannot restart " + describe() + ": it is an external server (set by "
+                    + Environment.PG_HOST + "), which the testkit did not start and cannot stop. Fix: unset " + Environment.PG_HOST
+                    + " to run the test against the embedded PostgreSQL, or skip the test when PostgresServer.canRestart() is false.");
+        }
+        long start = System.nanoTime();
+        process.restartImmediately(downtime);
+        awaitReady(start);
+        Duration unavailable = Duration.ofNanos(System.nanoTime() - start);
+        LOG.info("{} restarted after an immediate shutdown: unavailable for {} ms ({} ms of it the chosen downtime)", describe(),
+                unavailable.toMillis(), downtime.toMillis());
+        return unavailable;
+    }
+
+    /** The server's process, when the testkit started it. */
+    PostgresProcess process() {
+        return process;
+    }
+
+    /** Waits (bounded) until a new admin connection answers a query. */
+    private void awaitReady(long start) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_TIMEOUT_MS);
+        SQLException last;
+        do {
+            try (Connection c = connectAdmin(); Statement st = c.createStatement()) {
+                st.execute("SELECT 1");
+                return;
+            } catch (SQLException e) {
+                last = e;
+            }
+        } while (System.nanoTime() < deadline && pause(100));
+        throw new IllegalStateException(describe() + " does not accept connections " + TimeUnit.NANOSECONDS.toSeconds(System.nanoTime()
+                - start) + " s after its restart: " + TestServers.sentence(last) + " See " + process.restartLog() + ".", last);
     }
 
     /** A connection to the admin database (autocommit), for CREATE/DROP DATABASE and monitoring. */

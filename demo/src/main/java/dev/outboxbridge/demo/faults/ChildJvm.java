@@ -21,15 +21,18 @@ public final class ChildJvm {
 
     private final String name;
     private final Process process;
+    private final Path gcLog;
 
-    private ChildJvm(String name, Process process) {
+    private ChildJvm(String name, Process process, Path gcLog) {
         this.name = name;
         this.process = process;
+        this.gcLog = gcLog;
     }
 
     /**
      * Starts {@code mainClass} with {@code args} and {@code environment}; stdout and stderr go to
-     * {@code log} (appended).
+     * {@code log} (appended), its garbage collections to {@link #gcLog()}, {@code <name>.gc.log}
+     * next to it.
      */
     public static ChildJvm start(String name, String mainClass, List<String> args, Map<String, String> environment, Path log,
             String maxHeap) throws IOException {
@@ -37,6 +40,8 @@ public final class ChildJvm {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + maxHeap);
         command.add("-XX:+UseSerialGC");
+        Path gcLog = log.resolveSibling(name + ".gc.log");
+        command.add("-Xlog:gc:file=" + gcLog + ":uptime"); // heap used before and after each GC, read by MemorySampler
         command.add("-XX:TieredStopAtLevel=1"); // fast start-up matters more than peak speed for restarted processes
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
@@ -48,7 +53,7 @@ public final class ChildJvm {
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process p = pb.start();
         LOG.debug("Started {} (pid {}), log {}", name, p.pid(), log);
-        return new ChildJvm(name, p);
+        return new ChildJvm(name, p, gcLog);
     }
 
     /** {@code kill -9}: no shutdown hook runs, nothing is flushed. */
@@ -87,5 +92,10 @@ public final class ChildJvm {
 
     public String name() {
         return name;
+    }
+
+    /** This process's GC log ({@code -Xlog:gc}): one line per collection with the heap before and after it. */
+    public Path gcLog() {
+        return gcLog;
     }
 }

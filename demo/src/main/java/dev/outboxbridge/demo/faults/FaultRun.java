@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,7 +38,8 @@ import javax.sql.DataSource;
  * (a leader and a standby on the same slot) and the billing consumers run as separate OS processes that are killed ({@code kill -9}) and
  * stopped (SIGTERM) at random times. Afterwards everything drains and the {@link HistoryChecker}
  * verifies L, P, O and X over the full history; the report adds the faults injected, the Kafka
- * duplicates per relay stop or crash and the recovery time after each fault.
+ * duplicates per relay stop or crash, the recovery time after each fault and the memory of each kind
+ * of process, with a bound for the relay ({@link MemoryReport}).
  */
 public final class FaultRun {
 
@@ -68,6 +70,13 @@ public final class FaultRun {
          * unknown outcome that the workload resolves by querying the database.
          */
         WRITER_DB_TERMINATE,
+        /**
+         * PostgreSQL crashes and comes back: an immediate shutdown ({@code pg_ctl stop -m immediate}: no
+         * checkpoint, every connection cut, the relay's walsender included), 0-1 s down, then a start on the
+         * same port and data directory with crash recovery. Writers' transactions in flight fail, some at
+         * COMMIT with the outcome resolved by query. Needs the embedded PostgreSQL (the testkit restarts it).
+         */
+        PG_RESTART,
         /** SIGSTOP of one consumer for 8-12 s (longer than its session timeout), then SIGCONT: a zombie that wakes up. */
         CONSUMER_PAUSE,
         /** SIGSTOP of the Kafka broker for 20 s, longer than the relay's producer delivery timeout (15 s here), then SIGCONT. */
@@ -105,7 +114,8 @@ public final class FaultRun {
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
             int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
-            Duration elapsed, Optional<List<String>> interleavedPublishers) {
+            Duration elapsed, MemoryReport memory, Map<Fault, Long> maxRecoveryMillisByFault,
+            Optional<List<String>> interleavedPublishers) {
 
         public int totalFaults() {
             return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -121,8 +131,9 @@ public final class FaultRun {
             return recoveryMillis.stream().mapToLong(Long::longValue).max().orElse(0);
         }
 
+        /** L, P, O and X hold, and the relay stayed within its memory bound. */
         public boolean ok() {
-            return verdict.ok() && interleavedPublishers.map(List::isEmpty).orElse(true);
+            return verdict.ok() && memory.violations().isEmpty() && interleavedPublishers.map(List::isEmpty).orElse(true);
         }
 
         public void print(PrintStream out) {
@@ -141,6 +152,7 @@ public final class FaultRun {
             if (!sorted.isEmpty()) {
                 out.printf("  recovery after a fault (ms)      p50 %d, max %d (until the next effect is applied)%n",
                         sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
+                out.printf("  recovery by fault, max (ms)      %s%n", maxRecoveryMillisByFault);
             }
             out.printf("  L nothing lost                   %s%n", verdictText(v.lost()));
             out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
@@ -148,6 +160,7 @@ public final class FaultRun {
             out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
             out.printf("  F one relay publishing at a time %s%n", interleavedPublishers.map(Report::verdictText)
                     .orElse("not checked (needs the harness's own broker)"));
+            memory.print(out);
             out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
             out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
             out.println("=================================================================");
@@ -174,6 +187,11 @@ public final class FaultRun {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
         out.println("  child process logs: " + workDir);
+        if (options.faults().contains(Fault.PG_RESTART) && !postgres.canRestart()) {
+            throw new IllegalArgumentException("Fault " + Fault.PG_RESTART + " needs a PostgreSQL the testkit started and can restart, but "
+                    + postgres.host() + ":" + postgres.port() + " is an external server. Fix: leave " + Fault.PG_RESTART
+                    + " out of the faults (--faults), or unset OUTBOX_TEST_PG_HOST to use the embedded PostgreSQL.");
+        }
         boolean network = options.faults().stream().anyMatch(Fault::network);
         boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL) || options.faults().contains(Fault.BROKER_PAUSE);
         if (network) {
@@ -244,6 +262,7 @@ public final class FaultRun {
                 String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
                 List<Supervised> relays = new ArrayList<>();
                 List<Supervised> consumers = new ArrayList<>();
+                MemorySampler memory = null;
                 try {
                     // a leader and a standby on the same slot (ha.enabled, the default): relay faults hit the leader
                     for (int i = 0; i < RELAYS; i++) {
@@ -261,6 +280,13 @@ public final class FaultRun {
                         consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
                                 consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
                     }
+                    Map<String, List<Supervised>> kinds = new LinkedHashMap<>();
+                    kinds.put(MemoryReport.RELAY, relays);
+                    kinds.put("consumer", consumers);
+                    if (broker != null) {
+                        kinds.put("kafka broker", List.of(broker));
+                    }
+                    memory = new MemorySampler(kinds);
                     Injector injector = new Injector(relays, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
                     Workload workload = new Workload(shopPool,
@@ -277,6 +303,7 @@ public final class FaultRun {
                     out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                             injector.total());
                     awaitDrain(billingPool, workload.committedCount());
+                    MemoryReport memoryReport = memory.finish();
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
                             bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
                     Optional<List<String>> interleaved = ownBroker
@@ -285,8 +312,11 @@ public final class FaultRun {
                     return new Report(verdict, injector.counts(), relays.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
-                            Duration.ofNanos(System.nanoTime() - start), interleaved);
+                            Duration.ofNanos(System.nanoTime() - start), memoryReport, injector.maxRecoveryByFault(), interleaved);
                 } finally {
+                    if (memory != null) {
+                        memory.close();
+                    }
                     for (Supervised c : consumers) {
                         c.close();
                     }
@@ -352,6 +382,15 @@ public final class FaultRun {
         }
     }
 
+    /** Effects applied so far, or {@code fallback} while the database does not answer (PostgreSQL restarting). */
+    static long appliedEventsOr(DataSource billing, long fallback) {
+        try {
+            return appliedEvents(billing);
+        } catch (SQLException e) {
+            return fallback;
+        }
+    }
+
     /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
@@ -366,6 +405,7 @@ public final class FaultRun {
         private final List<Fault> enabled;
         private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
+        private final Map<Fault, Long> maxRecoveryByFault = Collections.synchronizedMap(new EnumMap<>(Fault.class));
         private final SplittableRandom random = new SplittableRandom(options.seed());
 
         Injector(List<Supervised> relays, List<Supervised> consumers, Supervised broker, DataSource billing, DataSource shop,
@@ -406,6 +446,7 @@ public final class FaultRun {
                         case BROKER_KILL -> broker.kill(Duration.ofMillis(random.nextInt(2000)));
                         case WRITER_DB_TERMINATE -> terminate(shop, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                 + " WHERE datname = ? AND application_name = '" + WRITER_APPLICATION_NAME + "'", shopDatabase);
+                        case PG_RESTART -> postgres.restartImmediately(Duration.ofMillis(random.nextInt(1000)));
                         case NET_RESET -> randomLink().resetAll();
                         case NET_BLACKHOLE -> randomLink().blackhole(Duration.ofMillis(2000 + random.nextInt(4000)));
                         case NET_DELAY -> {
@@ -425,11 +466,13 @@ public final class FaultRun {
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
                     long deadline = t0 + Duration.ofSeconds(120).toNanos();
-                    while (!stop.get() && appliedEvents(billing) <= before && System.nanoTime() < deadline) {
+                    while (!stop.get() && appliedEventsOr(billing, before) <= before && System.nanoTime() < deadline) {
                         Thread.sleep(50);
                     }
                     if (!stop.get()) {
-                        recoveries.add((System.nanoTime() - t0) / 1_000_000);
+                        long recovery = (System.nanoTime() - t0) / 1_000_000;
+                        recoveries.add(recovery);
+                        maxRecoveryByFault.merge(fault, recovery, Math::max);
                     }
                 } catch (InterruptedException e) {
                     return;
@@ -494,6 +537,12 @@ public final class FaultRun {
         Map<Fault, Integer> counts() {
             synchronized (counts) {
                 return counts.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(counts);
+            }
+        }
+
+        Map<Fault, Long> maxRecoveryByFault() {
+            synchronized (maxRecoveryByFault) {
+                return maxRecoveryByFault.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(maxRecoveryByFault);
             }
         }
 

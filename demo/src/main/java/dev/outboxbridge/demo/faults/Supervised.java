@@ -1,6 +1,8 @@
 package dev.outboxbridge.demo.faults;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +29,8 @@ final class Supervised implements AutoCloseable {
     private final Thread watcher;
     private final AtomicInteger unexpectedExits = new AtomicInteger();
     private final Object lock = new Object();
-    private ChildJvm current;
+    private final List<ChildJvm> instances = new ArrayList<>();
+    private volatile ChildJvm current;
     private int generation;
     private volatile boolean closed;
 
@@ -36,11 +39,20 @@ final class Supervised implements AutoCloseable {
         this.launcher = launcher;
         this.restartDelay = restartDelay;
         synchronized (lock) {
-            current = launcher.launch(generation++);
+            current = launch();
         }
         watcher = new Thread(this::watch, "fault-supervisor-" + name);
         watcher.setDaemon(true);
         watcher.start();
+    }
+
+    /** Starts the next instance; called with the lock held. */
+    private ChildJvm launch() throws Exception {
+        ChildJvm child = launcher.launch(generation++);
+        synchronized (instances) {
+            instances.add(child);
+        }
+        return child;
     }
 
     private void watch() {
@@ -52,7 +64,7 @@ final class Supervised implements AutoCloseable {
                         unexpectedExits.incrementAndGet();
                         LOG.info("{} exited on its own (code {}); restarting it in {} ms", name, current.exitValue(), restartDelay.toMillis());
                         Thread.sleep(restartDelay.toMillis());
-                        current = launcher.launch(generation++);
+                        current = launch();
                     }
                 }
             } catch (InterruptedException e) {
@@ -68,7 +80,7 @@ final class Supervised implements AutoCloseable {
         synchronized (lock) {
             current.kill();
             Thread.sleep(downtime.toMillis());
-            current = launcher.launch(generation++);
+            current = launch();
         }
     }
 
@@ -79,7 +91,7 @@ final class Supervised implements AutoCloseable {
             if (code != 0 && code != 143) {
                 LOG.warn("{} exited with code {} after SIGTERM", name, code);
             }
-            current = launcher.launch(generation++);
+            current = launch();
         }
     }
 
@@ -111,6 +123,22 @@ final class Supervised implements AutoCloseable {
         synchronized (lock) {
             return current.isAlive();
         }
+    }
+
+    /** The running instance (or the one that just exited), without waiting for a fault in progress. */
+    ChildJvm current() {
+        return current;
+    }
+
+    /** Every instance started so far, in order, the running one last. */
+    List<ChildJvm> instances() {
+        synchronized (instances) {
+            return List.copyOf(instances);
+        }
+    }
+
+    String name() {
+        return name;
     }
 
     int unexpectedExits() {
