@@ -1,6 +1,7 @@
 package dev.outboxbridge.demo.faults;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
 import dev.outboxbridge.demo.RelayRole;
@@ -75,10 +76,42 @@ public final class FaultRun {
         /** One link limited to 20 KB/s for 5 s. */
         NET_BANDWIDTH,
         /** One link's connections become half-open: the server side is gone, the client is told 20 s later. */
-        NET_HALF_OPEN;
+        NET_HALF_OPEN,
+        /**
+         * The relay halts (as abruptly as kill -9) right after handing a batch to the producer, before
+         * any acknowledgement: the records may or may not be in Kafka, none is marked processed.
+         */
+        RELAY_HALT_AFTER_SEND,
+        /** The relay halts right after Kafka acknowledged a record, before it is marked processed: a duplicate on restart. */
+        RELAY_HALT_AFTER_ACK,
+        /**
+         * The relay halts right before its position is written to the position topic (records acknowledged and
+         * marked processed) or, at random, right after Kafka acknowledged the position write but before the slot
+         * is told it.
+         */
+        RELAY_HALT_AROUND_FLUSH,
+        /** One consumer halts after its handlers ran, right before the database commit: nothing of the transaction stays. */
+        CONSUMER_HALT_BEFORE_DB_COMMIT,
+        /** One consumer halts right after its database commit, before its offsets are even recorded: redelivered, skipped by the inbox. */
+        CONSUMER_HALT_AFTER_DB_COMMIT,
+        /**
+         * One consumer halts in its offset commit: at random right before commitSync sends the offsets, or right
+         * after Kafka stored them but before the consumer learned it.
+         */
+        CONSUMER_HALT_IN_OFFSET_COMMIT;
 
         boolean network() {
             return name().startsWith("NET_");
+        }
+
+        /** Halts a process at a fault point ({@link FaultPoints}) armed by the harness. */
+        boolean faultPoint() {
+            return name().contains("_HALT_");
+        }
+
+        /** Stops or crashes the relay (what the duplicates per relay stop are counted against). */
+        boolean stopsRelay() {
+            return this == RELAY_KILL || this == RELAY_TERM || name().startsWith("RELAY_HALT_");
         }
     }
 
@@ -106,7 +139,8 @@ public final class FaultRun {
         }
 
         public double duplicatesPerRelayStop() {
-            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0) + unexpectedRelayExits;
+            int stops = faults.entrySet().stream().filter(e -> e.getKey().stopsRelay()).mapToInt(Map.Entry::getValue).sum()
+                    + unexpectedRelayExits;
             return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
         }
 
@@ -164,6 +198,7 @@ public final class FaultRun {
     public Report run() throws Exception {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
+        this.workDir = workDir;
         out.println("  child process logs: " + workDir);
         boolean network = options.faults().stream().anyMatch(Fault::network);
         boolean ownBroker = network || options.faults().contains(Fault.BROKER_KILL) || options.faults().contains(Fault.BROKER_PAUSE);
@@ -183,6 +218,22 @@ public final class FaultRun {
     }
 
     private final List<TcpProxy> links = new ArrayList<>();
+    private volatile Path workDir;
+
+    /** The file through which the harness arms fault points in the named supervised process. */
+    private static Path faultPointFile(Path workDir, String process) {
+        return workDir.resolve(process + ".faultpoints");
+    }
+
+    /** {@code env} plus the fault point file of {@code process}, if this run halts processes at fault points. */
+    private Map<String, String> withFaultPoints(Map<String, String> env, Path workDir, String process) {
+        if (options.faults().stream().noneMatch(Fault::faultPoint)) {
+            return env;
+        }
+        Map<String, String> m = new java.util.HashMap<>(env);
+        m.put(FaultPoints.FILE_ENV, faultPointFile(workDir, process).toString());
+        return m;
+    }
     private int relayKafkaBrokerPort;
     private int consumerKafkaBrokerPort;
 
@@ -224,7 +275,7 @@ public final class FaultRun {
             relaySettings.put("kafka.producer.delivery.timeout.ms", "15000");
             relaySettings.put("kafka.producer.request.timeout.ms", "5000");
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
-            Map<String, String> relayEnv = RelayConfig.toEnvironment(relaySettings);
+            Map<String, String> relayEnv = withFaultPoints(RelayConfig.toEnvironment(relaySettings), workDir, "relay");
             Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billingJdbcUrl, "BILLING_DB_USER", billing.user(),
                     "BILLING_DB_PASSWORD", billing.password() == null ? "" : billing.password(),
                     "BILLING_BOOTSTRAP_SERVERS", consumerBootstrap, "BILLING_TOPIC", topic,
@@ -241,8 +292,9 @@ public final class FaultRun {
                 try {
                     for (int i = 0; i < options.consumers(); i++) {
                         String name = "consumer-" + i;
+                        Map<String, String> env = withFaultPoints(consumerEnv, workDir, name);
                         consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
-                                consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
+                                env, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
                     }
                     Injector injector = new Injector(relay, consumers, broker, billingPool, faultPool, slot, billing.name(), shop.name());
                     Thread injectorThread = new Thread(injector, "fault-injector");
@@ -325,6 +377,10 @@ public final class FaultRun {
         }
     }
 
+    /** A process halted at a fault point: when that was noticed, and the effects applied by then. */
+    private record Halt(long seenNanos, long appliedBefore) {
+    }
+
     /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
@@ -364,6 +420,7 @@ public final class FaultRun {
                     Fault fault = enabled.get(random.nextInt(enabled.size()));
                     long before = appliedEvents(billing);
                     long t0 = System.nanoTime();
+                    Halt halt = null;
                     switch (fault) {
                         case RELAY_KILL -> relay.kill(Duration.ofMillis(random.nextInt(1000)));
                         case RELAY_TERM -> relay.terminate();
@@ -393,6 +450,18 @@ public final class FaultRun {
                             l.heal();
                         }
                         case NET_HALF_OPEN -> randomLink().halfOpenAll(Duration.ofSeconds(20));
+                        case RELAY_HALT_AFTER_SEND -> halt = haltAt(relay, FaultPoints.Point.RELAY_AFTER_SEND);
+                        case RELAY_HALT_AFTER_ACK -> halt = haltAt(relay, FaultPoints.Point.RELAY_AFTER_ACK);
+                        case RELAY_HALT_AROUND_FLUSH -> halt = haltAt(relay, random.nextBoolean()
+                                ? FaultPoints.Point.RELAY_BEFORE_POSITION_FLUSH : FaultPoints.Point.RELAY_AFTER_POSITION_FLUSH);
+                        case CONSUMER_HALT_BEFORE_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
+                        case CONSUMER_HALT_AFTER_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+                        case CONSUMER_HALT_IN_OFFSET_COMMIT -> halt = haltAt(randomConsumer(), random.nextBoolean()
+                                ? FaultPoints.Point.INBOX_BEFORE_OFFSET_COMMIT : FaultPoints.Point.INBOX_AFTER_OFFSET_COMMIT);
+                    }
+                    if (halt != null) { // the fault happened when the point was reached, not when it was armed
+                        t0 = halt.seenNanos();
+                        before = halt.appliedBefore();
                     }
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
@@ -409,6 +478,38 @@ public final class FaultRun {
                     out.println("  fault injection failed: " + e);
                 }
             }
+        }
+
+        /**
+         * Arms {@code point} at a random hit (1-10) in the current (or next) process of {@code target}
+         * and waits until it halted there and its supervisor restarted it.
+         *
+         * @return when the halt was noticed (the start of the recovery) and the effects applied then
+         */
+        private Halt haltAt(Supervised target, FaultPoints.Point point) throws Exception {
+            Path file = faultPointFile(workDir, target.name());
+            int halts = target.faultPointHalts();
+            long n = 1 + random.nextInt(10);
+            FaultPoints.arm(file, point, n);
+            out.printf("    %s armed to halt at hit %d of %s%n", target.name(), n, point.id());
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            try {
+                while (target.faultPointHalts() == halts) {
+                    if (stop.get() || System.nanoTime() > deadline) {
+                        throw new IllegalStateException(target.name() + " did not reach fault point " + point.id() + " " + n
+                                + " times within 60 s (or the run ended); disarmed");
+                    }
+                    Thread.sleep(20);
+                }
+            } catch (InterruptedException | RuntimeException e) {
+                FaultPoints.disarm(file);
+                throw e;
+            }
+            Halt halt = new Halt(target.lastHaltSeenNanos(), appliedEvents(billing));
+            while (!target.isAlive() && !stop.get() && System.nanoTime() < deadline) {
+                Thread.sleep(20); // isAlive() waits for the supervisor's restart
+            }
+            return halt;
         }
 
         private Supervised randomConsumer() {
