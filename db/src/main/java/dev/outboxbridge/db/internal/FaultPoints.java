@@ -95,7 +95,8 @@ public final class FaultPoints {
     public static final String FILE_PROPERTY = "outbox.faultpoints.file";
     public static final String ENV = "OUTBOX_FAULTPOINTS";
     public static final String FILE_ENV = "OUTBOX_FAULTPOINTS_FILE";
-    static final long FILE_CHECK_INTERVAL_MS = 100;
+    /** The longest time a change of the fault point file goes unnoticed by a process reaching points. */
+    public static final long FILE_CHECK_INTERVAL_MS = 100;
 
     /** Null unless enabled at start-up. */
     private static final FaultPoints INSTANCE = fromStartup();
