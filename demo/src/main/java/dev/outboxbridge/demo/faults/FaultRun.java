@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -219,6 +220,12 @@ public final class FaultRun {
 
     private final List<TcpProxy> links = new ArrayList<>();
     private volatile Path workDir;
+    private int relayKafkaBrokerPort;
+    private int consumerKafkaBrokerPort;
+
+    private TcpProxy link(String name) {
+        return links.stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
+    }
 
     /** The file through which the harness arms fault points in the named supervised process. */
     private static Path faultPointFile(Path workDir, String process) {
@@ -230,15 +237,9 @@ public final class FaultRun {
         if (options.faults().stream().noneMatch(Fault::faultPoint)) {
             return env;
         }
-        Map<String, String> m = new java.util.HashMap<>(env);
+        Map<String, String> m = new HashMap<>(env);
         m.put(FaultPoints.FILE_ENV, faultPointFile(workDir, process).toString());
         return m;
-    }
-    private int relayKafkaBrokerPort;
-    private int consumerKafkaBrokerPort;
-
-    private TcpProxy link(String name) {
-        return links.stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
     }
 
     private Report run(long start, Path workDir, boolean network, boolean ownBroker) throws Exception {
