@@ -172,7 +172,7 @@ final class InboxTransaction {
      * key when it was the last one. A dead-lettered inbox row of the event is revived (redrive).
      */
     ParkedApply applyParked(InboxEvent event, ParkedKey key) throws Exception {
-        return Transactions.inTransaction(dataSource, connection -> {
+        ParkedApply result = Transactions.inTransaction(dataSource, connection -> {
             boolean inserted = insertInboxRow(sql.insertInboxOrRevive, event, connection);
             if (inserted) {
                 runHandler(event, connection);
@@ -198,8 +198,11 @@ final class InboxTransaction {
                     ps.executeUpdate();
                 }
             }
+            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
             return new ParkedApply(inserted, unparked);
         });
+        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        return result;
     }
 
     /** What {@link #applyParked} did: whether the handler ran, and whether the key is unparked now. */
