@@ -30,7 +30,10 @@ class FaultInjectionIT {
             FaultRun.Fault.CONSUMER_KILL, FaultRun.Fault.CONSUMER_TERM, FaultRun.Fault.WALSENDER_TERMINATE,
             FaultRun.Fault.CONSUMER_DB_TERMINATE, FaultRun.Fault.BROKER_KILL, FaultRun.Fault.WRITER_DB_TERMINATE,
             FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE, FaultRun.Fault.PG_RESTART,
-            FaultRun.Fault.RELAY_PAUSE);
+            FaultRun.Fault.RELAY_PAUSE,
+            FaultRun.Fault.RELAY_HALT_AFTER_SEND, FaultRun.Fault.RELAY_HALT_AFTER_ACK, FaultRun.Fault.RELAY_HALT_AROUND_FLUSH,
+            FaultRun.Fault.CONSUMER_HALT_BEFORE_DB_COMMIT, FaultRun.Fault.CONSUMER_HALT_AFTER_DB_COMMIT,
+            FaultRun.Fault.CONSUMER_HALT_IN_OFFSET_COMMIT);
 
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)

@@ -1,5 +1,6 @@
 package dev.outboxbridge.inbox.internal;
 
+import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxHandler;
 import java.sql.Array;
@@ -50,13 +51,16 @@ final class InboxTransaction {
      * @throws Exception from the database or the handler; the transaction is rolled back
      */
     boolean apply(InboxEvent event) throws Exception {
-        return Transactions.inTransaction(dataSource, connection -> {
+        boolean applied = Transactions.inTransaction(dataSource, connection -> {
             boolean inserted = insertInboxRow(sql.insertInbox, event, connection);
             if (inserted) {
                 runHandler(event, connection);
             }
+            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
             return inserted;
         });
+        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        return applied;
     }
 
     /**
@@ -73,7 +77,7 @@ final class InboxTransaction {
      * @throws Exception if the database failed: nothing of the run committed
      */
     RunResult applyRun(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
-        return Transactions.inTransaction(dataSource, connection -> {
+        RunResult result = Transactions.inTransaction(dataSource, connection -> {
             Set<UUID> inserted = insertInboxRows(run, connection);
             Set<UUID> claimed = new HashSet<>();
             boolean[] applied = new boolean[run.size()];
@@ -109,8 +113,11 @@ final class InboxTransaction {
                 }
             }
             deleteInboxRows(new ArrayList<>(undo), connection);
+            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
             return new RunResult(done, applied, failure);
         });
+        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        return result;
     }
 
     /** The outcome of {@link #applyRun}: events {@code [0, committed)} committed; {@code failure} is of event {@code committed}. */
@@ -165,7 +172,7 @@ final class InboxTransaction {
      * key when it was the last one. A dead-lettered inbox row of the event is revived (redrive).
      */
     ParkedApply applyParked(InboxEvent event, ParkedKey key) throws Exception {
-        return Transactions.inTransaction(dataSource, connection -> {
+        ParkedApply result = Transactions.inTransaction(dataSource, connection -> {
             boolean inserted = insertInboxRow(sql.insertInboxOrRevive, event, connection);
             if (inserted) {
                 runHandler(event, connection);
@@ -191,8 +198,11 @@ final class InboxTransaction {
                     ps.executeUpdate();
                 }
             }
+            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
             return new ParkedApply(inserted, unparked);
         });
+        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        return result;
     }
 
     /** What {@link #applyParked} did: whether the handler ran, and whether the key is unparked now. */

@@ -1,6 +1,7 @@
 package dev.outboxbridge.demo.faults;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
 import dev.outboxbridge.demo.RelayRole;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -90,10 +92,42 @@ public final class FaultRun {
         /** One link limited to 20 KB/s for 5 s. */
         NET_BANDWIDTH,
         /** One link's connections become half-open: the server side is gone, the client is told 20 s later. */
-        NET_HALF_OPEN;
+        NET_HALF_OPEN,
+        /**
+         * The relay halts (as abruptly as kill -9) right after handing a batch to the producer, before
+         * any acknowledgement: the records may or may not be in Kafka, none is marked processed.
+         */
+        RELAY_HALT_AFTER_SEND,
+        /** The relay halts right after Kafka acknowledged a record, before it is marked processed: a duplicate on restart. */
+        RELAY_HALT_AFTER_ACK,
+        /**
+         * The relay halts right before its position is written to the position topic (records acknowledged and
+         * marked processed) or, at random, right after Kafka acknowledged the position write but before the slot
+         * is told it.
+         */
+        RELAY_HALT_AROUND_FLUSH,
+        /** One consumer halts after its handlers ran, right before the database commit: nothing of the transaction stays. */
+        CONSUMER_HALT_BEFORE_DB_COMMIT,
+        /** One consumer halts right after its database commit, before its offsets are even recorded: redelivered, skipped by the inbox. */
+        CONSUMER_HALT_AFTER_DB_COMMIT,
+        /**
+         * One consumer halts in its offset commit: at random right before commitSync sends the offsets, or right
+         * after Kafka stored them but before the consumer learned it.
+         */
+        CONSUMER_HALT_IN_OFFSET_COMMIT;
 
         boolean network() {
             return name().startsWith("NET_");
+        }
+
+        /** Halts a process at a fault point ({@link FaultPoints}) armed by the harness. */
+        boolean faultPoint() {
+            return name().contains("_HALT_");
+        }
+
+        /** Stops or crashes the relay (what the duplicates per relay stop are counted against). */
+        boolean stopsRelay() {
+            return this == RELAY_KILL || this == RELAY_TERM || this == RELAY_PAUSE || name().startsWith("RELAY_HALT_");
         }
     }
 
@@ -122,8 +156,8 @@ public final class FaultRun {
         }
 
         public double duplicatesPerRelayStop() {
-            int stops = faults.getOrDefault(Fault.RELAY_KILL, 0) + faults.getOrDefault(Fault.RELAY_TERM, 0)
-                    + faults.getOrDefault(Fault.RELAY_PAUSE, 0) + unexpectedRelayExits;
+            int stops = faults.entrySet().stream().filter(e -> e.getKey().stopsRelay()).mapToInt(Map.Entry::getValue).sum()
+                    + unexpectedRelayExits;
             return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
         }
 
@@ -186,6 +220,7 @@ public final class FaultRun {
     public Report run() throws Exception {
         long start = System.nanoTime();
         Path workDir = Files.createTempDirectory("outbox-faults");
+        this.workDir = workDir;
         out.println("  child process logs: " + workDir);
         if (options.faults().contains(Fault.PG_RESTART) && !postgres.canRestart()) {
             throw new IllegalArgumentException("Fault " + Fault.PG_RESTART + " needs a PostgreSQL the testkit started and can restart, but "
@@ -210,11 +245,27 @@ public final class FaultRun {
     }
 
     private final List<TcpProxy> links = new ArrayList<>();
+    private volatile Path workDir;
     private int relayKafkaBrokerPort;
     private int consumerKafkaBrokerPort;
 
     private TcpProxy link(String name) {
         return links.stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    /** The file through which the harness arms fault points in the named supervised process. */
+    private static Path faultPointFile(Path workDir, String process) {
+        return workDir.resolve(process + ".faultpoints");
+    }
+
+    /** {@code env} plus the fault point file of {@code process}, if this run halts processes at fault points. */
+    private Map<String, String> withFaultPoints(Map<String, String> env, Path workDir, String process) {
+        if (options.faults().stream().noneMatch(Fault::faultPoint)) {
+            return env;
+        }
+        Map<String, String> m = new HashMap<>(env);
+        m.put(FaultPoints.FILE_ENV, faultPointFile(workDir, process).toString());
+        return m;
     }
 
     private Report run(long start, Path workDir, boolean network, boolean ownBroker) throws Exception {
@@ -267,7 +318,7 @@ public final class FaultRun {
                     // a leader and a standby on the same slot (ha.enabled, the default): relay faults hit the leader
                     for (int i = 0; i < RELAYS; i++) {
                         String name = "relay-" + i;
-                        Map<String, String> env = new java.util.HashMap<>(relayEnv);
+                        Map<String, String> env = new HashMap<>(withFaultPoints(relayEnv, workDir, name));
                         env.put(RelayConfig.environmentVariable(RelayConfig.NAME), RELAY_NAME_PREFIX + i);
                         relays.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, "dev.outboxbridge.relay.RelayMain",
                                 List.of(), env, workDir.resolve(name + ".log"), "512m"), Duration.ofSeconds(1)));
@@ -277,8 +328,9 @@ public final class FaultRun {
                     }
                     for (int i = 0; i < options.consumers(); i++) {
                         String name = "consumer-" + i;
+                        Map<String, String> env = withFaultPoints(consumerEnv, workDir, name);
                         consumers.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, ConsumerMain.class.getName(), List.of(),
-                                consumerEnv, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
+                                env, workDir.resolve(name + ".log"), "256m"), Duration.ofSeconds(1)));
                     }
                     Map<String, List<Supervised>> kinds = new LinkedHashMap<>();
                     kinds.put(MemoryReport.RELAY, relays);
@@ -391,6 +443,10 @@ public final class FaultRun {
         }
     }
 
+    /** A process halted at a fault point: when that was noticed, and the effects applied by then. */
+    private record Halt(long seenNanos, long appliedBefore) {
+    }
+
     /** Injects a random fault every minGap..maxGap and measures how long until effects flow again. */
     private final class Injector implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
@@ -431,6 +487,7 @@ public final class FaultRun {
                     Fault fault = nextFault();
                     long before = appliedEvents(billing);
                     long t0 = System.nanoTime();
+                    Halt halt = null;
                     switch (fault) {
                         case RELAY_KILL -> leader().kill(Duration.ofMillis(random.nextInt(1000)));
                         case RELAY_TERM -> leader().terminate();
@@ -462,6 +519,18 @@ public final class FaultRun {
                             l.heal();
                         }
                         case NET_HALF_OPEN -> randomLink().halfOpenAll(Duration.ofSeconds(20));
+                        case RELAY_HALT_AFTER_SEND -> halt = haltAt(leader(), FaultPoints.Point.RELAY_AFTER_SEND);
+                        case RELAY_HALT_AFTER_ACK -> halt = haltAt(leader(), FaultPoints.Point.RELAY_AFTER_ACK);
+                        case RELAY_HALT_AROUND_FLUSH -> halt = haltAt(leader(), random.nextBoolean()
+                                ? FaultPoints.Point.RELAY_BEFORE_POSITION_FLUSH : FaultPoints.Point.RELAY_AFTER_POSITION_FLUSH);
+                        case CONSUMER_HALT_BEFORE_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
+                        case CONSUMER_HALT_AFTER_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+                        case CONSUMER_HALT_IN_OFFSET_COMMIT -> halt = haltAt(randomConsumer(), random.nextBoolean()
+                                ? FaultPoints.Point.INBOX_BEFORE_OFFSET_COMMIT : FaultPoints.Point.INBOX_AFTER_OFFSET_COMMIT);
+                    }
+                    if (halt != null) { // the fault happened when the point was reached, not when it was armed
+                        t0 = halt.seenNanos();
+                        before = halt.appliedBefore();
                     }
                     counts.merge(fault, 1, Integer::sum);
                     out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
@@ -509,6 +578,38 @@ public final class FaultRun {
             }
             out.println("    no relay holds the lease right now: on any relay");
             return relays.get(random.nextInt(relays.size()));
+        }
+
+        /**
+         * Arms {@code point} at a random hit (1-10) in the current (or next) process of {@code target}
+         * and waits until it halted there and its supervisor restarted it.
+         *
+         * @return when the halt was noticed (the start of the recovery) and the effects applied then
+         */
+        private Halt haltAt(Supervised target, FaultPoints.Point point) throws Exception {
+            Path file = faultPointFile(workDir, target.name());
+            int halts = target.faultPointHalts();
+            long n = 1 + random.nextInt(10);
+            FaultPoints.arm(file, point, n);
+            out.printf("    %s armed to halt at hit %d of %s%n", target.name(), n, point.id());
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            try {
+                while (target.faultPointHalts() == halts) {
+                    if (stop.get() || System.nanoTime() > deadline) {
+                        throw new IllegalStateException(target.name() + " did not reach fault point " + point.id() + " " + n
+                                + " times within 60 s (or the run ended); disarmed");
+                    }
+                    Thread.sleep(20);
+                }
+            } catch (InterruptedException | RuntimeException e) {
+                FaultPoints.disarm(file);
+                throw e;
+            }
+            Halt halt = new Halt(target.lastHaltSeenNanos(), appliedEvents(billing));
+            while (!target.isAlive() && !stop.get() && System.nanoTime() < deadline) {
+                Thread.sleep(20); // isAlive() waits for the supervisor's restart
+            }
+            return halt;
         }
 
         private Supervised randomConsumer() {

@@ -1,5 +1,6 @@
 package dev.outboxbridge.demo.faults;
 
+import dev.outboxbridge.db.internal.FaultPoints;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,8 +11,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps one child process running, as systemd or Kubernetes would: when it exits on its own it is
  * restarted after a short delay. Faults are injected through {@link #kill()} and
- * {@link #terminate()}, which also restart it. Owns one named thread; {@link #close()} stops it
- * and the child.
+ * {@link #terminate()}, which also restart it. An exit with {@link FaultPoints#HALT_STATUS} (halted
+ * at an armed fault point) is intended, not counted as unexpected. Owns one named thread;
+ * {@link #close()} stops it and the child.
  */
 final class Supervised implements AutoCloseable {
 
@@ -28,6 +30,8 @@ final class Supervised implements AutoCloseable {
     private final Duration restartDelay;
     private final Thread watcher;
     private final AtomicInteger unexpectedExits = new AtomicInteger();
+    private final AtomicInteger faultPointHalts = new AtomicInteger();
+    private volatile long lastHaltSeenNanos;
     private final Object lock = new Object();
     private final List<ChildJvm> instances = new ArrayList<>();
     private volatile ChildJvm current;
@@ -61,8 +65,15 @@ final class Supervised implements AutoCloseable {
                 Thread.sleep(200);
                 synchronized (lock) {
                     if (!closed && !current.isAlive()) {
-                        unexpectedExits.incrementAndGet();
-                        LOG.info("{} exited on its own (code {}); restarting it in {} ms", name, current.exitValue(), restartDelay.toMillis());
+                        if (current.exitValue() == FaultPoints.HALT_STATUS) {
+                            lastHaltSeenNanos = System.nanoTime();
+                            faultPointHalts.incrementAndGet();
+                            LOG.info("{} halted at a fault point as armed; restarting it in {} ms", name, restartDelay.toMillis());
+                        } else {
+                            unexpectedExits.incrementAndGet();
+                            LOG.info("{} exited on its own (code {}); restarting it in {} ms", name, current.exitValue(),
+                                    restartDelay.toMillis());
+                        }
                         Thread.sleep(restartDelay.toMillis());
                         current = launch();
                     }
@@ -143,6 +154,16 @@ final class Supervised implements AutoCloseable {
 
     int unexpectedExits() {
         return unexpectedExits.get();
+    }
+
+    /** How many instances halted at a fault point (exit status {@link FaultPoints#HALT_STATUS}). */
+    int faultPointHalts() {
+        return faultPointHalts.get();
+    }
+
+    /** {@link System#nanoTime()} when the last fault-point halt was noticed (at most 200 ms after it). */
+    long lastHaltSeenNanos() {
+        return lastHaltSeenNanos;
     }
 
     int generations() {

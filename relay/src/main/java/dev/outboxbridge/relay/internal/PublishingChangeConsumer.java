@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay.internal;
 
+import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
 import io.debezium.engine.DebeziumEngine;
@@ -210,11 +211,16 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
         }
 
         List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
+        boolean anySent = false;
         for (ProducerRecord<byte[], byte[]> r : records) {
             if (r != null) {
                 checkMayPublish();
             }
             acks.add(r == null ? null : producer.send(r));
+            anySent |= r != null;
+        }
+        if (anySent) {
+            FaultPoints.reached(FaultPoints.Point.RELAY_AFTER_SEND);
         }
         long sent = 0;
         for (int i = 0; i < records.size(); i++) {
@@ -222,6 +228,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
             if (ack != null) {
                 try {
                     ack.get();
+                    FaultPoints.reached(FaultPoints.Point.RELAY_AFTER_ACK);
                     Long committedAt = records.get(i).timestamp();
                     if (committedAt != null) {
                         metrics.latency(Duration.ofMillis(clock.millis() - committedAt));
