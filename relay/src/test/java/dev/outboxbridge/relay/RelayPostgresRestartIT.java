@@ -167,7 +167,7 @@ class RelayPostgresRestartIT {
                 commitSent = true;
                 c.commit();
                 return true;
-            } catch (SQLException e) {
+            } catch (SQLException | dev.outboxbridge.outbox.OutboxException e) { // an append fails as OutboxException
                 if (!commitSent) {
                     failedBeforeCommit.incrementAndGet();
                     Thread.sleep(50); // the server is down or recovering

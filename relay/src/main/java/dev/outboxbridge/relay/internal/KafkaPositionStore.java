@@ -47,7 +47,8 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
     }
 
     private KafkaPositionStore(AtomicReference<SharedTopicAdmin> admin) {
-        super(() -> admin.get().get(), () -> "outbox-relay", KafkaConnectUtil.converterForOffsetStore());
+        super(() -> admin.get().get(), () -> "outbox-relay-", // client ids: outbox-relay-offsets (the store appends "offsets")
+                KafkaConnectUtil.converterForOffsetStore());
         this.admin = admin;
     }
 
