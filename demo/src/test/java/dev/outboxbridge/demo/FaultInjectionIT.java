@@ -16,7 +16,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * The short fault run of the suite: the relay, the billing consumer and the Kafka broker run as
  * separate processes and are killed with {@code kill -9} or stopped with SIGTERM, and the relay's
  * walsender and the consumer's database connections are terminated, every 1-2.5 s while the
- * workload writes; afterwards nothing may be lost, invented, reordered or applied twice. The long run is
+ * workload writes, 0.2% of its events poison (the consumer cannot deserialize them) and 0.2% oversized
+ * (larger than the topic accepts); afterwards nothing may be lost, invented, reordered or applied twice,
+ * and every poison and oversized event must be in its dead-letter topic, unapplied. The long run is
  * {@code FaultMain} (see README).
  */
 @ExtendWith(OutboxBridgeExtension.class)
@@ -31,7 +33,8 @@ class FaultInjectionIT {
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(15_000, 300, 2, 10, 0.1, 11, 100), 3,
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(15_000, 300, 2, 10, 0.1, 11, 100)
+                .withBadEvents(0.002, 0.002), 3,
                 Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, SHORT_RUN_FAULTS, 2);
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
@@ -43,6 +46,13 @@ class FaultInjectionIT {
         assertThat(v.phantoms()).as("P").isEmpty();
         assertThat(v.orderViolations()).as("O").isEmpty();
         assertThat(v.effectViolations()).as("X").isEmpty();
-        assertThat(v.effectsApplied()).isEqualTo(15_000);
+        HistoryChecker.DeadLetters d = v.deadLetters();
+        assertThat(d.poison()).as("poison events written").isPositive();
+        assertThat(d.oversized()).as("oversized events written").isPositive();
+        assertThat(d.poisonInTopic()).as("poison events published").isEqualTo(d.poison());
+        assertThat(d.poisonDeadLettered()).as("poison events in the consumer's dead-letter topic").isEqualTo(d.poison());
+        assertThat(d.oversizedDeadLettered()).as("oversized events in the relay's dead-letter topic").isEqualTo(d.oversized());
+        assertThat(d.poisonApplied() + d.oversizedApplied() + d.oversizedInTopic()).isZero();
+        assertThat(v.effectsApplied()).isEqualTo(15_000 - d.poison() - d.oversized());
     }
 }

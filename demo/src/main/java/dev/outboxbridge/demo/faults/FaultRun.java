@@ -1,6 +1,7 @@
 package dev.outboxbridge.demo.faults;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.outboxbridge.demo.DeadLetterOperator;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
 import dev.outboxbridge.demo.RelayRole;
@@ -139,6 +140,7 @@ public final class FaultRun {
             out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
             out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
             out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+            v.deadLetters().print(out);
             out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
             out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
             out.println("=================================================================");
@@ -207,12 +209,14 @@ public final class FaultRun {
             if (ownBroker) {
                 try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
                     admin.createTopics(List.of(new NewTopic(topic, Optional.of(options.partitions()), Optional.empty()),
-                                    new NewTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty())))
+                                    new NewTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty()),
+                                    new NewTopic(ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty())))
                             .all().get(60, TimeUnit.SECONDS);
                 }
             } else {
                 ns.createTopic(topic, options.partitions());
                 ns.createTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), 1);
+                ns.createTopic(ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), 1);
             }
             Map<String, String> relaySettings = DemoRun.relaySettings(shop, relayBootstrap, topicPrefix, workDir);
             if (network) {
@@ -223,6 +227,8 @@ public final class FaultRun {
             // shorter than a BROKER_PAUSE, so a paused broker makes sends fail for real
             relaySettings.put("kafka.producer.delivery.timeout.ms", "15000");
             relaySettings.put("kafka.producer.request.timeout.ms", "5000");
+            // poison and oversized events: the topic's size limit and the relay's dead-letter topic
+            DemoRun.prepareForBadEvents(bootstrap, options.workload(), topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), relaySettings);
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
             Map<String, String> relayEnv = RelayConfig.toEnvironment(relaySettings);
             Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billingJdbcUrl, "BILLING_DB_USER", billing.user(),
@@ -238,6 +244,8 @@ public final class FaultRun {
                 String slot = relayEnv.get("OUTBOX_RELAY_SLOT_NAME");
                 awaitSlot(shop, slot, workDir);
                 List<Supervised> consumers = new ArrayList<>();
+                DeadLetterOperator operator = options.workload().poisonRatio() > 0
+                        ? DeadLetterOperator.start(billingPool, "billing", bootstrap, topic, Duration.ofMillis(500)) : null;
                 try {
                     for (int i = 0; i < options.consumers(); i++) {
                         String name = "consumer-" + i;
@@ -259,14 +267,24 @@ public final class FaultRun {
                     }
                     out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                             injector.total());
-                    awaitDrain(billingPool, workload.committedCount());
+                    awaitDrain(billingPool, workload.expectedEffects());
+                    DemoRun.awaitDeadLetters(billingPool, workload.committedCount(Workload.Kind.POISON), bootstrap,
+                            ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), workload.committedCount(Workload.Kind.OVERSIZED),
+                            options.drainTimeout(), out);
+                    if (operator != null) {
+                        out.printf("  operator skipped the poison head of %,d parked keys (redrive SKIP_DEAD_LETTERED)%n", operator.skipped());
+                    }
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
-                            bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
+                            bootstrap, topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), ns.topic(DemoRun.DEAD_LETTER_TOPIC),
+                            billingPool, DemoRun.EFFECTS_TABLE);
                     return new Report(verdict, injector.counts(), relay.unexpectedExits(),
                             consumers.stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
                             Duration.ofNanos(System.nanoTime() - start));
                 } finally {
+                    if (operator != null) {
+                        operator.close();
+                    }
                     for (Supervised c : consumers) {
                         c.close();
                     }
