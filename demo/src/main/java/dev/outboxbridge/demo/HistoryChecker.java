@@ -51,7 +51,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 public final class HistoryChecker {
 
-    private static final int MAX_EXAMPLES = 5;
+    private static final int MAX_EXAMPLES = 10;
     /** The event id header the relay sets on every record (the consumer's dead letters keep it). */
     static final String ID_HEADER = "id";
     /** Headers the relay adds to a dead letter (see RelayConfig's dead.letter.topic). */
