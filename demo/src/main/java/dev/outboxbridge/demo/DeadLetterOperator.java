@@ -61,6 +61,9 @@ public final class DeadLetterOperator implements AutoCloseable {
         this.thread.setDaemon(true);
     }
 
+    private record ParkedKey(String topic, String key, String error) {
+    }
+
     /** Starts the operator for consumer {@code consumerName}, whose inbox tables are in {@code inboxDb}. */
     public static DeadLetterOperator start(DataSource inboxDb, String consumerName, String bootstrapServers, String topic,
             Duration interval) {
@@ -92,7 +95,7 @@ public final class DeadLetterOperator implements AutoCloseable {
 
     /** One pass of the procedure; returns the keys redriven. */
     int redriveOnce() throws SQLException {
-        List<String[]> due = new ArrayList<>();
+        List<ParkedKey> due = new ArrayList<>();
         try (Connection c = inboxDb.getConnection();
                 PreparedStatement ps = c.prepareStatement("SELECT topic, record_key, last_error FROM inbox_parked_key"
                         + " WHERE consumer_name = ? AND status = 'DEAD_LETTERED' ORDER BY parked_at")) {
@@ -101,20 +104,21 @@ public final class DeadLetterOperator implements AutoCloseable {
                 while (rs.next()) {
                     String error = rs.getString(3);
                     if (error != null && error.startsWith(UNDESERIALIZABLE_ERROR) && error.contains(UNDESERIALIZABLE_MARK)) {
-                        due.add(new String[] {rs.getString(1), rs.getString(2), error});
+                        due.add(new ParkedKey(rs.getString(1), rs.getString(2), error));
                     }
                 }
             }
         }
         int n = 0;
-        for (String[] key : due) {
+        for (ParkedKey key : due) {
             if (stop) {
                 break;
             }
-            if (redriver.redrive(key[0], key[1], InboxConsumer.RedriveMode.SKIP_DEAD_LETTERED)) {
+            if (redriver.redrive(key.topic(), key.key(), InboxConsumer.RedriveMode.SKIP_DEAD_LETTERED)) {
                 skipped.incrementAndGet();
                 n++;
-                LOG.info("Dead-letter operator: skipped the undeserializable head of key '{}' of {} ({})", key[1], key[0], key[2]);
+                LOG.info("Dead-letter operator: skipped the undeserializable head of key '{}' of {} ({})", key.key(), key.topic(),
+                        key.error());
             }
         }
         return n;
