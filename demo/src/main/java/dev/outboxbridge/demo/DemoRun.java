@@ -1,7 +1,9 @@
 package dev.outboxbridge.demo;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxHandler;
@@ -15,6 +17,7 @@ import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -37,6 +40,12 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 
 /**
  * One run of the whole path: a shop service writes orders and outbox events (some transactions
@@ -54,7 +63,7 @@ public final class DemoRun {
 
     /** What happened. */
     public record Report(HistoryChecker.Verdict verdict, InboxStats consumer, long redeliveredDuplicates, long relayRestarts,
-            Histogram commitToConsumeMillis, Duration elapsed) {
+            Histogram commitToConsumeMillis, Duration elapsed, long deadLetteredKeysSkipped) {
 
         public boolean ok() {
             return verdict.ok();
@@ -74,6 +83,11 @@ public final class DemoRun {
             out.printf("  phantoms (must be 0)             %,10d  %s%n", v.phantoms().size(), verdictText(v.phantoms()));
             out.printf("  order violations (must be 0)     %,10d  %s%n", v.orderViolations().size(), verdictText(v.orderViolations()));
             out.printf("  effects not exactly once (0)     %,10d  %s%n", v.effectViolations().size(), verdictText(v.effectViolations()));
+            if (v.deadLetters().poison() + v.deadLetters().oversized() + v.deadLetters().relayDeadLetterRecords()
+                    + v.deadLetters().consumerDeadLetterRecords() > 0) {
+                v.deadLetters().print(out);
+                out.printf("  keys redriven past a poison event %,9d  (SKIP_DEAD_LETTERED by the operator)%n", deadLetteredKeysSkipped);
+            }
             Histogram h = commitToConsumeMillis;
             if (h.getTotalCount() > 0) {
                 out.printf("  commit -> consume latency (ms)   p50 %d, p90 %d, p99 %d, p99.9 %d, max %d (%,d events)%n",
@@ -94,6 +108,13 @@ public final class DemoRun {
     public static final String EFFECTS_TABLE = "billing_ledger";
     /** The billing consumer's dead-letter topic (within the run's topic namespace). */
     public static final String DEAD_LETTER_TOPIC = "billing.dlt";
+    /** The relay's dead-letter topic (within the run's topic namespace), for records Kafka refuses for good. */
+    public static final String RELAY_DEAD_LETTER_TOPIC = "relay.dlt";
+    /**
+     * The topic's max.message.bytes in a run with oversized events: well above the producer's batches of normal
+     * events (batch.size 16 KiB) and below {@link Workload#OVERSIZED_PAYLOAD_BYTES}.
+     */
+    public static final int TOPIC_MAX_MESSAGE_BYTES = 64 * 1024;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PostgresServer postgres;
@@ -141,7 +162,9 @@ public final class DemoRun {
         String topic = topicPrefix + Workload.AGGREGATE_TYPE;
         ns.createTopic(topic, options.partitions());
         ns.createTopic(ns.topic(DEAD_LETTER_TOPIC), 1);
+        ns.createTopic(ns.topic(RELAY_DEAD_LETTER_TOPIC), 1);
         Map<String, String> settings = relaySettings(shop, ns.bootstrapServers(), topicPrefix, workDir);
+        prepareForBadEvents(ns.bootstrapServers(), options.workload(), topic, ns.topic(RELAY_DEAD_LETTER_TOPIC), settings);
         String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
         try {
             return run(shop, billing, ns, shopPool, billingPool, topicPrefix, topic, RelayConfig.of(settings), start);
@@ -163,6 +186,8 @@ public final class DemoRun {
         InboxStats stats;
         long redelivered = 0;
         Workload workload;
+        DeadLetterOperator operator = options.workload().poisonRatio() > 0
+                ? DeadLetterOperator.start(billingPool, "billing", ns.bootstrapServers(), topic, Duration.ofMillis(200)) : null;
         try {
             workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()),
                     options.workload());
@@ -191,7 +216,9 @@ public final class DemoRun {
                     throw restartFailure.get();
                 }
                 restarts = restarted.get() ? 1 : 0;
-                awaitDrain(consumer, workload.committedCount(), relay.get());
+                awaitDrain(consumer, workload.expectedEffects(), relay.get());
+                awaitDeadLetters(billingPool, workload.committedCount(Workload.Kind.POISON), ns.bootstrapServers(),
+                        ns.topic(RELAY_DEAD_LETTER_TOPIC), workload.committedCount(Workload.Kind.OVERSIZED), options.drainTimeout(), out);
             } finally {
                 progress.shutdownNow();
             }
@@ -200,12 +227,16 @@ public final class DemoRun {
             }
             stats = consumer.stats();
         } finally {
+            if (operator != null) {
+                operator.close();
+            }
             consumer.close();
             relay.get().close();
         }
         HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
-                topic, billingPool, EFFECTS_TABLE);
-        return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start));
+                topic, ns.topic(RELAY_DEAD_LETTER_TOPIC), ns.topic(DEAD_LETTER_TOPIC), billingPool, EFFECTS_TABLE);
+        return new Report(verdict, stats, redelivered, restarts, latency, Duration.ofNanos(System.nanoTime() - start),
+                operator == null ? 0 : operator.skipped());
     }
 
     private void awaitDrain(InboxConsumer consumer, long expected, Relay relay) throws InterruptedException {
@@ -223,6 +254,62 @@ public final class DemoRun {
                 return;
             }
             Thread.sleep(100);
+        }
+    }
+
+    /**
+     * For a workload with oversized events: lowers the topic's max.message.bytes to {@link #TOPIC_MAX_MESSAGE_BYTES}
+     * (outbox-core accepts such events, Kafka refuses them) and has the relay divert what Kafka refuses to
+     * {@code relayDeadLetterTopic} (which must exist) instead of stopping. Call before the relay starts: it reads the
+     * topic's limit once. Does nothing for a workload without oversized events.
+     */
+    public static void prepareForBadEvents(String bootstrapServers, Workload.Settings workload, String topic,
+            String relayDeadLetterTopic, Map<String, String> relaySettings) throws Exception {
+        if (workload.oversizedRatio() <= 0) {
+            return;
+        }
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(new AlterConfigOp(
+                            new ConfigEntry(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(TOPIC_MAX_MESSAGE_BYTES)),
+                            AlterConfigOp.OpType.SET))))
+                    .all().get(60, TimeUnit.SECONDS);
+        }
+        relaySettings.put(RelayConfig.DEAD_LETTER_TOPIC, relayDeadLetterTopic);
+    }
+
+    /**
+     * After the effects drained: waits until the consumer has dead-lettered {@code poison} events (its inbox rows say
+     * DEAD_LETTERED) and the relay's dead-letter topic holds {@code oversized} distinct events, so the checker sees
+     * where every bad event went. Bounded by {@code timeout}; on timeout it says so and returns.
+     */
+    public static void awaitDeadLetters(DataSource billing, long poison, String bootstrapServers, String relayDeadLetterTopic,
+            long oversized, Duration timeout, PrintStream out) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadLettered = 0;
+        long diverted = 0;
+        while (true) {
+            if (deadLettered < poison) {
+                try (Connection c = billing.getConnection(); Statement s = c.createStatement();
+                        var rs = s.executeQuery("SELECT count(*) FROM inbox_event WHERE status = 'DEAD_LETTERED'")) {
+                    rs.next();
+                    deadLettered = rs.getLong(1);
+                }
+            }
+            if (diverted < oversized) {
+                diverted = HistoryChecker.readTopic(bootstrapServers, relayDeadLetterTopic).stream()
+                        .map(r -> r.headers().lastHeader(HistoryChecker.ID_HEADER))
+                        .filter(h -> h != null).map(h -> new String(h.value(), StandardCharsets.UTF_8)).distinct().count();
+            }
+            if (deadLettered >= poison && diverted >= oversized) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                out.printf("  dead letters timed out after %s: consumer %,d of %,d poison, relay %,d of %,d oversized;"
+                        + " checking what is there%n", timeout, deadLettered, poison, diverted, oversized);
+                return;
+            }
+            Thread.sleep(500);
         }
     }
 
@@ -266,9 +353,22 @@ public final class DemoRun {
                 .build();
     }
 
-    /** The billing service's side effect: not idempotent on purpose (a running total), so only the inbox keeps it right. */
+    /**
+     * The billing service's side effect: not idempotent on purpose (a running total), so only the inbox keeps it right.
+     * A payload that is not an order-change document can never be applied: it fails with a {@link FatalEventException},
+     * so the consumer dead-letters it at once instead of retrying it.
+     */
     public static void applyToLedger(InboxEvent event, Connection tx) throws Exception {
-        JsonNode body = JSON.readTree(event.payload());
+        JsonNode body;
+        try {
+            body = JSON.readTree(event.payload());
+        } catch (JsonProcessingException e) {
+            throw FatalEventException.undeserializable(event, e);
+        }
+        if (body == null || !body.path("amount").canConvertToLong() || !body.path("version").canConvertToInt()) {
+            throw FatalEventException.undeserializable(event, new IllegalArgumentException(
+                    "not an order change with a numeric amount and version"));
+        }
         long amount = body.get("amount").asLong();
         try (PreparedStatement ledger = tx.prepareStatement(
                 "INSERT INTO " + EFFECTS_TABLE + " (event_id, order_id, version, amount) VALUES (?, ?, ?, ?)");

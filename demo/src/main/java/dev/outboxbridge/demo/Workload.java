@@ -20,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
 import javax.sql.DataSource;
 
@@ -33,32 +34,82 @@ import javax.sql.DataSource;
  */
 public final class Workload {
 
-    /** An event the workload wrote, with the version its order reached in that transaction. */
-    public record WrittenEvent(UUID id, String orderId, int version, long amount) {
+    /** What kind of event the workload wrote. */
+    public enum Kind {
+        /** A well-formed event that the billing consumer applies. */
+        NORMAL,
+        /**
+         * A committed event whose payload the billing handler cannot deserialize (written in a wrong format):
+         * it reaches the topic, and the consumer sends it to its dead-letter topic without applying it.
+         */
+        POISON,
+        /**
+         * A committed event of {@link #OVERSIZED_PAYLOAD_BYTES}: outbox-core accepts it, but it is larger than the
+         * topic's {@code max.message.bytes} that the harness sets, so the relay sends it to its dead-letter topic.
+         */
+        OVERSIZED
     }
 
-    /** Settings of a run. */
+    /** An event the workload wrote, with the version its order reached in that transaction. */
+    public record WrittenEvent(UUID id, String orderId, int version, long amount, Kind kind) {
+
+        /** A {@link Kind#NORMAL} event. */
+        public WrittenEvent(UUID id, String orderId, int version, long amount) {
+            this(id, orderId, version, amount, Kind.NORMAL);
+        }
+    }
+
+    /**
+     * Settings of a run. {@code poisonRatio} and {@code oversizedRatio} are the fractions of events written as
+     * {@link Kind#POISON} and {@link Kind#OVERSIZED} events (0 for none, the default).
+     */
     public record Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed,
-            int eventsPerSecond) {
+            int eventsPerSecond, double poisonRatio, double oversizedRatio) {
 
         /** Settings without a rate limit: the writers run flat out. */
         public Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed) {
             this(events, aggregates, writers, maxTransactionSize, rollbackRatio, seed, 0);
         }
 
+        /** Settings with well-formed events only. */
+        public Settings(int events, int aggregates, int writers, int maxTransactionSize, double rollbackRatio, long seed,
+                int eventsPerSecond) {
+            this(events, aggregates, writers, maxTransactionSize, rollbackRatio, seed, eventsPerSecond, 0, 0);
+        }
+
         public Settings {
             if (eventsPerSecond < 0) {
                 throw new IllegalArgumentException("Invalid workload rate " + eventsPerSecond + " events/s: use 0 for no limit");
+            }
+            if (!(poisonRatio >= 0 && oversizedRatio >= 0 && poisonRatio + oversizedRatio < 1)) {
+                throw new IllegalArgumentException("Invalid workload settings: poison ratio " + poisonRatio + ", oversized ratio "
+                        + oversizedRatio + ": each must be at least 0 (0 = none) and together below 1, e.g. 0.002 each");
             }
             if (events < 1 || aggregates < 1 || writers < 1 || maxTransactionSize < 1 || rollbackRatio < 0 || rollbackRatio >= 1) {
                 throw new IllegalArgumentException("Invalid workload settings: " + events + " events, " + aggregates + " aggregates, "
                         + writers + " writers, transactions of at most " + maxTransactionSize + ", rollback ratio " + rollbackRatio);
             }
         }
+
+        /** These settings with the given fractions of poison and oversized events. */
+        public Settings withBadEvents(double poisonRatio, double oversizedRatio) {
+            return new Settings(events, aggregates, writers, maxTransactionSize, rollbackRatio, seed, eventsPerSecond, poisonRatio,
+                    oversizedRatio);
+        }
+
+        /** Whether the run writes poison or oversized events. */
+        public boolean badEvents() {
+            return poisonRatio > 0 || oversizedRatio > 0;
+        }
     }
 
     public static final String AGGREGATE_TYPE = "order";
     public static final String EVENT_TYPE = "OrderChanged";
+    /**
+     * Payload size of an {@link Kind#OVERSIZED} event: below outbox-core's default maxRecordBytes (1,000,000), so the
+     * append succeeds, and above the topic limit a harness sets for such runs ({@code DemoRun.TOPIC_MAX_MESSAGE_BYTES}).
+     */
+    public static final int OVERSIZED_PAYLOAD_BYTES = 128 * 1024;
 
     private final DataSource dataSource;
     private final Outbox outbox;
@@ -66,6 +117,7 @@ public final class Workload {
     private final Queue<WrittenEvent> committed = new ConcurrentLinkedQueue<>();
     private final Queue<UUID> rolledBack = new ConcurrentLinkedQueue<>();
     private final AtomicLong committedCount = new AtomicLong();
+    private final AtomicLongArray committedByKind = new AtomicLongArray(Kind.values().length);
     private final AtomicLong indeterminate = new AtomicLong();
     private final AtomicLong failedTransactions = new AtomicLong();
     private final AtomicInteger remaining;
@@ -196,14 +248,14 @@ public final class Workload {
                         version = rs.getInt(1);
                     }
                     UUID id = UUID.randomUUID();
+                    Kind kind = kind(random);
                     outbox.append(c, OutboxEvent.builder().id(id).aggregateType(AGGREGATE_TYPE).aggregateId(orderId).type(EVENT_TYPE)
-                            .payload("{\"order\":\"" + orderId + "\",\"version\":" + version + ",\"amount\":" + amount + "}")
-                            .build());
+                            .payload(payload(kind, orderId, version, amount)).build());
                     if (undo) {
                         c.rollback(savepoint); // the event and its version bump are gone; the transaction goes on
                         undone.add(id);
                     } else {
-                        written.add(new WrittenEvent(id, orderId, version, amount));
+                        written.add(new WrittenEvent(id, orderId, version, amount, kind));
                     }
                 }
             }
@@ -232,8 +284,36 @@ public final class Workload {
         }
         rolledBack.addAll(undone);
         committed.addAll(written);
+        written.forEach(w -> committedByKind.incrementAndGet(w.kind().ordinal()));
         progress.accept(committedCount.addAndGet(written.size()));
         return written.size();
+    }
+
+    /** Draws the kind of the next event; draws nothing when the run has no bad events, so a seed gives the same run as before. */
+    private Kind kind(SplittableRandom random) {
+        if (!settings.badEvents()) {
+            return Kind.NORMAL;
+        }
+        double r = random.nextDouble();
+        return r < settings.poisonRatio() ? Kind.POISON
+                : r < settings.poisonRatio() + settings.oversizedRatio() ? Kind.OVERSIZED : Kind.NORMAL;
+    }
+
+    /**
+     * The event body: JSON for a normal event; for a poison event the same fields in a format the billing handler
+     * cannot deserialize (as written by a producer with the wrong serializer); for an oversized event valid JSON
+     * padded with an attachment to {@link #OVERSIZED_PAYLOAD_BYTES}.
+     */
+    static String payload(Kind kind, String orderId, int version, long amount) {
+        String json = "{\"order\":\"" + orderId + "\",\"version\":" + version + ",\"amount\":" + amount;
+        return switch (kind) {
+            case NORMAL -> json + "}";
+            case POISON -> "OrderChanged;order=" + orderId + ";version=" + version + ";amount=" + amount;
+            case OVERSIZED -> {
+                String head = json + ",\"attachment\":\"";
+                yield head + "x".repeat(OVERSIZED_PAYLOAD_BYTES - head.length() - 2) + "\"}";
+            }
+        };
     }
 
     /** The connection was lost at COMMIT: did the transaction commit? Asks the database until it answers. */
@@ -281,5 +361,15 @@ public final class Workload {
 
     public long committedCount() {
         return committedCount.get();
+    }
+
+    /** Committed events of one kind. */
+    public long committedCount(Kind kind) {
+        return committedByKind.get(kind.ordinal());
+    }
+
+    /** Committed {@link Kind#NORMAL} events: the effects a consumer applies once everything is drained. */
+    public long expectedEffects() {
+        return committedCount(Kind.NORMAL);
     }
 }

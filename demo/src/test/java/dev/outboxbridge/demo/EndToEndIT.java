@@ -55,6 +55,35 @@ class EndToEndIT {
     }
 
     @Test
+    void poisonEventsAreDeadLetteredByTheConsumerAndOversizedOnesByTheRelayWhileTheRestFlowsInOrder(PostgresServer pg,
+            KafkaServer kafka) throws Exception {
+        DemoRun.Options options = new DemoRun.Options(new Workload.Settings(3_000, 100, 2, 12, 0.15, 5).withBadEvents(0.02, 0.02),
+                3, false, false, Duration.ofMinutes(5));
+        DemoRun.Report report = new DemoRun(pg, kafka, options, System.out).run();
+        report.print(System.out);
+
+        HistoryChecker.Verdict v = report.verdict();
+        HistoryChecker.DeadLetters d = v.deadLetters();
+        assertThat(d.poison()).as("poison events written").isGreaterThanOrEqualTo(20);
+        assertThat(d.oversized()).as("oversized events written").isGreaterThanOrEqualTo(20);
+        assertThat(v.lost()).as("L: normal and poison events in the topic, oversized ones in the relay's dead-letter topic").isEmpty();
+        assertThat(v.phantoms()).as("P: nothing from rolled-back transactions in any topic").isEmpty();
+        assertThat(v.orderViolations()).as("O: each aggregate's other events in version order").isEmpty();
+        assertThat(v.effectViolations()).as("X: normal events applied once, poison events dead-lettered and not applied").isEmpty();
+        assertThat(d.poisonInTopic()).isEqualTo(d.poison());
+        assertThat(d.poisonDeadLettered()).isEqualTo(d.poison());
+        assertThat(d.consumerDeadLetterRecords()).as("no relay or consumer restart: each poison event dead-lettered once")
+                .isEqualTo(d.poison());
+        assertThat(d.oversizedDeadLettered()).isEqualTo(d.oversized());
+        assertThat(d.relayDeadLetterRecords()).as("each oversized event diverted once").isEqualTo(d.oversized());
+        assertThat(d.oversizedInTopic() + d.poisonApplied() + d.oversizedApplied()).isZero();
+        assertThat(v.effectsApplied()).isEqualTo(3_000 - d.poison() - d.oversized());
+        assertThat(report.deadLetteredKeysSkipped()).as("each poison event parked its order until the operator skipped it")
+                .isEqualTo(d.poison());
+        assertThat(v.kafkaDuplicates()).isZero();
+    }
+
+    @Test
     void relayStoppedAndRestartedMidStreamLosesNothing(PostgresServer pg, KafkaServer kafka) throws Exception {
         DemoRun.Report report = run(pg, kafka, 4_000, 200, true, false);
         assertThat(report.relayRestarts()).isEqualTo(1);

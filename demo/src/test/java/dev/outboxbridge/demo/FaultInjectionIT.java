@@ -16,10 +16,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The short fault run of the suite: two relays (leader and standby), the billing consumers and the
- * Kafka broker run as separate processes and are killed with {@code kill -9}, paused or stopped with SIGTERM, the relay's
- * walsender and the consumer's database connections are terminated and PostgreSQL is crash-restarted,
- * every 1-2.5 s while the workload writes; afterwards nothing may be lost, invented, reordered or
- * applied twice, and the relay must stay within its memory bound. The long run is
+ * Kafka broker run as separate processes and are killed with {@code kill -9}, paused, halted at fault points
+ * or stopped with SIGTERM, the relay's walsender and the consumer's database connections are terminated and
+ * PostgreSQL is crash-restarted, every 1-2.5 s while the workload writes, 0.2% of its events poison (the
+ * consumer cannot deserialize them) and 0.2% oversized (larger than the topic accepts); afterwards nothing
+ * may be lost, invented, reordered or applied twice, every poison and oversized event must be in its
+ * dead-letter topic, unapplied, and the relay must stay within its memory bound. The long run is
  * {@code FaultMain} (see README).
  */
 @ExtendWith(OutboxBridgeExtension.class)
@@ -42,7 +44,8 @@ class FaultInjectionIT {
         if (!pg.canRestart()) {
             faults.remove(FaultRun.Fault.PG_RESTART); // an external server (OUTBOX_TEST_PG_HOST) is not ours to crash
         }
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(20_000, 300, 2, 10, 0.1, 11, 100), 3,
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(20_000, 300, 2, 10, 0.1, 11, 100)
+                .withBadEvents(0.002, 0.002), 3,
                 Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, faults, 2);
         FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
@@ -58,7 +61,14 @@ class FaultInjectionIT {
         assertThat(v.phantoms()).as("P").isEmpty();
         assertThat(v.orderViolations()).as("O").isEmpty();
         assertThat(v.effectViolations()).as("X").isEmpty();
-        assertThat(v.effectsApplied()).isEqualTo(20_000);
+        HistoryChecker.DeadLetters d = v.deadLetters();
+        assertThat(d.poison()).as("poison events written").isPositive();
+        assertThat(d.oversized()).as("oversized events written").isPositive();
+        assertThat(d.poisonInTopic()).as("poison events published").isEqualTo(d.poison());
+        assertThat(d.poisonDeadLettered()).as("poison events in the consumer's dead-letter topic").isEqualTo(d.poison());
+        assertThat(d.oversizedDeadLettered()).as("oversized events in the relay's dead-letter topic").isEqualTo(d.oversized());
+        assertThat(d.poisonApplied() + d.oversizedApplied() + d.oversizedInTopic()).isZero();
+        assertThat(v.effectsApplied()).isEqualTo(20_000 - d.poison() - d.oversized());
         assertThat(report.interleavedPublishers()).as("F: one relay publishing at a time").hasValue(List.of());
         assertThat(report.memory().violations()).as("relay memory within its bound").isEmpty();
         assertThat(report.memory().byKind().get(MemoryReport.RELAY).peakRssKib()).as("relay memory sampled").isPositive();

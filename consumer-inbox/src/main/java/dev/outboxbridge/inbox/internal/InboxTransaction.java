@@ -173,6 +173,9 @@ final class InboxTransaction {
      */
     ParkedApply applyParked(InboxEvent event, ParkedKey key) throws Exception {
         ParkedApply result = Transactions.inTransaction(dataSource, connection -> {
+            // the key's row first (as ParkedStore.parkBehind does): the check for stored events below then sees every
+            // event another member stored behind the key, and the lock order is the same in both
+            ParkedStore.lockKey(connection, sql, consumerName, key.topic(), key.key());
             boolean inserted = insertInboxRow(sql.insertInboxOrRevive, event, connection);
             if (inserted) {
                 runHandler(event, connection);

@@ -59,19 +59,53 @@ final class ParkedStore {
         });
     }
 
+    /** What {@link #parkBehind} did with an event. */
+    enum ParkBehind {
+        /** Stored behind its parked key. */
+        STORED,
+        /** Not stored: the inbox already holds it (applied or dead-lettered). */
+        DUPLICATE,
+        /**
+         * Not stored: the key is not parked (any more). Another member of the group, which owned the
+         * partition for a while, may have drained and unparked it; the caller applies the event directly.
+         */
+        NOT_PARKED
+    }
+
     /**
-     * Stores {@code event} behind its parked key, unless the inbox already holds it.
-     *
-     * @return false if the event is a duplicate (already applied or dead-lettered)
+     * Stores {@code event} behind its parked key, unless the inbox already holds it or the key is not
+     * parked. The key's row is locked first, as by every transaction that unparks a key
+     * ({@link #unparkIfEmpty}, {@link InboxTransaction#applyParked}): an event stored here is either seen
+     * by the unparking transaction (which then keeps the key) or finds the key gone, never stored behind
+     * a key that nobody will drain.
      */
-    boolean parkBehind(InboxEvent event) throws Exception {
+    ParkBehind parkBehind(InboxEvent event) throws Exception {
         return Transactions.inTransaction(dataSource, c -> {
+            if (!lockKey(c, sql, consumerName, event.topic(), event.key())) {
+                return ParkBehind.NOT_PARKED;
+            }
             if (inInbox(c, event.id())) {
-                return false;
+                return ParkBehind.DUPLICATE;
             }
             insertParkedEvent(c, event);
-            return true;
+            return ParkBehind.STORED;
         });
+    }
+
+    /**
+     * Locks the row of a parked key ({@code SELECT ... FOR UPDATE}) in the transaction of {@code c}; false if the key
+     * is not parked. Under READ COMMITTED, the statements after it see every event stored behind the key by
+     * transactions that held the lock before.
+     */
+    static boolean lockKey(Connection c, Sql sql, String consumerName, String topic, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.lockKey)) {
+            ps.setString(1, consumerName);
+            ps.setString(2, topic);
+            ps.setString(3, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /**
@@ -195,6 +229,9 @@ final class ParkedStore {
     /** Removes {@code key} if it has no stored events left; true if it was removed. */
     boolean unparkIfEmpty(ParkedKey key) throws Exception {
         return Transactions.inTransaction(dataSource, c -> {
+            if (!lockKey(c, sql, consumerName, key.topic(), key.key())) {
+                return false; // unparked meanwhile by another member
+            }
             try (PreparedStatement ps = c.prepareStatement(sql.deleteKeyIfEmpty)) {
                 ps.setString(1, consumerName);
                 ps.setString(2, key.topic());

@@ -186,11 +186,15 @@ final class PollLoop implements Runnable {
                 continue;
             }
             if (event.key() != null && isParked(tp, event.key())) {
-                if (!parkBehind(tp, record, event)) {
+                ParkedStore.ParkBehind parked = parkBehind(tp, record, event);
+                if (parked == null) {
                     return;
                 }
-                i++;
-                continue;
+                if (parked != ParkedStore.ParkBehind.NOT_PARKED) {
+                    i++;
+                    continue;
+                }
+                // another member unparked the key meanwhile: the record is applied below like any other
             }
             List<ConsumerRecord<byte[], byte[]>> runRecords = new ArrayList<>();
             List<InboxEvent> run = new ArrayList<>();
@@ -269,22 +273,39 @@ final class PollLoop implements Runnable {
         return true;
     }
 
-    private boolean parkBehind(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event) {
+    /**
+     * Stores the record behind its parked key. Returns null if it could not (the partition is rewound for a retry),
+     * {@link ParkedStore.ParkBehind#NOT_PARKED} if the key is no longer parked (forgotten here too; the record is not
+     * done), else what was done with it.
+     */
+    private ParkedStore.ParkBehind parkBehind(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event) {
+        ParkedStore.ParkBehind parked;
         try {
-            if (parkedStore.parkBehind(event)) {
-                counters.parked();
-                LOG.debug("Inbox consumer '{}': event {} at {}@{} waits behind parked key '{}'", name, event.id(), tp,
-                        record.offset(), event.key());
-            } else {
-                counters.duplicate();
-            }
+            parked = parkedStore.parkBehind(event);
         } catch (Exception e) {
             counters.failure();
             retryLater(tp, record, event, e);
-            return false;
+            return null;
+        }
+        switch (parked) {
+            case STORED -> {
+                counters.parked();
+                LOG.debug("Inbox consumer '{}': event {} at {}@{} waits behind parked key '{}'", name, event.id(), tp,
+                        record.offset(), event.key());
+            }
+            case DUPLICATE -> counters.duplicate();
+            case NOT_PARKED -> {
+                Set<String> keys = parkedKeys.get(tp);
+                if (keys != null) {
+                    keys.remove(event.key());
+                }
+                LOG.info("Inbox consumer '{}': key '{}' of {} was unparked by another member of the group; its events"
+                        + " are applied directly again", name, event.key(), tp);
+                return parked;
+            }
         }
         done(tp, record);
-        return true;
+        return parked;
     }
 
     /** The first failure of an event with a key: park the key (or dead-letter at once if fatal). */

@@ -39,6 +39,14 @@ public final class FaultMain implements Callable<Integer> {
     @Option(names = "--consumers", defaultValue = "3", description = "Consumer processes in the group (default: ${DEFAULT-VALUE}).")
     int consumers;
 
+    @Option(names = "--poison-ratio", defaultValue = "0.002",
+            description = "Fraction of events the consumer cannot deserialize: dead-lettered by the consumer (default: ${DEFAULT-VALUE}; 0 = none).")
+    double poisonRatio;
+
+    @Option(names = "--oversized-ratio", defaultValue = "0.002",
+            description = "Fraction of events larger than the topic accepts: dead-lettered by the relay (default: ${DEFAULT-VALUE}; 0 = none).")
+    double oversizedRatio;
+
     @Option(names = "--faults", split = ",", description = "Faults to inject (default: all): ${COMPLETION-CANDIDATES}.")
     Set<FaultRun.Fault> faults = EnumSet.allOf(FaultRun.Fault.class);
 
@@ -48,9 +56,11 @@ public final class FaultMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate), 3,
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate)
+                .withBadEvents(poisonRatio, oversizedRatio), 3,
                 Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers);
-        System.out.printf("Fault run: %,d events at %d/s, a fault every %d-%d ms from %s%n", events, rate, minGap, maxGap, faults);
+        System.out.printf("Fault run: %,d events at %d/s (%.1f%% poison, %.1f%% oversized), a fault every %d-%d ms from %s%n", events,
+                rate, poisonRatio * 100, oversizedRatio * 100, minGap, maxGap, faults);
         FaultRun.Report report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;

@@ -2,6 +2,7 @@ package dev.outboxbridge.demo.faults;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.outboxbridge.db.internal.FaultPoints;
+import dev.outboxbridge.demo.DeadLetterOperator;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
 import dev.outboxbridge.demo.RelayRole;
@@ -194,6 +195,7 @@ public final class FaultRun {
             out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
             out.printf("  F one relay publishing at a time %s%n", interleavedPublishers.map(Report::verdictText)
                     .orElse("not checked (needs the harness's own broker)"));
+            v.deadLetters().print(out);
             memory.print(out);
             out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
             out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
@@ -285,12 +287,14 @@ public final class FaultRun {
             if (ownBroker) {
                 try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
                     admin.createTopics(List.of(new NewTopic(topic, Optional.of(options.partitions()), Optional.empty()),
-                                    new NewTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty())))
+                                    new NewTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty()),
+                                    new NewTopic(ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), Optional.of(1), Optional.empty())))
                             .all().get(60, TimeUnit.SECONDS);
                 }
             } else {
                 ns.createTopic(topic, options.partitions());
                 ns.createTopic(ns.topic(DemoRun.DEAD_LETTER_TOPIC), 1);
+                ns.createTopic(ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), 1);
             }
             Map<String, String> relaySettings = DemoRun.relaySettings(shop, relayBootstrap, topicPrefix, workDir);
             if (network) {
@@ -301,6 +305,8 @@ public final class FaultRun {
             // shorter than a BROKER_PAUSE, so a paused broker makes sends fail for real
             relaySettings.put("kafka.producer.delivery.timeout.ms", "15000");
             relaySettings.put("kafka.producer.request.timeout.ms", "5000");
+            // poison and oversized events: the topic's size limit and the relay's dead-letter topic
+            DemoRun.prepareForBadEvents(bootstrap, options.workload(), topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), relaySettings);
             String relayRole = RelayRole.provision(shop, relaySettings); // least-privilege role, as in the docs
             Map<String, String> relayEnv = RelayConfig.toEnvironment(relaySettings);
             Map<String, String> consumerEnv = Map.of("BILLING_JDBC_URL", billingJdbcUrl, "BILLING_DB_USER", billing.user(),
@@ -314,6 +320,8 @@ public final class FaultRun {
                 List<Supervised> relays = new ArrayList<>();
                 List<Supervised> consumers = new ArrayList<>();
                 MemorySampler memory = null;
+                DeadLetterOperator operator = options.workload().poisonRatio() > 0
+                        ? DeadLetterOperator.start(billingPool, "billing", bootstrap, topic, Duration.ofMillis(500)) : null;
                 try {
                     // a leader and a standby on the same slot (ha.enabled, the default): relay faults hit the leader
                     for (int i = 0; i < RELAYS; i++) {
@@ -354,10 +362,17 @@ public final class FaultRun {
                     }
                     out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                             injector.total());
-                    awaitDrain(billingPool, workload.committedCount());
+                    awaitDrain(billingPool, workload.expectedEffects());
+                    DemoRun.awaitDeadLetters(billingPool, workload.committedCount(Workload.Kind.POISON), bootstrap,
+                            ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), workload.committedCount(Workload.Kind.OVERSIZED),
+                            options.drainTimeout(), out);
+                    if (operator != null) {
+                        out.printf("  operator skipped the poison head of %,d parked keys (redrive SKIP_DEAD_LETTERED)%n", operator.skipped());
+                    }
                     MemoryReport memoryReport = memory.finish();
                     HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(),
-                            bootstrap, topic, billingPool, DemoRun.EFFECTS_TABLE);
+                            bootstrap, topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), ns.topic(DemoRun.DEAD_LETTER_TOPIC),
+                            billingPool, DemoRun.EFFECTS_TABLE);
                     Optional<List<String>> interleaved = ownBroker
                             ? Optional.of(PublisherLog.interleavedProducers(workDir.resolve("kafka").resolve("logs"), topic))
                             : Optional.empty();
@@ -368,6 +383,9 @@ public final class FaultRun {
                 } finally {
                     if (memory != null) {
                         memory.close();
+                    }
+                    if (operator != null) {
+                        operator.close();
                     }
                     for (Supervised c : consumers) {
                         c.close();
