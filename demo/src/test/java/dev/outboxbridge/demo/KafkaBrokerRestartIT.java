@@ -1,0 +1,144 @@
+package dev.outboxbridge.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.outboxbridge.demo.faults.BrokerProcess;
+import dev.outboxbridge.demo.faults.ChildJvm;
+import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.outbox.OutboxConfig;
+import dev.outboxbridge.outbox.OutboxEvent;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.testkit.OutboxBridgeExtension;
+import dev.outboxbridge.testkit.TestDatabase;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The only Kafka broker is killed (kill -9) under load and restarted on its log directory: the running relay carries on. */
+@ExtendWith(OutboxBridgeExtension.class)
+class KafkaBrokerRestartIT {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void continuesAfterKafkaBrokerRestart(TestDatabase db) throws Exception {
+        BrokerProcess broker = BrokerProcess.format(dir.resolve("kafka"), Map.of(), List.of());
+        ChildJvm brokerJvm = broker.start(0);
+        String topicPrefix = "restart.outbox.event.";
+        String topic = topicPrefix + "order";
+        List<UUID> committed = Collections.synchronizedList(new ArrayList<>());
+        AtomicBoolean writing = new AtomicBoolean(true);
+        Thread writer = null;
+        try {
+            broker.awaitReady(Duration.ofSeconds(90));
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+                admin.createTopics(List.of(new NewTopic(topic, Optional.of(3), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
+            }
+            Map<String, String> settings = DemoRun.relaySettings(db, broker.bootstrapServers(), topicPrefix, dir);
+            Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
+            try (Relay relay = Relay.create(RelayConfig.of(settings))) {
+                relay.start();
+                writer = new Thread(() -> {
+                    try (Connection c = db.connect()) {
+                        c.setAutoCommit(false);
+                        for (int seq = 0; writing.get(); seq++) {
+                            UUID id = outbox.append(c, OutboxEvent.of("order", "o-" + seq % 20, "Placed", String.valueOf(seq)));
+                            c.commit();
+                            committed.add(id);
+                            Thread.sleep(5);
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, "test-writer");
+                writer.start();
+                await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= 200);
+
+                brokerJvm.kill(); // kill -9 of the only broker, with sends in flight
+                Thread.sleep(2_000);
+                brokerJvm = broker.start(1); // the same log directory, listeners and cluster id
+                broker.awaitReady(Duration.ofSeconds(90));
+
+                int after = committed.size() + 200;
+                await().atMost(TIMEOUT).until(() -> committed.size() >= after);
+                writing.set(false);
+                writer.join(30_000);
+                List<UUID> all;
+                synchronized (committed) {
+                    all = new ArrayList<>(committed);
+                }
+                await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= all.size());
+                assertThat(relay.state()).as("the relay carried on; failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
+                List<ConsumerRecord<byte[], byte[]>> records = readAll(broker.bootstrapServers(), topic, new HashSet<>(all));
+                Set<UUID> seen = new HashSet<>();
+                Map<String, Integer> last = new HashMap<>();
+                for (ConsumerRecord<byte[], byte[]> r : records) {
+                    UUID id = UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8));
+                    if (seen.add(id)) { // first occurrences keep each order's commit order
+                        String key = new String(r.key(), StandardCharsets.UTF_8);
+                        int seq = Integer.parseInt(new String(r.value(), StandardCharsets.UTF_8).replace("\"", ""));
+                        Integer previous = last.put(key, seq);
+                        assertThat(previous == null || previous < seq).as("order of %s: %s after %s", key, seq, previous).isTrue();
+                    }
+                }
+                assertThat(seen).as("lost").containsAll(all);
+                assertThat(seen).as("phantoms").hasSameSizeAs(new HashSet<>(all));
+            }
+        } finally {
+            writing.set(false);
+            if (writer != null) {
+                writer.join(30_000);
+            }
+            brokerJvm.kill();
+        }
+    }
+
+    /** Reads the topic from the start until every expected event id was seen (or the timeout). */
+    private static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrap, String topic, Set<UUID> expected) {
+        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.GROUP_ID_CONFIG, "check-" + UUID.randomUUID(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        Set<UUID> ids = new HashSet<>();
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+            consumer.subscribe(List.of(topic));
+            while (!ids.containsAll(expected) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    records.add(r);
+                    ids.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8)));
+                }
+            }
+        }
+        return records;
+    }
+}
