@@ -105,10 +105,24 @@ class FaultPointsIT {
             }
 
             relay = ChildJvm.start("relay-restarted", "dev.outboxbridge.relay.RelayMain", List.of(), env, log, "256m");
-            List<String> published = ns.readAll(topic, ids.size(), TIMEOUT).stream()
-                    .map(r -> new String(r.headers().lastHeader(InboxEvent.ID_HEADER).value(), StandardCharsets.UTF_8)).toList();
-            assertThat(published).as("nothing lost").containsAll(ids.stream().map(UUID::toString).toList());
-            if (point == Point.RELAY_AFTER_ACK || point == Point.RELAY_BEFORE_POSITION_FLUSH) {
+            boolean resent = point == Point.RELAY_AFTER_ACK || point == Point.RELAY_BEFORE_POSITION_FLUSH;
+            List<String> expected = ids.stream().map(UUID::toString).toList();
+            // the restarted relay publishes once it holds the lease (ha.lease.ms after its start), and the records of
+            // the halted batch may all be in Kafka already: read until every event is there, and the re-sent ones
+            java.util.concurrent.atomic.AtomicReference<List<String>> read = new java.util.concurrent.atomic.AtomicReference<>(List.of());
+            try {
+                await().atMost(TIMEOUT).until(() -> {
+                    read.set(ns.readAll(topic, ids.size() + (resent ? 1 : 0), Duration.ofSeconds(2)).stream()
+                            .map(r -> new String(r.headers().lastHeader(InboxEvent.ID_HEADER).value(), StandardCharsets.UTF_8))
+                            .toList());
+                    return read.get().containsAll(expected) && (!resent || read.get().size() > ids.size());
+                });
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                // the assertions below say what is missing
+            }
+            List<String> published = read.get();
+            assertThat(published).as("nothing lost").containsAll(expected);
+            if (resent) {
                 assertThat(published.size()).as("acknowledged but unrecorded records are sent again").isGreaterThan(ids.size());
             }
             assertThat(relay.isAlive()).as("restarted relay runs (not armed)").isTrue();
