@@ -200,6 +200,17 @@ public final class DemoRun {
                 AtomicReference<Exception> restartFailure = new AtomicReference<>();
                 workload.run(committed -> {
                     if (options.restartRelayMidway() && committed >= options.workload().events() / 2 && restarted.compareAndSet(false, true)) {
+                        // stop it while it publishes (it leads one lease, ha.lease.ms, after its start), so the new one resumes
+                        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                        while (relay.get().publishedCount() == 0 && relay.get().state() != Relay.State.FAILED
+                                && System.nanoTime() < deadline) {
+                            try {
+                                Thread.sleep(50);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                return;
+                            }
+                        }
                         out.println("  -- stopping the relay mid-stream and starting a new one --");
                         relay.get().close();
                         publishedBefore.addAndGet(relay.get().publishedCount());

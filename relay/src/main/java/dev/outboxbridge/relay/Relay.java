@@ -84,6 +84,8 @@ public final class Relay implements AutoCloseable {
     private volatile SlotMonitor slotMonitor;
     private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
     private volatile Thread fenceThread;
+    private final Object engineStart = new Object(); // the engine starts at most once, never after close() began
+    private boolean engineStarted; // guarded by engineStart
     private final String instanceId = java.util.UUID.randomUUID().toString();
 
     private Relay(RelayConfig config, Clock clock) {
@@ -185,9 +187,12 @@ public final class Relay implements AutoCloseable {
     }
 
     private void startPublishing(State from) {
-        if (state.compareAndSet(from, State.RUNNING)) {
-            executor.execute(engine);
-            LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
+        synchronized (engineStart) {
+            if (state.compareAndSet(from, State.RUNNING)) {
+                engineStarted = true;
+                executor.execute(engine);
+                LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
+            }
         }
     }
 
@@ -393,7 +398,12 @@ public final class Relay implements AutoCloseable {
             }
             return;
         }
-        boolean wasRunning = state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.STANDBY, State.STOPPING);
+        boolean wasRunning;
+        boolean started;
+        synchronized (engineStart) {
+            wasRunning = state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.STANDBY, State.STOPPING);
+            started = engineStarted; // a standby never started its engine: nothing to stop or wait for
+        }
         Duration timeout = Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
         long deadline = System.nanoTime() + timeout.toNanos();
         LOG.info("Relay '{}' stopping (timeout {} ms)", config.name(), timeout.toMillis());
@@ -409,7 +419,7 @@ public final class Relay implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        if (engine != null) {
+        if (engine != null && started) {
             try {
                 engine.close();
             } catch (IOException | RuntimeException e) {
