@@ -7,18 +7,14 @@ import dev.outboxbridge.demo.faults.BrokerProcess;
 import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
-import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +22,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -53,9 +48,7 @@ class KafkaBrokerRestartIT {
         ChildJvm brokerJvm = broker.start(0);
         String topicPrefix = "restart.outbox.event.";
         String topic = topicPrefix + "order";
-        List<UUID> committed = Collections.synchronizedList(new ArrayList<>());
-        AtomicBoolean writing = new AtomicBoolean(true);
-        Thread writer = null;
+        SequenceWriter writer = null;
         try {
             broker.awaitReady(Duration.ofSeconds(90));
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
@@ -65,20 +58,7 @@ class KafkaBrokerRestartIT {
             Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
             try (Relay relay = Relay.create(RelayConfig.of(settings))) {
                 relay.start();
-                writer = new Thread(() -> {
-                    try (Connection c = db.connect()) {
-                        c.setAutoCommit(false);
-                        for (int seq = 0; writing.get(); seq++) {
-                            UUID id = outbox.append(c, OutboxEvent.of("order", "o-" + seq % 20, "Placed", String.valueOf(seq)));
-                            c.commit();
-                            committed.add(id);
-                            Thread.sleep(5);
-                        }
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                }, "test-writer");
-                writer.start();
+                writer = new SequenceWriter(db, outbox);
                 await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= 200);
 
                 brokerJvm.kill(); // kill -9 of the only broker, with sends in flight
@@ -86,35 +66,22 @@ class KafkaBrokerRestartIT {
                 brokerJvm = broker.start(1); // the same log directory, listeners and cluster id
                 broker.awaitReady(Duration.ofSeconds(90));
 
-                int after = committed.size() + 200;
-                await().atMost(TIMEOUT).until(() -> committed.size() >= after);
-                writing.set(false);
-                writer.join(30_000);
-                List<UUID> all;
-                synchronized (committed) {
-                    all = new ArrayList<>(committed);
-                }
+                SequenceWriter w = writer;
+                int after = w.committedCount() + 200;
+                await().atMost(TIMEOUT).until(() -> w.committedCount() >= after);
+                List<UUID> all = writer.stop();
                 await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= all.size());
                 assertThat(relay.state()).as("the relay carried on; failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
                 List<ConsumerRecord<byte[], byte[]>> records = readAll(broker.bootstrapServers(), topic, new HashSet<>(all));
+                SequenceWriter.assertFirstOccurrencesInOrder(records);
                 Set<UUID> seen = new HashSet<>();
-                Map<String, Integer> last = new HashMap<>();
-                for (ConsumerRecord<byte[], byte[]> r : records) {
-                    UUID id = UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8));
-                    if (seen.add(id)) { // first occurrences keep each order's commit order
-                        String key = new String(r.key(), StandardCharsets.UTF_8);
-                        int seq = Integer.parseInt(new String(r.value(), StandardCharsets.UTF_8).replace("\"", ""));
-                        Integer previous = last.put(key, seq);
-                        assertThat(previous == null || previous < seq).as("order of %s: %s after %s", key, seq, previous).isTrue();
-                    }
-                }
+                records.forEach(r -> seen.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8))));
                 assertThat(seen).as("lost").containsAll(all);
                 assertThat(seen).as("phantoms").hasSameSizeAs(new HashSet<>(all));
             }
         } finally {
-            writing.set(false);
             if (writer != null) {
-                writer.join(30_000);
+                writer.close();
             }
             brokerJvm.kill();
         }

@@ -7,7 +7,6 @@ import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.demo.faults.TcpProxy;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
-import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
@@ -15,20 +14,15 @@ import dev.outboxbridge.testkit.TestKafka;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -56,22 +50,8 @@ class RelayFailoverIT {
         String role = RelayRole.provision(db, settings);
         Path logA = dir.resolve("relay-a.log");
         Path logB = dir.resolve("relay-b.log");
-        List<UUID> committed = Collections.synchronizedList(new ArrayList<>());
-        AtomicBoolean writing = new AtomicBoolean(true);
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
-        Thread writer = new Thread(() -> {
-            try (Connection c = db.connect()) {
-                c.setAutoCommit(false);
-                for (int seq = 0; writing.get(); seq++) {
-                    UUID id = outbox.append(c, OutboxEvent.of("order", "o-" + seq % 20, "Placed", String.valueOf(seq)));
-                    c.commit();
-                    committed.add(id);
-                    Thread.sleep(5);
-                }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }, "test-writer");
+        SequenceWriter writer = null;
         try (TcpProxy leaderLink = TcpProxy.start("relay-a-postgres", db.host(), db.port())) {
             Map<String, String> a = new HashMap<>(settings);
             a.put(RelayConfig.NAME, "failover-a");
@@ -87,7 +67,7 @@ class RelayFailoverIT {
                 relayB = ChildJvm.start("relay-b", "dev.outboxbridge.relay.RelayMain", List.of(), RelayConfig.toEnvironment(b), logB,
                         "256m");
                 await().atMost(TIMEOUT).until(() -> line(logB, "is a standby for slot").isPresent());
-                writer.start();
+                writer = new SequenceWriter(db, outbox);
                 await().atMost(TIMEOUT).until(() -> kafka.readAll(topic, 200, Duration.ofSeconds(2)).size() >= 200);
 
                 Instant cut = Instant.now();
@@ -104,20 +84,17 @@ class RelayFailoverIT {
                 assertThat(relayA.waitFor(Duration.ofSeconds(60))).as("the fenced relay exits").isTrue();
                 assertThat(relayA.exitValue()).as("exit code of the fenced relay (its supervisor restarts it as a standby)").isEqualTo(1);
 
-                int before = committed.size();
+                int before = writer.committedCount();
                 await().atMost(TIMEOUT).until(() -> kafka.readAll(topic, before, Duration.ofSeconds(2)).size() >= before);
-                writing.set(false);
-                writer.join(30_000);
-                List<UUID> all;
-                synchronized (committed) {
-                    all = new ArrayList<>(committed);
-                }
+                List<UUID> all = writer.stop();
                 List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(topic, all.size(), TIMEOUT);
                 assertThat(ids(records)).as("lost").containsAll(all);
                 assertThat(new HashSet<>(ids(records))).as("phantoms").hasSameSizeAs(new HashSet<>(all));
-                assertFirstOccurrencesInOrder(records);
+                SequenceWriter.assertFirstOccurrencesInOrder(records);
             } finally {
-                writing.set(false);
+                if (writer != null) {
+                    writer.close();
+                }
                 leaderLink.heal();
                 relayA.kill();
                 if (relayB != null) {
@@ -130,20 +107,6 @@ class RelayFailoverIT {
                     }
                 }
                 RelayRole.dropQuietly(db, role);
-            }
-        }
-    }
-
-    private static void assertFirstOccurrencesInOrder(List<ConsumerRecord<byte[], byte[]>> records) {
-        Map<String, Integer> last = new HashMap<>();
-        Set<UUID> seen = new HashSet<>();
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-            UUID id = UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8));
-            if (seen.add(id)) {
-                String key = new String(r.key(), StandardCharsets.UTF_8);
-                int seq = Integer.parseInt(new String(r.value(), StandardCharsets.UTF_8).replace("\"", ""));
-                Integer previous = last.put(key, seq);
-                assertThat(previous == null || previous < seq).as("order of %s: %s after %s", key, seq, previous).isTrue();
             }
         }
     }

@@ -12,7 +12,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
@@ -88,19 +87,8 @@ public final class LeaderLease implements AutoCloseable {
         this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(config.getLong(RelayConfig.HA_LEASE_MS));
         this.tickMillis = Math.max(50, config.getLong(RelayConfig.HA_LEASE_MS) / 8);
         this.lockKey = lockKey(config.databaseName(), config.slotName());
-        this.worker = singleThread("outbox-relay-lease-" + config.name());
-        this.watchdog = singleThread("outbox-relay-lease-watchdog-" + config.name());
-    }
-
-    private static ScheduledExecutorService singleThread(String name) {
-        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        });
-        e.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        e.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
-        return e;
+        this.worker = Schedulers.singleThread("outbox-relay-lease-" + config.name());
+        this.watchdog = Schedulers.singleThread("outbox-relay-lease-watchdog-" + config.name());
     }
 
     /** The advisory lock key (objid in pg_locks, classid {@value #LOCK_NAMESPACE}) of a database and slot. */

@@ -7,7 +7,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -34,14 +33,7 @@ public final class SlotMonitor implements AutoCloseable {
     public SlotMonitor(RelayConfig config, Consumer<RelayException> onSlotUnusable) {
         this.config = config;
         this.onSlotUnusable = onSlotUnusable;
-        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "outbox-relay-slot-monitor-" + config.name());
-            t.setDaemon(true);
-            return t;
-        });
-        e.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        e.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
-        this.executor = e;
+        this.executor = Schedulers.singleThread("outbox-relay-slot-monitor-" + config.name());
     }
 
     /** Checks now and then every {@code periodMillis}. */
