@@ -1,5 +1,6 @@
 package dev.outboxbridge.inbox;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
@@ -22,11 +23,11 @@ import java.util.UUID;
 public final class InboxEvent {
 
     /** Header holding the event id, a UUID. */
-    public static final String ID_HEADER = "id";
+    public static final String ID_HEADER = OutboxRecordFormat.HEADER_ID;
     /** Header holding the event type. */
-    public static final String EVENT_TYPE_HEADER = "eventType";
+    public static final String EVENT_TYPE_HEADER = OutboxRecordFormat.HEADER_EVENT_TYPE;
     /** Header holding the aggregate type. */
-    public static final String AGGREGATE_TYPE_HEADER = "aggregateType";
+    public static final String AGGREGATE_TYPE_HEADER = OutboxRecordFormat.HEADER_AGGREGATE_TYPE;
 
     private final UUID id;
     private final String eventType;

@@ -1,5 +1,6 @@
 package dev.outboxbridge.outbox;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.TableName;
 import java.time.Clock;
 import java.util.Objects;
@@ -11,18 +12,14 @@ import java.util.Objects;
  */
 public final class OutboxConfig {
 
-    /** Kafka's limit on topic name length. */
-    public static final int MAX_TOPIC_LENGTH = 249;
+    /** Kafka's limit on topic name length ({@link OutboxRecordFormat#MAX_TOPIC_LENGTH}). */
+    public static final int MAX_TOPIC_LENGTH = OutboxRecordFormat.MAX_TOPIC_LENGTH;
     /** Default table: the one the migrations create. */
     public static final String DEFAULT_TABLE = "public.outbox_event";
     /** Default topic prefix, as Debezium's Outbox Event Router ({@code outbox.event.<aggregatetype>}). */
-    public static final String DEFAULT_TOPIC_PREFIX = "outbox.event.";
-    /**
-     * Default bound on payload + key + headers: 1,000,000 bytes, below Kafka's default
-     * {@code max.request.size} (1,048,576) and broker {@code message.max.bytes} (1,048,588) so the
-     * relay can always publish what was accepted here.
-     */
-    public static final int DEFAULT_MAX_RECORD_BYTES = 1_000_000;
+    public static final String DEFAULT_TOPIC_PREFIX = OutboxRecordFormat.DEFAULT_TOPIC_PREFIX;
+    /** Default bound on payload + key + headers ({@link OutboxRecordFormat#DEFAULT_MAX_RECORD_BYTES}). */
+    public static final int DEFAULT_MAX_RECORD_BYTES = OutboxRecordFormat.DEFAULT_MAX_RECORD_BYTES;
 
     private final TableName table;
     private final String topicPrefix;
@@ -79,23 +76,19 @@ public final class OutboxConfig {
         /** The relay's topic prefix, used to check that every aggregate type makes a valid topic name. */
         public Builder topicPrefix(String topicPrefix) {
             Objects.requireNonNull(topicPrefix, "topicPrefix");
-            if (!topicPrefix.isEmpty() && !Validation.LEGAL_TOPIC_CHARS.matcher(topicPrefix).matches()) {
-                throw new IllegalArgumentException("Invalid topicPrefix '" + topicPrefix
-                        + "': Kafka topic names allow only ASCII letters, digits, '.', '_' and '-'");
-            }
-            if (topicPrefix.length() >= MAX_TOPIC_LENGTH) {
-                throw new IllegalArgumentException("Invalid topicPrefix '" + topicPrefix + "': longer than "
-                        + (MAX_TOPIC_LENGTH - 1) + " characters leaves no room for the aggregate type");
-            }
+            OutboxRecordFormat.topicPrefixProblem(topicPrefix).ifPresent(problem -> {
+                throw new IllegalArgumentException("Invalid topicPrefix '" + topicPrefix + "': " + problem
+                        + "; use the same prefix as the relay's topic.prefix");
+            });
             this.topicPrefix = topicPrefix;
             return this;
         }
 
         /** Upper bound on payload + aggregate id + headers in bytes; default {@value #DEFAULT_MAX_RECORD_BYTES}. */
         public Builder maxRecordBytes(int maxRecordBytes) {
-            if (maxRecordBytes < 1024) {
+            if (maxRecordBytes < OutboxRecordFormat.MIN_MAX_RECORD_BYTES) {
                 throw new IllegalArgumentException("Invalid maxRecordBytes " + maxRecordBytes
-                        + ": must be at least 1024; set it a little below the broker's message.max.bytes");
+                        + ": must be at least " + OutboxRecordFormat.MIN_MAX_RECORD_BYTES + "; set it a little below the broker's message.max.bytes");
             }
             this.maxRecordBytes = maxRecordBytes;
             return this;

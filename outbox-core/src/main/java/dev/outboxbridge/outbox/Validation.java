@@ -1,16 +1,13 @@
 package dev.outboxbridge.outbox;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.Set;
-import java.util.regex.Pattern;
+import java.util.Optional;
 
 /** The rules an event must pass before anything is written. */
 final class Validation {
 
-    static final Pattern LEGAL_TOPIC_CHARS = Pattern.compile("[a-zA-Z0-9._-]+");
-    /** Header names the relay sets itself. */
-    static final Set<String> RESERVED_HEADERS = Set.of("id", "eventType", "aggregateType");
     static final int MAX_AGGREGATE_ID_CHARS = 255;
     static final int MAX_TYPE_CHARS = 255;
 
@@ -22,15 +19,15 @@ final class Validation {
             throw new InvalidOutboxEventException("event is null");
         }
         String aggregateType = required(event.aggregateType(), "aggregateType", event);
-        String topic = config.topicPrefix() + aggregateType;
-        if (!LEGAL_TOPIC_CHARS.matcher(aggregateType).matches()) {
+        String topic = OutboxRecordFormat.topic(config.topicPrefix(), aggregateType);
+        if (!OutboxRecordFormat.hasLegalTopicChars(aggregateType)) {
             throw new InvalidOutboxEventException("aggregateType '" + aggregateType + "' cannot become a Kafka topic name ('"
-                    + topic + "'): use only ASCII letters, digits, '.', '_' and '-'", event);
+                    + topic + "'): use only " + OutboxRecordFormat.TOPIC_CHARS_RULE, event);
         }
-        if (topic.length() > OutboxConfig.MAX_TOPIC_LENGTH || ".".equals(topic) || "..".equals(topic)) {
+        Optional<String> topicProblem = OutboxRecordFormat.topicNameProblem(topic);
+        if (topicProblem.isPresent()) {
             throw new InvalidOutboxEventException("aggregateType '" + aggregateType + "' makes topic '" + topic
-                    + "' which Kafka refuses: topic names are at most " + OutboxConfig.MAX_TOPIC_LENGTH
-                    + " characters and not '.' or '..'", event);
+                    + "' which Kafka refuses: " + topicProblem.get(), event);
         }
         String aggregateId = required(event.aggregateId(), "aggregateId", event);
         if (aggregateId.length() > MAX_AGGREGATE_ID_CHARS) {
@@ -46,8 +43,8 @@ final class Validation {
             throw new InvalidOutboxEventException("payload is null: give a payload (an empty one is allowed); "
                     + "a null Kafka value would be read as a tombstone", event);
         }
-        long size = event.payloadLength() + aggregateId.getBytes(StandardCharsets.UTF_8).length
-                + headerBytes(event.headers(), event) + 64L + type.length() + aggregateType.length();
+        long size = OutboxRecordFormat.estimatedRecordBytes(event.payloadLength(), aggregateId, type, aggregateType,
+                headerBytes(event.headers(), event));
         if (size > config.maxRecordBytes()) {
             throw new InvalidOutboxEventException("event is too large for Kafka: about " + size
                     + " bytes (payload " + event.payloadLength() + " bytes) exceeds maxRecordBytes=" + config.maxRecordBytes()
@@ -63,9 +60,9 @@ final class Validation {
             if (name.isBlank()) {
                 throw new InvalidOutboxEventException("a header name is blank", event);
             }
-            if (RESERVED_HEADERS.contains(name)) {
+            if (OutboxRecordFormat.RESERVED_HEADERS.contains(name)) {
                 throw new InvalidOutboxEventException("header '" + name + "' is reserved: the relay sets "
-                        + RESERVED_HEADERS + " from the outbox columns; rename the header", event);
+                        + OutboxRecordFormat.RESERVED_HEADERS + " from the outbox columns; rename the header", event);
             }
             if (h.getValue() == null) {
                 throw new InvalidOutboxEventException("header '" + name + "' has a null value: omit the header instead", event);

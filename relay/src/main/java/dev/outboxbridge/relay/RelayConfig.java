@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.TableName;
 import java.io.IOException;
 import java.io.Reader;
@@ -104,7 +105,7 @@ public final class RelayConfig extends AbstractConfig {
             .define(KAFKA_BOOTSTRAP_SERVERS, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka bootstrap servers, host:port[,host:port...]. Other producer settings pass through with the prefix '"
                             + PRODUCER_PREFIX + "'.")
-            .define(TOPIC_PREFIX, Type.STRING, "outbox.event.", new TopicPrefix(), Importance.HIGH,
+            .define(TOPIC_PREFIX, Type.STRING, OutboxRecordFormat.DEFAULT_TOPIC_PREFIX, new TopicPrefix(), Importance.HIGH,
                     "Topic of an event = this prefix + its aggregatetype (Debezium EventRouter's default routing).")
             .define(TOPIC_CREATE, Type.BOOLEAN, false, Importance.MEDIUM,
                     "Create a missing target topic with the Kafka Admin API. When false (the default) a missing topic"
@@ -139,7 +140,7 @@ public final class RelayConfig extends AbstractConfig {
             .define(MAX_QUEUE_SIZE, Type.INT, 8192, Range.between(2, 1_000_000), Importance.LOW,
                     "Change events buffered between the WAL reader and the publisher; bounds memory. Must be greater than"
                             + " max.batch.size.")
-            .define(MAX_RECORD_BYTES, Type.INT, 1_000_000, Range.atLeast(1024), Importance.MEDIUM,
+            .define(MAX_RECORD_BYTES, Type.INT, OutboxRecordFormat.DEFAULT_MAX_RECORD_BYTES, Range.atLeast(OutboxRecordFormat.MIN_MAX_RECORD_BYTES), Importance.MEDIUM,
                     "Largest record (payload + key + headers) the relay sends. Keep it equal to outbox-core's"
                             + " maxRecordBytes and below the broker's message.max.bytes.")
             .define(HEARTBEAT_INTERVAL_MS, Type.LONG, 10_000L, Range.between(0, 3_600_000), Importance.MEDIUM,
@@ -446,15 +447,14 @@ public final class RelayConfig extends AbstractConfig {
     private static final class TopicName implements ConfigDef.Validator {
         @Override
         public void ensureValid(String name, Object value) {
-            String s = (String) value;
-            if (s == null || !s.matches("[a-zA-Z0-9._-]{1,249}") || ".".equals(s) || "..".equals(s)) {
-                throw new ConfigException(name, value, "not a valid Kafka topic name: 1-249 ASCII letters, digits, '.', '_' or '-'");
-            }
+            OutboxRecordFormat.topicNameProblem((String) value).ifPresent(problem -> {
+                throw new ConfigException(name, value, "not a valid Kafka topic name: " + problem);
+            });
         }
 
         @Override
         public String toString() {
-            return "Kafka topic name [a-zA-Z0-9._-]{1,249}";
+            return "Kafka topic name: 1-" + OutboxRecordFormat.MAX_TOPIC_LENGTH + " " + OutboxRecordFormat.TOPIC_CHARS_RULE;
         }
     }
 
@@ -475,16 +475,14 @@ public final class RelayConfig extends AbstractConfig {
     private static final class TopicPrefix implements ConfigDef.Validator {
         @Override
         public void ensureValid(String name, Object value) {
-            String s = (String) value;
-            if (s == null || !s.matches("[a-zA-Z0-9._-]*") || s.length() > 200) {
-                throw new ConfigException(name, value,
-                        "Kafka topic names allow only ASCII letters, digits, '.', '_' and '-'; keep the prefix under 200 characters");
-            }
+            OutboxRecordFormat.topicPrefixProblem((String) value).ifPresent(problem -> {
+                throw new ConfigException(name, value, problem);
+            });
         }
 
         @Override
         public String toString() {
-            return "[a-zA-Z0-9._-]*, at most 200 characters";
+            return OutboxRecordFormat.TOPIC_CHARS_RULE + ", at most " + OutboxRecordFormat.MAX_TOPIC_PREFIX_LENGTH + " characters";
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.outboxbridge.inbox.internal;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxHandler;
@@ -222,9 +223,9 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
         }
         require("fatalWhen", fatalWhen, "give a predicate, e.g. e -> false");
         String dlt = deadLetterTopic == null ? name + DEFAULT_DEAD_LETTER_TOPIC_SUFFIX : deadLetterTopic;
-        if (dlt.isBlank() || !dlt.matches("[a-zA-Z0-9._-]{1,249}")) {
-            throw invalid("deadLetterTopic", "'" + dlt + "'", "give a valid Kafka topic name ([a-zA-Z0-9._-], at most "
-                    + "249 characters)" + (deadLetterTopic == null ? "; the default is the consumer name + '"
+        if (!OutboxRecordFormat.isValidTopicName(dlt)) {
+            throw invalid("deadLetterTopic", "'" + dlt + "'", "give a valid Kafka topic name ("
+                    + OutboxRecordFormat.topicNameProblem(dlt).orElseThrow() + ")" + (deadLetterTopic == null ? "; the default is the consumer name + '"
                     + DEFAULT_DEAD_LETTER_TOPIC_SUFFIX + "', so set deadLetterTopic(...) explicitly" : ""));
         }
         if (topics != null && topics.contains(dlt)) {

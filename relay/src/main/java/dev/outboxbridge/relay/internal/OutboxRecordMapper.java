@@ -3,6 +3,7 @@ package dev.outboxbridge.relay.internal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outboxbridge.db.OutboxRecordFormat;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
@@ -22,12 +23,8 @@ import org.apache.kafka.connect.source.SourceRecord;
  */
 public final class OutboxRecordMapper {
 
-    public static final String HEADER_ID = "id";
-    public static final String HEADER_EVENT_TYPE = "eventType";
-    public static final String HEADER_AGGREGATE_TYPE = "aggregateType";
-    private static final Set<String> RESERVED = Set.of(HEADER_ID, HEADER_EVENT_TYPE, HEADER_AGGREGATE_TYPE);
+    private static final Set<String> RESERVED = OutboxRecordFormat.RESERVED_HEADERS;
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final java.util.regex.Pattern LEGAL_TOPIC = java.util.regex.Pattern.compile("[a-zA-Z0-9._-]{1,249}");
 
     private final String topicPrefix;
     private final int maxRecordBytes;
@@ -60,28 +57,31 @@ public final class OutboxRecordMapper {
             throw new MalformedOutboxRowException("outbox row " + id + " has a null payload; a null Kafka value is a tombstone."
                     + " Fix the writer (outbox-core refuses null payloads) and republish the event with a payload");
         }
-        String topic = topicPrefix + aggregateType;
-        if (!LEGAL_TOPIC.matcher(topic).matches() || ".".equals(topic) || "..".equals(topic)) {
+        String topic = OutboxRecordFormat.topic(topicPrefix, aggregateType);
+        String topicProblem = OutboxRecordFormat.topicNameProblem(topic).orElse(null);
+        if (topicProblem != null) {
             throw new MalformedOutboxRowException("outbox row " + id + " has aggregatetype '" + aggregateType
-                    + "' which makes the invalid Kafka topic name '" + topic + "' (ASCII letters, digits, '.', '_', '-';"
-                    + " at most 249 characters). Fix the writer; outbox-core validates this");
+                    + "' which makes the invalid Kafka topic name '" + topic + "' (" + topicProblem
+                    + "). Fix the writer; outbox-core validates this");
         }
+        byte[] key = aggregateId.getBytes(StandardCharsets.UTF_8);
+        byte[] typeBytes = type.getBytes(StandardCharsets.UTF_8);
+        byte[] aggregateTypeBytes = aggregateType.getBytes(StandardCharsets.UTF_8);
         RecordHeaders headers = new RecordHeaders();
-        headers.add(HEADER_ID, id.getBytes(StandardCharsets.UTF_8));
-        headers.add(HEADER_EVENT_TYPE, type.getBytes(StandardCharsets.UTF_8));
-        headers.add(HEADER_AGGREGATE_TYPE, aggregateType.getBytes(StandardCharsets.UTF_8));
-        long size = payload.length + aggregateId.length() + 64L + type.length() + aggregateType.length();
+        headers.add(OutboxRecordFormat.HEADER_ID, id.getBytes(StandardCharsets.UTF_8));
+        headers.add(OutboxRecordFormat.HEADER_EVENT_TYPE, typeBytes);
+        headers.add(OutboxRecordFormat.HEADER_AGGREGATE_TYPE, aggregateTypeBytes);
         String customHeaders = optionalString(after, "headers");
-        if (customHeaders != null) {
-            size += addCustomHeaders(customHeaders, headers, id);
-        }
+        long customHeaderBytes = customHeaders == null ? 0 : addCustomHeaders(customHeaders, headers, id);
+        long size = OutboxRecordFormat.estimatedRecordBytes(payload.length, key.length, typeBytes.length,
+                aggregateTypeBytes.length, customHeaderBytes);
         if (size > maxRecordBytes) {
             throw new MalformedOutboxRowException("outbox row " + id + " makes a record of about " + size
                     + " bytes, more than max.record.bytes=" + maxRecordBytes + ". Fix: raise max.record.bytes together with"
                     + " kafka.producer.max.request.size and the broker's message.max.bytes, or shrink the event");
         }
         Long commitMillis = commitTimestamp(envelope);
-        return new ProducerRecord<>(topic, null, commitMillis, aggregateId.getBytes(StandardCharsets.UTF_8), payload, headers);
+        return new ProducerRecord<>(topic, null, commitMillis, key, payload, headers);
     }
 
     private static long addCustomHeaders(String json, RecordHeaders headers, String id) {
@@ -108,7 +108,7 @@ public final class OutboxRecordMapper {
             String value = v.isTextual() ? v.textValue() : v.isNull() ? null : v.toString();
             byte[] bytes = value == null ? null : value.getBytes(StandardCharsets.UTF_8);
             headers.add(e.getKey(), bytes);
-            size += e.getKey().length() + (bytes == null ? 0 : bytes.length);
+            size += e.getKey().getBytes(StandardCharsets.UTF_8).length + (bytes == null ? 0 : bytes.length);
         }
         return size;
     }

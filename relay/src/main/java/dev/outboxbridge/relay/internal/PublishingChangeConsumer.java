@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay.internal;
 
+import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
@@ -278,7 +279,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
     }
 
     private static String eventId(ProducerRecord<byte[], byte[]> r) {
-        Header h = r.headers().lastHeader(OutboxRecordMapper.HEADER_ID);
+        Header h = r.headers().lastHeader(OutboxRecordFormat.HEADER_ID);
         return h == null ? "?" : new String(h.value(), StandardCharsets.UTF_8);
     }
 
