@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -54,9 +55,9 @@ final class PollLoop implements Runnable {
     private final Map<TopicPartition, Set<String>> parkedKeys = new HashMap<>();
     /** Owned partitions whose parked keys could not be loaded yet; they stay paused until loaded. */
     private final Set<TopicPartition> unloaded = new HashSet<>();
-    private long nextParkedCheckNanos = System.nanoTime();
-    private final long processingBudgetNanos;
-    private long batchDeadlineNanos;
+    private final LongSupplier nanoTime;
+    private final PollBudget budget;
+    private long nextParkedCheckNanos;
     /** Most records applied in one transaction. */
     private final int maxRun;
 
@@ -66,8 +67,12 @@ final class PollLoop implements Runnable {
         void exited(Throwable failure);
     }
 
+    /**
+     * @param nanoTime a monotonic clock in nanoseconds ({@code System::nanoTime} outside tests), for the poll budget
+     *        and the parked-key checks; the settings' clock stays the one for retry times and retention
+     */
     PollLoop(InboxSettings settings, Consumer<byte[], byte[]> consumer, InboxCounters counters,
-            DeadLetterPublisher deadLetters, BooleanSupplier running, Exit exit) {
+            DeadLetterPublisher deadLetters, BooleanSupplier running, Exit exit, LongSupplier nanoTime) {
         this.settings = settings;
         this.name = settings.consumerName();
         this.consumer = consumer;
@@ -79,8 +84,9 @@ final class PollLoop implements Runnable {
         Sql sql = new Sql(settings.inboxTable());
         this.parser = new RecordParser(name);
         this.maxRun = settings.maxBatchSize();
-        this.processingBudgetNanos = KafkaConsumerProperties.maxPollIntervalMs(settings.kafkaProperties())
-                * 1_000_000L / 2;
+        this.nanoTime = nanoTime;
+        this.budget = PollBudget.halfOfMaxPollInterval(settings.kafkaProperties(), nanoTime);
+        this.nextParkedCheckNanos = nanoTime.getAsLong();
         this.transaction = new InboxTransaction(name, settings.dataSource(), sql, settings.handler(), clock, counters);
         this.offsets = new OffsetCommitter(name, consumer, counters);
         this.backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
@@ -135,7 +141,7 @@ final class PollLoop implements Runnable {
     }
 
     private void process(ConsumerRecords<byte[], byte[]> records) {
-        batchDeadlineNanos = System.nanoTime() + processingBudgetNanos;
+        budget.restart();
         for (TopicPartition tp : records.partitions()) {
             List<ConsumerRecord<byte[], byte[]>> list = records.records(tp);
             if (!running.getAsBoolean()) {
@@ -149,13 +155,9 @@ final class PollLoop implements Runnable {
         }
     }
 
-    /**
-     * Whether to go on with the current poll batch: the consumer is running and the batch has not used
-     * its time budget (half of {@code max.poll.interval.ms}). A slow handler thus makes the loop poll
-     * again in time, instead of being evicted from the group and causing a rebalance storm.
-     */
+    /** Whether to go on with the current poll batch: the consumer is running and the batch has time left. */
     private boolean keepGoing() {
-        return running.getAsBoolean() && System.nanoTime() - batchDeadlineNanos < 0;
+        return running.getAsBoolean() && budget.hasTimeLeft();
     }
 
     /**
@@ -390,12 +392,12 @@ final class PollLoop implements Runnable {
 
     /** Retries the heads of the parked keys of owned partitions whose backoff elapsed, or that were redriven. */
     private void retryDueParkedKeys() {
-        long now = System.nanoTime();
+        long now = nanoTime.getAsLong();
         if (now - nextParkedCheckNanos < 0) {
             return;
         }
         nextParkedCheckNanos = now + settings.parkedKeyCheckInterval().toNanos();
-        batchDeadlineNanos = now + processingBudgetNanos; // draining parked keys must not get the member evicted
+        budget.restart(); // draining parked keys must not get the member evicted
         List<ParkedKey> due;
         try {
             due = parkedStore.dueKeys(clock.instant());
