@@ -2,6 +2,9 @@ package dev.outboxbridge.inbox.internal;
 
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.UnprocessableRecordException;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Action;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Decision;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Origin;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -46,7 +49,7 @@ final class PollLoop implements Runnable {
     private final InboxTransaction transaction;
     private final OffsetCommitter offsets;
     private final PartitionRetries retries;
-    private final Backoff backoff;
+    private final FailurePolicy policy;
     private final ParkedStore parkedStore;
     private final DeadLetterPublisher deadLetters;
     private final InboxCleanup cleanup;
@@ -89,8 +92,9 @@ final class PollLoop implements Runnable {
         this.nextParkedCheckNanos = nanoTime.getAsLong();
         this.transaction = new InboxTransaction(name, settings.dataSource(), sql, settings.handler(), clock, counters);
         this.offsets = new OffsetCommitter(name, consumer, counters);
-        this.backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
+        Backoff backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
         this.retries = new PartitionRetries(backoff);
+        this.policy = new FailurePolicy(settings.classifier(), settings.maxAttempts(), backoff, clock);
         this.parkedStore = new ParkedStore(name, settings.dataSource(), sql, clock);
         this.cleanup = new InboxCleanup(name, settings.dataSource(), sql, clock, settings.retention(),
                 settings.cleanupInterval(), settings.cleanupBatchSize());
@@ -227,12 +231,15 @@ final class PollLoop implements Runnable {
         InboxTransaction.RunResult result;
         try {
             result = transaction.applyRun(run, this::keepGoing);
-        } catch (InboxTransaction.HandlerMisuseException e) {
-            throw e;
         } catch (Exception e) {
-            // the database failed: nothing of the run committed; retry from its first record
+            // the database failed (or a handler misused the transaction): nothing of the run committed
+            Decision decision = policy.decide(Origin.DATABASE, run.get(0).key() != null,
+                    retries.attemptsSoFar(tp, records.get(0).offset()) + 1, e);
+            if (decision.action() == Action.FAIL_CONSUMER) {
+                throw failConsumer(e);
+            }
             counters.failure();
-            retryLater(tp, records.get(0), run.get(0), e);
+            retryLater(tp, records.get(0), run.get(0), e); // from the run's first record
             return -1;
         }
         for (int k = 0; k < result.committed(); k++) {
@@ -254,10 +261,12 @@ final class PollLoop implements Runnable {
         int k = result.committed();
         counters.failure();
         InboxEvent failed = run.get(k);
-        boolean handled = failed.key() == null
-                ? failedWithoutKey(tp, records.get(k), failed, result.failure())
-                : parkFailedKey(tp, records.get(k), failed, result.failure());
-        return handled ? k + 1 : -1;
+        ConsumerRecord<byte[], byte[]> record = records.get(k);
+        boolean keyed = failed.key() != null;
+        // a keyed event fails only once here: its key is parked, and later attempts are those of the parked head
+        int attempt = keyed ? 1 : retries.attemptsSoFar(tp, record.offset()) + 1;
+        Decision decision = policy.decide(Origin.HANDLER, keyed, attempt, result.failure());
+        return handleFailure(tp, record, failed, decision, result.failure()) ? k + 1 : -1;
     }
 
     private boolean deadLetterBadRecord(TopicPartition tp, ConsumerRecord<byte[], byte[]> record,
@@ -310,61 +319,66 @@ final class PollLoop implements Runnable {
         return parked;
     }
 
-    /** The first failure of an event with a key: park the key (or dead-letter at once if fatal). */
-    private boolean parkFailedKey(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
-            Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
+    /**
+     * Carries out the decision about an event read from Kafka whose handler failed: retry it in place, park its key,
+     * or dead-letter it (a keyed event's key stays parked until redriven).
+     *
+     * @return whether the record is done (its offset may be committed); false if the partition now waits
+     */
+    private boolean handleFailure(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
+            Decision decision, Exception failure) {
+        switch (decision.action()) {
+            case FAIL_CONSUMER -> throw failConsumer(failure);
+            case RETRY -> {
+                retryLater(tp, record, event, failure);
+                return false;
+            }
+            default -> {
+                // PARK_KEY or DEAD_LETTER, below
+            }
+        }
+        boolean keyed = event.key() != null;
         try {
-            if (fatal || settings.maxAttempts() <= 1) {
-                deadLetters.sendEvent(event, fatal, failure, 1);
-                parkedStore.parkDeadLettered(event, failure, 1);
+            if (decision.action() == Action.PARK_KEY) {
+                parkedStore.parkRetrying(event, failure, decision.attempt(), decision.retryAt());
+                counters.retryScheduled();
+                LOG.warn("Inbox consumer '{}': attempt {} of event {} at {}@{} failed and was rolled back; key '{}' "
+                        + "parked, later events of the key wait, retrying in {} ms", name, decision.attempt(),
+                        event.id(), tp, record.offset(), event.key(), decision.delayMillis(), failure);
+            } else if (keyed) {
+                deadLetters.sendEvent(event, decision.fatal(), failure, decision.attempt());
+                parkedStore.parkDeadLettered(event, failure, decision.attempt());
                 counters.deadLettered();
                 LOG.error("Inbox consumer '{}': event {} at {}@{} failed {}; sent to the dead-letter topic '{}', key "
                         + "'{}' parked until redriven", name, event.id(), tp, record.offset(),
-                        fatal ? "fatally" : "its only attempt", settings.deadLetterTopic(), event.key(), failure);
+                        decision.fatal() ? "fatally" : "its only attempt", settings.deadLetterTopic(), event.key(),
+                        failure);
             } else {
-                long delay = backoff.delayMillis(1);
-                parkedStore.parkRetrying(event, failure, 1, clock.instant().plusMillis(delay));
-                counters.retryScheduled();
-                LOG.warn("Inbox consumer '{}': attempt 1 of event {} at {}@{} failed and was rolled back; key '{}' "
-                        + "parked, later events of the key wait, retrying in {} ms", name, event.id(), tp,
-                        record.offset(), event.key(), delay, failure);
+                deadLetters.sendEvent(event, decision.fatal(), failure, decision.attempt());
+                parkedStore.recordDeadLettered(event);
+                counters.deadLettered();
+                LOG.error("Inbox consumer '{}': event {} (no key) at {}@{} failed {} after {} attempt(s); sent to the "
+                        + "dead-letter topic '{}'", name, event.id(), tp, record.offset(),
+                        decision.fatal() ? "fatally" : "", decision.attempt(), settings.deadLetterTopic(), failure);
             }
         } catch (Exception e) {
             e.addSuppressed(failure);
             retryLater(tp, record, event, e);
             return false;
         }
-        counters.parked();
-        parkedKeys.computeIfAbsent(tp, p -> new HashSet<>()).add(event.key());
+        if (keyed) {
+            counters.parked();
+            parkedKeys.computeIfAbsent(tp, p -> new HashSet<>()).add(event.key());
+        } else {
+            retries.forget(List.of(tp));
+        }
         done(tp, record);
         return true;
     }
 
-    /** A failure of an event without a key: it cannot be parked, so its partition waits (bounded). */
-    private boolean failedWithoutKey(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
-            Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
-        int attempt = retries.attemptsSoFar(tp, record.offset()) + 1;
-        if (!fatal && attempt < settings.maxAttempts()) {
-            retryLater(tp, record, event, failure);
-            return false;
-        }
-        try {
-            deadLetters.sendEvent(event, fatal, failure, attempt);
-            parkedStore.recordDeadLettered(event);
-        } catch (Exception e) {
-            e.addSuppressed(failure);
-            retryLater(tp, record, event, e);
-            return false;
-        }
-        counters.deadLettered();
-        LOG.error("Inbox consumer '{}': event {} (no key) at {}@{} failed {} after {} attempt(s); sent to the "
-                + "dead-letter topic '{}'", name, event.id(), tp, record.offset(), fatal ? "fatally" : "", attempt,
-                settings.deadLetterTopic(), failure);
-        retries.forget(List.of(tp));
-        done(tp, record);
-        return true;
+    /** A handler that misused its transaction is a bug that no retry fixes: the loop ends and the consumer fails. */
+    private static RuntimeException failConsumer(Throwable failure) {
+        return failure instanceof RuntimeException e ? e : new IllegalStateException(failure);
     }
 
     private void done(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
@@ -451,32 +465,34 @@ final class PollLoop implements Runnable {
                     unparked(tp, key);
                     return;
                 }
-            } catch (InboxTransaction.HandlerMisuseException e) {
-                throw e;
             } catch (Exception e) {
+                Decision decision = policy.decide(Origin.PARKED_HEAD, true, attempts + 1, e);
+                if (decision.action() == Action.FAIL_CONSUMER) {
+                    throw failConsumer(e);
+                }
                 counters.failure();
-                headFailed(key, event, attempts + 1, e);
+                headFailed(key, event, decision, e);
                 return;
             }
         }
     }
 
-    private void headFailed(ParkedKey key, InboxEvent event, int attempts, Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
+    /** Carries out the decision about a parked key's head that failed: dead-letter it, or retry it later. */
+    private void headFailed(ParkedKey key, InboxEvent event, Decision decision, Exception failure) {
+        int attempts = decision.attempt();
         try {
-            if (fatal || attempts >= settings.maxAttempts()) {
-                deadLetters.sendEvent(event, fatal, failure, attempts);
+            if (decision.action() == Action.DEAD_LETTER) {
+                deadLetters.sendEvent(event, decision.fatal(), failure, attempts);
                 parkedStore.markDeadLettered(key, event, failure, attempts);
                 counters.deadLettered();
                 LOG.error("Inbox consumer '{}': event {} of parked key '{}' failed {} (attempt {}); sent to the "
                         + "dead-letter topic '{}', the key stays parked until redriven", name, event.id(), key.key(),
-                        fatal ? "fatally" : "too often", attempts, settings.deadLetterTopic(), failure);
+                        decision.fatal() ? "fatally" : "too often", attempts, settings.deadLetterTopic(), failure);
             } else {
-                long delay = backoff.delayMillis(attempts);
-                parkedStore.recordFailure(key, failure, attempts, clock.instant().plusMillis(delay));
+                parkedStore.recordFailure(key, failure, attempts, decision.retryAt());
                 counters.retryScheduled();
                 LOG.warn("Inbox consumer '{}': attempt {} of event {} of parked key '{}' failed and was rolled back; "
-                        + "retrying in {} ms", name, attempts, event.id(), key.key(), delay, failure);
+                        + "retrying in {} ms", name, attempts, event.id(), key.key(), decision.delayMillis(), failure);
             }
         } catch (Exception e) {
             e.addSuppressed(failure);
