@@ -6,13 +6,8 @@ import dev.outboxbridge.inbox.internal.FailurePolicy.Action;
 import dev.outboxbridge.inbox.internal.FailurePolicy.Decision;
 import dev.outboxbridge.inbox.internal.FailurePolicy.Origin;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -20,10 +15,8 @@ import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
@@ -54,10 +47,8 @@ final class PollLoop implements Runnable {
     private final DeadLetterPublisher deadLetters;
     private final InboxCleanup cleanup;
     private final Clock clock;
-    /** Per owned partition, its parked keys; a partition missing here has not been loaded yet. */
-    private final Map<TopicPartition, Set<String>> parkedKeys = new HashMap<>();
-    /** Owned partitions whose parked keys could not be loaded yet; they stay paused until loaded. */
-    private final Set<TopicPartition> unloaded = new HashSet<>();
+    private final ParkedKeyIndex parkedKeys;
+    private final InboxRebalanceListener rebalance;
     private final LongSupplier nanoTime;
     private final PollBudget budget;
     private long nextParkedCheckNanos;
@@ -96,6 +87,8 @@ final class PollLoop implements Runnable {
         this.retries = new PartitionRetries(backoff);
         this.policy = new FailurePolicy(settings.classifier(), settings.maxAttempts(), backoff, clock);
         this.parkedStore = new ParkedStore(name, settings.dataSource(), sql, clock);
+        this.parkedKeys = new ParkedKeyIndex(name, tp -> parkedStore.keysOf(tp.topic(), tp.partition()), counters);
+        this.rebalance = new InboxRebalanceListener(name, consumer, parkedKeys, retries, offsets);
         this.cleanup = new InboxCleanup(name, settings.dataSource(), sql, clock, settings.retention(),
                 settings.cleanupInterval(), settings.cleanupBatchSize());
     }
@@ -119,16 +112,15 @@ final class PollLoop implements Runnable {
 
     /** Subscribes with the rebalance listener; called by start() before the thread starts. */
     void subscribe() {
-        Rebalance listener = new Rebalance();
         if (settings.topics() != null) {
-            consumer.subscribe(settings.topics(), listener);
+            consumer.subscribe(settings.topics(), rebalance);
         } else {
-            consumer.subscribe(settings.topicPattern(), listener);
+            consumer.subscribe(settings.topicPattern(), rebalance);
         }
     }
 
     private void pollOnce() {
-        loadUnloadedPartitions();
+        rebalance.loadParkedKeys();
         resumeDuePartitions();
         ConsumerRecords<byte[], byte[]> records;
         try {
@@ -191,7 +183,7 @@ final class PollLoop implements Runnable {
                 i++;
                 continue;
             }
-            if (event.key() != null && isParked(tp, event.key())) {
+            if (event.key() != null && parkedKeys.isParked(tp, event.key())) {
                 ParkedStore.ParkBehind parked = parkBehind(tp, record, event);
                 if (parked == null) {
                     return;
@@ -208,7 +200,7 @@ final class PollLoop implements Runnable {
             run.add(event);
             for (int j = i + 1; j < records.size() && run.size() < maxRun; j++) {
                 InboxEvent next = parser.tryParse(records.get(j));
-                if (next == null || next.key() != null && isParked(tp, next.key())) {
+                if (next == null || next.key() != null && parkedKeys.isParked(tp, next.key())) {
                     break;
                 }
                 runRecords.add(records.get(j));
@@ -306,10 +298,7 @@ final class PollLoop implements Runnable {
             }
             case DUPLICATE -> counters.duplicate();
             case NOT_PARKED -> {
-                Set<String> keys = parkedKeys.get(tp);
-                if (keys != null) {
-                    keys.remove(event.key());
-                }
+                parkedKeys.unpark(tp, event.key());
                 LOG.info("Inbox consumer '{}': key '{}' of {} was unparked by another member of the group; its events"
                         + " are applied directly again", name, event.key(), tp);
                 return parked;
@@ -368,7 +357,7 @@ final class PollLoop implements Runnable {
         }
         if (keyed) {
             counters.parked();
-            parkedKeys.computeIfAbsent(tp, p -> new HashSet<>()).add(event.key());
+            parkedKeys.park(tp, event.key());
         } else {
             retries.forget(List.of(tp));
         }
@@ -399,11 +388,6 @@ final class PollLoop implements Runnable {
 
     // ---- parked keys ----------------------------------------------------------------------------
 
-    private boolean isParked(TopicPartition tp, String key) {
-        Set<String> keys = parkedKeys.get(tp);
-        return keys != null && keys.contains(key);
-    }
-
     /** Retries the heads of the parked keys of owned partitions whose backoff elapsed, or that were redriven. */
     private void retryDueParkedKeys() {
         long now = nanoTime.getAsLong();
@@ -427,7 +411,7 @@ final class PollLoop implements Runnable {
             if (!keepGoing()) {
                 return; // the rest of the due keys at the next check
             }
-            if (owned.contains(tp) && parkedKeys.containsKey(tp)) {
+            if (owned.contains(tp) && parkedKeys.isLoaded(tp)) {
                 drain(tp, key);
             }
         }
@@ -502,48 +486,16 @@ final class PollLoop implements Runnable {
     }
 
     private void unparked(TopicPartition tp, ParkedKey key) {
-        Set<String> keys = parkedKeys.get(tp);
-        if (keys != null) {
-            keys.remove(key.key());
-        }
+        parkedKeys.unpark(tp, key.key());
         LOG.info("Inbox consumer '{}': key '{}' of {} unparked, its events applied in order", name, key.key(),
                 key.topic());
-    }
-
-    /** Loads the parked keys of newly assigned partitions; a partition stays paused until loaded. */
-    private void loadUnloadedPartitions() {
-        if (unloaded.isEmpty()) {
-            return;
-        }
-        List<TopicPartition> loaded = new ArrayList<>();
-        for (TopicPartition tp : unloaded) {
-            try {
-                parkedKeys.put(tp, new HashSet<>(parkedStore.keysOf(tp.topic(), tp.partition())));
-                loaded.add(tp);
-            } catch (Exception e) {
-                counters.failure();
-                LOG.warn("Inbox consumer '{}' could not load the parked keys of {}; the partition waits", name, tp, e);
-                break;
-            }
-        }
-        loaded.forEach(unloaded::remove);
-        Set<TopicPartition> owned = consumer.assignment();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : loaded) {
-            if (owned.contains(tp) && !retries.isWaiting(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!resume.isEmpty()) {
-            consumer.resume(resume);
-        }
     }
 
     private void resumeDuePartitions() {
         List<TopicPartition> due = retries.dueForResume(clock.millis());
         if (!due.isEmpty()) {
             due.retainAll(consumer.assignment());
-            due.removeAll(unloaded);
+            due.removeIf(parkedKeys::isUnloaded);
             consumer.resume(due);
         }
     }
@@ -574,56 +526,6 @@ final class PollLoop implements Runnable {
             consumer.close(CloseOptions.timeout(settings.closeTimeout()));
         } catch (RuntimeException e) {
             LOG.warn("Inbox consumer '{}' did not close its Kafka consumer cleanly", name, e);
-        }
-    }
-
-    /** Commits on revocation, drops on loss, loads parked keys on assignment. */
-    private final class Rebalance implements ConsumerRebalanceListener {
-
-        @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            forgetPartitions(partitions);
-            try {
-                offsets.commitAndForget(partitions);
-            } catch (KafkaException e) {
-                LOG.warn("Inbox consumer '{}' could not commit offsets of revoked partitions {}; the new owner "
-                        + "re-reads those records and the inbox skips them", name, partitions, e);
-            }
-            LOG.info("Inbox consumer '{}': partitions revoked {}", name, partitions);
-        }
-
-        @Override
-        public void onPartitionsLost(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            forgetPartitions(partitions);
-            int dropped = offsets.forget(partitions);
-            LOG.warn("Inbox consumer '{}' lost partitions {}; {} of them had applied records whose offsets were not "
-                    + "committed: they are redelivered and skipped by the inbox", name, partitions, dropped);
-        }
-
-        @Override
-        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            // records of a partition must not be handled before its parked keys are known
-            unloaded.addAll(partitions);
-            consumer.pause(partitions);
-            loadUnloadedPartitions();
-            LOG.info("Inbox consumer '{}': partitions assigned {}", name, partitions);
-        }
-
-        private void forgetPartitions(Collection<TopicPartition> partitions) {
-            retries.forget(partitions);
-            partitions.forEach(tp -> {
-                parkedKeys.remove(tp);
-                unloaded.remove(tp);
-            });
         }
     }
 }
