@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * own transaction (or park it behind its failing key, or dead-letter it), commit the offsets of the
  * records whose transaction committed, retry the heads of parked keys when due, run the retention
  * cleanup, and on exit commit what was applied and close the consumer.
+ *
+ * <p>It keeps the loop and delegates the decisions: {@link FailurePolicy} says what happens to a failed
+ * event, {@link ParkedKeyIndex} knows the parked keys of the owned partitions and
+ * {@link InboxRebalanceListener} keeps them and the offsets in step with the assignment,
+ * {@link PollBudget} ends a batch in time to poll again.
  */
 final class PollLoop implements Runnable {
 
