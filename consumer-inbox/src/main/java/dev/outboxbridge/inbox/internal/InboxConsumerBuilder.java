@@ -251,10 +251,30 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
                     + "e.g. " + DEFAULT_MAX_BATCH_SIZE);
         }
         FailureClassifier classifier = new FailureClassifier(List.copyOf(fatalExceptions), fatalWhen);
-        return new InboxSettings(name, Collections.unmodifiableMap(kafka), validTopics, topicPattern, dataSource, table, handler,
-                pollTimeout, closeTimeout, retryBackoffInitial, retryBackoffMax, clock, maxAttempts, classifier, dlt,
-                Collections.unmodifiableMap(producer), parkedKeyCheckInterval, retention, cleanupInterval,
-                cleanupBatchSize, meterRegistry, maxBatchSize);
+        return InboxSettings.builder()
+                .consumerName(name)
+                .kafkaProperties(Collections.unmodifiableMap(kafka))
+                .topics(validTopics)
+                .topicPattern(topicPattern)
+                .dataSource(dataSource)
+                .inboxTable(table)
+                .handler(handler)
+                .pollTimeout(pollTimeout)
+                .closeTimeout(closeTimeout)
+                .retryBackoffInitial(retryBackoffInitial)
+                .retryBackoffMax(retryBackoffMax)
+                .clock(clock)
+                .maxAttempts(maxAttempts)
+                .classifier(classifier)
+                .deadLetterTopic(dlt)
+                .deadLetterProducerProperties(Collections.unmodifiableMap(producer))
+                .parkedKeyCheckInterval(parkedKeyCheckInterval)
+                .retention(retention)
+                .cleanupInterval(cleanupInterval)
+                .cleanupBatchSize(cleanupBatchSize)
+                .meterRegistry(meterRegistry)
+                .maxBatchSize(maxBatchSize)
+                .build();
     }
 
     private String validConsumerName() {

@@ -68,7 +68,7 @@ final class InboxConsumerImpl implements InboxConsumer {
                     metrics = MicrometerMetrics.bind(settings.meterRegistry(), settings.consumerName(), counters);
                 }
                 loop = new PollLoop(settings, consumer, counters, deadLetters, () -> state.get() == State.RUNNING,
-                        this::exited);
+                        this::exited, System::nanoTime);
                 loop.subscribe();
             } catch (RuntimeException | Error e) {
                 closeQuietly(consumer);

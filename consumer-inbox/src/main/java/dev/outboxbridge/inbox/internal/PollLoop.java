@@ -2,24 +2,21 @@ package dev.outboxbridge.inbox.internal;
 
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.UnprocessableRecordException;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Action;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Decision;
+import dev.outboxbridge.inbox.internal.FailurePolicy.Origin;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
@@ -30,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * own transaction (or park it behind its failing key, or dead-letter it), commit the offsets of the
  * records whose transaction committed, retry the heads of parked keys when due, run the retention
  * cleanup, and on exit commit what was applied and close the consumer.
+ *
+ * <p>It keeps the loop and delegates the decisions: {@link FailurePolicy} says what happens to a failed
+ * event, {@link ParkedKeyIndex} knows the parked keys of the owned partitions and
+ * {@link InboxRebalanceListener} keeps them and the offsets in step with the assignment,
+ * {@link PollBudget} ends a batch in time to poll again.
  */
 final class PollLoop implements Runnable {
 
@@ -45,18 +47,16 @@ final class PollLoop implements Runnable {
     private final InboxTransaction transaction;
     private final OffsetCommitter offsets;
     private final PartitionRetries retries;
-    private final Backoff backoff;
+    private final FailurePolicy policy;
     private final ParkedStore parkedStore;
     private final DeadLetterPublisher deadLetters;
     private final InboxCleanup cleanup;
     private final Clock clock;
-    /** Per owned partition, its parked keys; a partition missing here has not been loaded yet. */
-    private final Map<TopicPartition, Set<String>> parkedKeys = new HashMap<>();
-    /** Owned partitions whose parked keys could not be loaded yet; they stay paused until loaded. */
-    private final Set<TopicPartition> unloaded = new HashSet<>();
-    private long nextParkedCheckNanos = System.nanoTime();
-    private final long processingBudgetNanos;
-    private long batchDeadlineNanos;
+    private final ParkedKeyIndex parkedKeys;
+    private final InboxRebalanceListener rebalance;
+    private final LongSupplier nanoTime;
+    private final PollBudget budget;
+    private long nextParkedCheckNanos;
     /** Most records applied in one transaction. */
     private final int maxRun;
 
@@ -66,8 +66,12 @@ final class PollLoop implements Runnable {
         void exited(Throwable failure);
     }
 
+    /**
+     * @param nanoTime a monotonic clock in nanoseconds ({@code System::nanoTime} outside tests), for the poll budget
+     *        and the parked-key checks; the settings' clock stays the one for retry times and retention
+     */
     PollLoop(InboxSettings settings, Consumer<byte[], byte[]> consumer, InboxCounters counters,
-            DeadLetterPublisher deadLetters, BooleanSupplier running, Exit exit) {
+            DeadLetterPublisher deadLetters, BooleanSupplier running, Exit exit, LongSupplier nanoTime) {
         this.settings = settings;
         this.name = settings.consumerName();
         this.consumer = consumer;
@@ -79,13 +83,17 @@ final class PollLoop implements Runnable {
         Sql sql = new Sql(settings.inboxTable());
         this.parser = new RecordParser(name);
         this.maxRun = settings.maxBatchSize();
-        this.processingBudgetNanos = KafkaConsumerProperties.maxPollIntervalMs(settings.kafkaProperties())
-                * 1_000_000L / 2;
+        this.nanoTime = nanoTime;
+        this.budget = PollBudget.halfOfMaxPollInterval(settings.kafkaProperties(), nanoTime);
+        this.nextParkedCheckNanos = nanoTime.getAsLong();
         this.transaction = new InboxTransaction(name, settings.dataSource(), sql, settings.handler(), clock, counters);
         this.offsets = new OffsetCommitter(name, consumer, counters);
-        this.backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
+        Backoff backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
         this.retries = new PartitionRetries(backoff);
+        this.policy = new FailurePolicy(settings.classifier(), settings.maxAttempts(), backoff, clock);
         this.parkedStore = new ParkedStore(name, settings.dataSource(), sql, clock);
+        this.parkedKeys = new ParkedKeyIndex(name, tp -> parkedStore.keysOf(tp.topic(), tp.partition()), counters);
+        this.rebalance = new InboxRebalanceListener(name, consumer, parkedKeys, retries, offsets);
         this.cleanup = new InboxCleanup(name, settings.dataSource(), sql, clock, settings.retention(),
                 settings.cleanupInterval(), settings.cleanupBatchSize());
     }
@@ -109,16 +117,15 @@ final class PollLoop implements Runnable {
 
     /** Subscribes with the rebalance listener; called by start() before the thread starts. */
     void subscribe() {
-        Rebalance listener = new Rebalance();
         if (settings.topics() != null) {
-            consumer.subscribe(settings.topics(), listener);
+            consumer.subscribe(settings.topics(), rebalance);
         } else {
-            consumer.subscribe(settings.topicPattern(), listener);
+            consumer.subscribe(settings.topicPattern(), rebalance);
         }
     }
 
     private void pollOnce() {
-        loadUnloadedPartitions();
+        rebalance.loadParkedKeys();
         resumeDuePartitions();
         ConsumerRecords<byte[], byte[]> records;
         try {
@@ -135,7 +142,7 @@ final class PollLoop implements Runnable {
     }
 
     private void process(ConsumerRecords<byte[], byte[]> records) {
-        batchDeadlineNanos = System.nanoTime() + processingBudgetNanos;
+        budget.restart();
         for (TopicPartition tp : records.partitions()) {
             List<ConsumerRecord<byte[], byte[]>> list = records.records(tp);
             if (!running.getAsBoolean()) {
@@ -149,13 +156,9 @@ final class PollLoop implements Runnable {
         }
     }
 
-    /**
-     * Whether to go on with the current poll batch: the consumer is running and the batch has not used
-     * its time budget (half of {@code max.poll.interval.ms}). A slow handler thus makes the loop poll
-     * again in time, instead of being evicted from the group and causing a rebalance storm.
-     */
+    /** Whether to go on with the current poll batch: the consumer is running and the batch has time left. */
     private boolean keepGoing() {
-        return running.getAsBoolean() && System.nanoTime() - batchDeadlineNanos < 0;
+        return running.getAsBoolean() && budget.hasTimeLeft();
     }
 
     /**
@@ -185,7 +188,7 @@ final class PollLoop implements Runnable {
                 i++;
                 continue;
             }
-            if (event.key() != null && isParked(tp, event.key())) {
+            if (event.key() != null && parkedKeys.isParked(tp, event.key())) {
                 ParkedStore.ParkBehind parked = parkBehind(tp, record, event);
                 if (parked == null) {
                     return;
@@ -202,7 +205,7 @@ final class PollLoop implements Runnable {
             run.add(event);
             for (int j = i + 1; j < records.size() && run.size() < maxRun; j++) {
                 InboxEvent next = parser.tryParse(records.get(j));
-                if (next == null || next.key() != null && isParked(tp, next.key())) {
+                if (next == null || next.key() != null && parkedKeys.isParked(tp, next.key())) {
                     break;
                 }
                 runRecords.add(records.get(j));
@@ -225,12 +228,15 @@ final class PollLoop implements Runnable {
         InboxTransaction.RunResult result;
         try {
             result = transaction.applyRun(run, this::keepGoing);
-        } catch (InboxTransaction.HandlerMisuseException e) {
-            throw e;
         } catch (Exception e) {
-            // the database failed: nothing of the run committed; retry from its first record
+            // the database failed (or a handler misused the transaction): nothing of the run committed
+            Decision decision = policy.decide(Origin.DATABASE, run.get(0).key() != null,
+                    retries.attemptsSoFar(tp, records.get(0).offset()) + 1, e);
+            if (decision.action() == Action.FAIL_CONSUMER) {
+                throw failConsumer(e);
+            }
             counters.failure();
-            retryLater(tp, records.get(0), run.get(0), e);
+            retryLater(tp, records.get(0), run.get(0), e); // from the run's first record
             return -1;
         }
         for (int k = 0; k < result.committed(); k++) {
@@ -252,10 +258,12 @@ final class PollLoop implements Runnable {
         int k = result.committed();
         counters.failure();
         InboxEvent failed = run.get(k);
-        boolean handled = failed.key() == null
-                ? failedWithoutKey(tp, records.get(k), failed, result.failure())
-                : parkFailedKey(tp, records.get(k), failed, result.failure());
-        return handled ? k + 1 : -1;
+        ConsumerRecord<byte[], byte[]> record = records.get(k);
+        boolean keyed = failed.key() != null;
+        // a keyed event fails only once here: its key is parked, and later attempts are those of the parked head
+        int attempt = keyed ? 1 : retries.attemptsSoFar(tp, record.offset()) + 1;
+        Decision decision = policy.decide(Origin.HANDLER, keyed, attempt, result.failure());
+        return handleFailure(tp, record, failed, decision, result.failure()) ? k + 1 : -1;
     }
 
     private boolean deadLetterBadRecord(TopicPartition tp, ConsumerRecord<byte[], byte[]> record,
@@ -295,10 +303,7 @@ final class PollLoop implements Runnable {
             }
             case DUPLICATE -> counters.duplicate();
             case NOT_PARKED -> {
-                Set<String> keys = parkedKeys.get(tp);
-                if (keys != null) {
-                    keys.remove(event.key());
-                }
+                parkedKeys.unpark(tp, event.key());
                 LOG.info("Inbox consumer '{}': key '{}' of {} was unparked by another member of the group; its events"
                         + " are applied directly again", name, event.key(), tp);
                 return parked;
@@ -308,61 +313,66 @@ final class PollLoop implements Runnable {
         return parked;
     }
 
-    /** The first failure of an event with a key: park the key (or dead-letter at once if fatal). */
-    private boolean parkFailedKey(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
-            Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
+    /**
+     * Carries out the decision about an event read from Kafka whose handler failed: retry it in place, park its key,
+     * or dead-letter it (a keyed event's key stays parked until redriven).
+     *
+     * @return whether the record is done (its offset may be committed); false if the partition now waits
+     */
+    private boolean handleFailure(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
+            Decision decision, Exception failure) {
+        switch (decision.action()) {
+            case FAIL_CONSUMER -> throw failConsumer(failure);
+            case RETRY -> {
+                retryLater(tp, record, event, failure);
+                return false;
+            }
+            default -> {
+                // PARK_KEY or DEAD_LETTER, below
+            }
+        }
+        boolean keyed = event.key() != null;
         try {
-            if (fatal || settings.maxAttempts() <= 1) {
-                deadLetters.sendEvent(event, fatal, failure, 1);
-                parkedStore.parkDeadLettered(event, failure, 1);
+            if (decision.action() == Action.PARK_KEY) {
+                parkedStore.parkRetrying(event, failure, decision.attempt(), decision.retryAt());
+                counters.retryScheduled();
+                LOG.warn("Inbox consumer '{}': attempt {} of event {} at {}@{} failed and was rolled back; key '{}' "
+                        + "parked, later events of the key wait, retrying in {} ms", name, decision.attempt(),
+                        event.id(), tp, record.offset(), event.key(), decision.delayMillis(), failure);
+            } else if (keyed) {
+                deadLetters.sendEvent(event, decision.fatal(), failure, decision.attempt());
+                parkedStore.parkDeadLettered(event, failure, decision.attempt());
                 counters.deadLettered();
                 LOG.error("Inbox consumer '{}': event {} at {}@{} failed {}; sent to the dead-letter topic '{}', key "
                         + "'{}' parked until redriven", name, event.id(), tp, record.offset(),
-                        fatal ? "fatally" : "its only attempt", settings.deadLetterTopic(), event.key(), failure);
+                        decision.fatal() ? "fatally" : "its only attempt", settings.deadLetterTopic(), event.key(),
+                        failure);
             } else {
-                long delay = backoff.delayMillis(1);
-                parkedStore.parkRetrying(event, failure, 1, clock.instant().plusMillis(delay));
-                counters.retryScheduled();
-                LOG.warn("Inbox consumer '{}': attempt 1 of event {} at {}@{} failed and was rolled back; key '{}' "
-                        + "parked, later events of the key wait, retrying in {} ms", name, event.id(), tp,
-                        record.offset(), event.key(), delay, failure);
+                deadLetters.sendEvent(event, decision.fatal(), failure, decision.attempt());
+                parkedStore.recordDeadLettered(event);
+                counters.deadLettered();
+                LOG.error("Inbox consumer '{}': event {} (no key) at {}@{} failed {} after {} attempt(s); sent to the "
+                        + "dead-letter topic '{}'", name, event.id(), tp, record.offset(),
+                        decision.fatal() ? "fatally" : "", decision.attempt(), settings.deadLetterTopic(), failure);
             }
         } catch (Exception e) {
             e.addSuppressed(failure);
             retryLater(tp, record, event, e);
             return false;
         }
-        counters.parked();
-        parkedKeys.computeIfAbsent(tp, p -> new HashSet<>()).add(event.key());
+        if (keyed) {
+            counters.parked();
+            parkedKeys.park(tp, event.key());
+        } else {
+            retries.forget(List.of(tp));
+        }
         done(tp, record);
         return true;
     }
 
-    /** A failure of an event without a key: it cannot be parked, so its partition waits (bounded). */
-    private boolean failedWithoutKey(TopicPartition tp, ConsumerRecord<byte[], byte[]> record, InboxEvent event,
-            Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
-        int attempt = retries.attemptsSoFar(tp, record.offset()) + 1;
-        if (!fatal && attempt < settings.maxAttempts()) {
-            retryLater(tp, record, event, failure);
-            return false;
-        }
-        try {
-            deadLetters.sendEvent(event, fatal, failure, attempt);
-            parkedStore.recordDeadLettered(event);
-        } catch (Exception e) {
-            e.addSuppressed(failure);
-            retryLater(tp, record, event, e);
-            return false;
-        }
-        counters.deadLettered();
-        LOG.error("Inbox consumer '{}': event {} (no key) at {}@{} failed {} after {} attempt(s); sent to the "
-                + "dead-letter topic '{}'", name, event.id(), tp, record.offset(), fatal ? "fatally" : "", attempt,
-                settings.deadLetterTopic(), failure);
-        retries.forget(List.of(tp));
-        done(tp, record);
-        return true;
+    /** A handler that misused its transaction is a bug that no retry fixes: the loop ends and the consumer fails. */
+    private static RuntimeException failConsumer(Throwable failure) {
+        return failure instanceof RuntimeException e ? e : new IllegalStateException(failure);
     }
 
     private void done(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
@@ -383,19 +393,14 @@ final class PollLoop implements Runnable {
 
     // ---- parked keys ----------------------------------------------------------------------------
 
-    private boolean isParked(TopicPartition tp, String key) {
-        Set<String> keys = parkedKeys.get(tp);
-        return keys != null && keys.contains(key);
-    }
-
     /** Retries the heads of the parked keys of owned partitions whose backoff elapsed, or that were redriven. */
     private void retryDueParkedKeys() {
-        long now = System.nanoTime();
+        long now = nanoTime.getAsLong();
         if (now - nextParkedCheckNanos < 0) {
             return;
         }
         nextParkedCheckNanos = now + settings.parkedKeyCheckInterval().toNanos();
-        batchDeadlineNanos = now + processingBudgetNanos; // draining parked keys must not get the member evicted
+        budget.restart(); // draining parked keys must not get the member evicted
         List<ParkedKey> due;
         try {
             due = parkedStore.dueKeys(clock.instant());
@@ -411,7 +416,7 @@ final class PollLoop implements Runnable {
             if (!keepGoing()) {
                 return; // the rest of the due keys at the next check
             }
-            if (owned.contains(tp) && parkedKeys.containsKey(tp)) {
+            if (owned.contains(tp) && parkedKeys.isLoaded(tp)) {
                 drain(tp, key);
             }
         }
@@ -449,32 +454,34 @@ final class PollLoop implements Runnable {
                     unparked(tp, key);
                     return;
                 }
-            } catch (InboxTransaction.HandlerMisuseException e) {
-                throw e;
             } catch (Exception e) {
+                Decision decision = policy.decide(Origin.PARKED_HEAD, true, attempts + 1, e);
+                if (decision.action() == Action.FAIL_CONSUMER) {
+                    throw failConsumer(e);
+                }
                 counters.failure();
-                headFailed(key, event, attempts + 1, e);
+                headFailed(key, event, decision, e);
                 return;
             }
         }
     }
 
-    private void headFailed(ParkedKey key, InboxEvent event, int attempts, Exception failure) {
-        boolean fatal = settings.classifier().isFatal(failure);
+    /** Carries out the decision about a parked key's head that failed: dead-letter it, or retry it later. */
+    private void headFailed(ParkedKey key, InboxEvent event, Decision decision, Exception failure) {
+        int attempts = decision.attempt();
         try {
-            if (fatal || attempts >= settings.maxAttempts()) {
-                deadLetters.sendEvent(event, fatal, failure, attempts);
+            if (decision.action() == Action.DEAD_LETTER) {
+                deadLetters.sendEvent(event, decision.fatal(), failure, attempts);
                 parkedStore.markDeadLettered(key, event, failure, attempts);
                 counters.deadLettered();
                 LOG.error("Inbox consumer '{}': event {} of parked key '{}' failed {} (attempt {}); sent to the "
                         + "dead-letter topic '{}', the key stays parked until redriven", name, event.id(), key.key(),
-                        fatal ? "fatally" : "too often", attempts, settings.deadLetterTopic(), failure);
+                        decision.fatal() ? "fatally" : "too often", attempts, settings.deadLetterTopic(), failure);
             } else {
-                long delay = backoff.delayMillis(attempts);
-                parkedStore.recordFailure(key, failure, attempts, clock.instant().plusMillis(delay));
+                parkedStore.recordFailure(key, failure, attempts, decision.retryAt());
                 counters.retryScheduled();
                 LOG.warn("Inbox consumer '{}': attempt {} of event {} of parked key '{}' failed and was rolled back; "
-                        + "retrying in {} ms", name, attempts, event.id(), key.key(), delay, failure);
+                        + "retrying in {} ms", name, attempts, event.id(), key.key(), decision.delayMillis(), failure);
             }
         } catch (Exception e) {
             e.addSuppressed(failure);
@@ -484,48 +491,16 @@ final class PollLoop implements Runnable {
     }
 
     private void unparked(TopicPartition tp, ParkedKey key) {
-        Set<String> keys = parkedKeys.get(tp);
-        if (keys != null) {
-            keys.remove(key.key());
-        }
+        parkedKeys.unpark(tp, key.key());
         LOG.info("Inbox consumer '{}': key '{}' of {} unparked, its events applied in order", name, key.key(),
                 key.topic());
-    }
-
-    /** Loads the parked keys of newly assigned partitions; a partition stays paused until loaded. */
-    private void loadUnloadedPartitions() {
-        if (unloaded.isEmpty()) {
-            return;
-        }
-        List<TopicPartition> loaded = new ArrayList<>();
-        for (TopicPartition tp : unloaded) {
-            try {
-                parkedKeys.put(tp, new HashSet<>(parkedStore.keysOf(tp.topic(), tp.partition())));
-                loaded.add(tp);
-            } catch (Exception e) {
-                counters.failure();
-                LOG.warn("Inbox consumer '{}' could not load the parked keys of {}; the partition waits", name, tp, e);
-                break;
-            }
-        }
-        loaded.forEach(unloaded::remove);
-        Set<TopicPartition> owned = consumer.assignment();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : loaded) {
-            if (owned.contains(tp) && !retries.isWaiting(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!resume.isEmpty()) {
-            consumer.resume(resume);
-        }
     }
 
     private void resumeDuePartitions() {
         List<TopicPartition> due = retries.dueForResume(clock.millis());
         if (!due.isEmpty()) {
             due.retainAll(consumer.assignment());
-            due.removeAll(unloaded);
+            due.removeIf(parkedKeys::isUnloaded);
             consumer.resume(due);
         }
     }
@@ -556,56 +531,6 @@ final class PollLoop implements Runnable {
             consumer.close(CloseOptions.timeout(settings.closeTimeout()));
         } catch (RuntimeException e) {
             LOG.warn("Inbox consumer '{}' did not close its Kafka consumer cleanly", name, e);
-        }
-    }
-
-    /** Commits on revocation, drops on loss, loads parked keys on assignment. */
-    private final class Rebalance implements ConsumerRebalanceListener {
-
-        @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            forgetPartitions(partitions);
-            try {
-                offsets.commitAndForget(partitions);
-            } catch (KafkaException e) {
-                LOG.warn("Inbox consumer '{}' could not commit offsets of revoked partitions {}; the new owner "
-                        + "re-reads those records and the inbox skips them", name, partitions, e);
-            }
-            LOG.info("Inbox consumer '{}': partitions revoked {}", name, partitions);
-        }
-
-        @Override
-        public void onPartitionsLost(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            forgetPartitions(partitions);
-            int dropped = offsets.forget(partitions);
-            LOG.warn("Inbox consumer '{}' lost partitions {}; {} of them had applied records whose offsets were not "
-                    + "committed: they are redelivered and skipped by the inbox", name, partitions, dropped);
-        }
-
-        @Override
-        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            if (partitions.isEmpty()) {
-                return;
-            }
-            // records of a partition must not be handled before its parked keys are known
-            unloaded.addAll(partitions);
-            consumer.pause(partitions);
-            loadUnloadedPartitions();
-            LOG.info("Inbox consumer '{}': partitions assigned {}", name, partitions);
-        }
-
-        private void forgetPartitions(Collection<TopicPartition> partitions) {
-            retries.forget(partitions);
-            partitions.forEach(tp -> {
-                parkedKeys.remove(tp);
-                unloaded.remove(tp);
-            });
         }
     }
 }

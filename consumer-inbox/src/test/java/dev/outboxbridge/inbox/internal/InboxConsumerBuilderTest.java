@@ -4,9 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.outboxbridge.inbox.InboxConsumer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.sql.Connection;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +55,51 @@ class InboxConsumerBuilderTest {
         assertThat(s.closeTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(s.retryBackoffInitial()).isEqualTo(Duration.ofMillis(100));
         assertThat(s.retryBackoffMax()).isEqualTo(Duration.ofSeconds(30));
+    }
+
+    @Test
+    void everySettingReachesItsOwnField() {
+        Clock clock = Clock.fixed(Instant.parse("2025-01-01T00:00:00Z"), ZoneOffset.UTC);
+        MeterRegistry registry = new SimpleMeterRegistry();
+        // distinct values for settings of one type, so that two swapped settings cannot pass
+        InboxSettings s = valid()
+                .inboxTable("billing.inbox")
+                .pollTimeout(Duration.ofMillis(101))
+                .closeTimeout(Duration.ofSeconds(31))
+                .retryBackoff(Duration.ofMillis(102), Duration.ofSeconds(32))
+                .clock(clock)
+                .maxAttempts(7)
+                .deadLetterTopic("billing.dead")
+                .parkedKeyCheckInterval(Duration.ofMillis(1_003))
+                .retention(Duration.ofDays(14))
+                .cleanupInterval(Duration.ofSeconds(63))
+                .cleanupBatchSize(504)
+                .maxBatchSize(55)
+                .meterRegistry(registry)
+                .settings();
+
+        assertThat(s.consumerName()).isEqualTo("billing");
+        assertThat(s.topics()).containsExactly("outbox.event.order");
+        assertThat(s.topicPattern()).isNull();
+        assertThat(s.dataSource()).isSameAs(NO_DATABASE);
+        assertThat(s.inboxTable().quoted()).isEqualTo("\"billing\".\"inbox\"");
+        assertThat(s.pollTimeout()).isEqualTo(Duration.ofMillis(101));
+        assertThat(s.closeTimeout()).isEqualTo(Duration.ofSeconds(31));
+        assertThat(s.retryBackoffInitial()).isEqualTo(Duration.ofMillis(102));
+        assertThat(s.retryBackoffMax()).isEqualTo(Duration.ofSeconds(32));
+        assertThat(s.clock()).isSameAs(clock);
+        assertThat(s.maxAttempts()).isEqualTo(7);
+        assertThat(s.deadLetterTopic()).isEqualTo("billing.dead");
+        assertThat(s.parkedKeyCheckInterval()).isEqualTo(Duration.ofMillis(1_003));
+        assertThat(s.retention()).isEqualTo(Duration.ofDays(14));
+        assertThat(s.cleanupInterval()).isEqualTo(Duration.ofSeconds(63));
+        assertThat(s.cleanupBatchSize()).isEqualTo(504);
+        assertThat(s.maxBatchSize()).isEqualTo(55);
+        assertThat(s.meterRegistry()).isSameAs(registry);
+
+        InboxSettings byPattern = valid().topics(null).topicPattern(Pattern.compile("outbox\\.event\\..*")).settings();
+        assertThat(byPattern.topics()).isNull();
+        assertThat(byPattern.topicPattern().pattern()).isEqualTo("outbox\\.event\\..*");
     }
 
     @Test
