@@ -3,6 +3,7 @@ package dev.outboxbridge.inbox.internal;
 import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.TransactionRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,6 +48,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     private int cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE;
     private Object meterRegistry;
     private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+    private TransactionRunner transactionRunner = TransactionRunner.jdbc();
 
     /** Use {@link InboxConsumer#builder()}. */
     public InboxConsumerBuilder() {
@@ -191,6 +193,12 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     }
 
     @Override
+    public InboxConsumerBuilder transactionRunner(TransactionRunner transactionRunner) {
+        this.transactionRunner = transactionRunner;
+        return this;
+    }
+
+    @Override
     public InboxConsumer build() {
         return new InboxConsumerImpl(settings());
     }
@@ -249,11 +257,12 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
             throw invalid("maxBatchSize", String.valueOf(maxBatchSize), "give 1 (a transaction per record) to 10000, "
                     + "e.g. " + DEFAULT_MAX_BATCH_SIZE);
         }
+        require("transactionRunner", transactionRunner, "omit transactionRunner(...) to use TransactionRunner.jdbc()");
         FailureClassifier classifier = new FailureClassifier(List.copyOf(fatalExceptions), fatalWhen);
         return new InboxSettings(name, Collections.unmodifiableMap(kafka), validTopics, topicPattern, dataSource, table, handler,
                 pollTimeout, closeTimeout, retryBackoffInitial, retryBackoffMax, clock, maxAttempts, classifier, dlt,
                 Collections.unmodifiableMap(producer), parkedKeyCheckInterval, retention, cleanupInterval,
-                cleanupBatchSize, meterRegistry, maxBatchSize);
+                cleanupBatchSize, meterRegistry, maxBatchSize, transactionRunner);
     }
 
     private String validConsumerName() {

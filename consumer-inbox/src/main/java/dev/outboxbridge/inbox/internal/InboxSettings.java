@@ -2,6 +2,7 @@ package dev.outboxbridge.inbox.internal;
 
 import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.TransactionRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -19,6 +20,7 @@ import javax.sql.DataSource;
  * @param retention zero: keep inbox rows forever
  * @param meterRegistry a Micrometer {@code MeterRegistry}, or null; typed Object so that Micrometer
  *        stays optional
+ * @param transactionRunner runs the transactions that run the handler
  */
 record InboxSettings(
         String consumerName,
@@ -42,7 +44,8 @@ record InboxSettings(
         Duration cleanupInterval,
         int cleanupBatchSize,
         Object meterRegistry,
-        int maxBatchSize) {
+        int maxBatchSize,
+        TransactionRunner transactionRunner) {
 
     /** The Kafka consumer group. */
     String groupId() {

@@ -81,7 +81,8 @@ final class PollLoop implements Runnable {
         this.maxRun = settings.maxBatchSize();
         this.processingBudgetNanos = KafkaConsumerProperties.maxPollIntervalMs(settings.kafkaProperties())
                 * 1_000_000L / 2;
-        this.transaction = new InboxTransaction(name, settings.dataSource(), sql, settings.handler(), clock, counters);
+        this.transaction = new InboxTransaction(name, settings.dataSource(), settings.transactionRunner(), sql,
+                settings.handler(), clock, counters);
         this.offsets = new OffsetCommitter(name, consumer, counters);
         this.backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
         this.retries = new PartitionRetries(backoff);
