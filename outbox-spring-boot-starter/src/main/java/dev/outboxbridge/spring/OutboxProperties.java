@@ -135,6 +135,9 @@ public class OutboxProperties {
         /** How long inbox rows are kept (0: forever). */
         private Duration retention;
 
+        /** How often the consumer looks for parked keys due for a retry or redriven. */
+        private Duration parkedKeyCheckInterval;
+
         public List<String> getTopics() {
             return topics;
         }
@@ -237,6 +240,14 @@ public class OutboxProperties {
 
         public void setRetryBackoffMax(Duration retryBackoffMax) {
             this.retryBackoffMax = retryBackoffMax;
+        }
+
+        public Duration getParkedKeyCheckInterval() {
+            return parkedKeyCheckInterval;
+        }
+
+        public void setParkedKeyCheckInterval(Duration parkedKeyCheckInterval) {
+            this.parkedKeyCheckInterval = parkedKeyCheckInterval;
         }
 
         public Duration getRetention() {

@@ -192,6 +192,9 @@ public final class SpringInboxConsumers implements SmartLifecycle {
                             InboxConsumer.Builder.DEFAULT_RETRY_BACKOFF_INITIAL),
                     Objects.requireNonNullElse(settings.getRetryBackoffMax(), InboxConsumer.Builder.DEFAULT_RETRY_BACKOFF_MAX));
         }
+        if (settings.getParkedKeyCheckInterval() != null) {
+            builder.parkedKeyCheckInterval(settings.getParkedKeyCheckInterval());
+        }
         if (settings.getRetention() != null) {
             builder.retention(settings.getRetention());
         }
