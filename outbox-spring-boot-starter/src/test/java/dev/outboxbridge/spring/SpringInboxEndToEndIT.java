@@ -137,6 +137,54 @@ class SpringInboxEndToEndIT {
         }
     }
 
+    @Test
+    void closingTheContextFinishesTheEventInFlightAndTheNextStartAppliesTheRestOnce(TestDatabase db, TestKafka kafka)
+            throws Exception {
+        String prefix = kafka.prefix() + "outbox.event.";
+        String orders = prefix + "order";
+        String consumer = kafka.topic("billing");
+        kafka.createTopic(orders, 1);
+        kafka.createTopic(consumer + ".dlt", 1);
+        try (Connection c = db.connect(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE orders (id text PRIMARY KEY)");
+            st.execute("CREATE TABLE invoice (event_id uuid PRIMARY KEY, line text NOT NULL)");
+        }
+        Map<String, Object> properties = TestApplications.database(db);
+        properties.put("spring.kafka.bootstrap-servers", kafka.bootstrapServers());
+        properties.put("outbox.topic-prefix", prefix);
+        properties.put("outbox.inbox.consumers[" + consumer + "].topics", orders);
+        properties.put("outbox.inbox.consumers[" + consumer + "].handler", "slowBillingHandler");
+        int lines = 5;
+        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)))) {
+            relay.start();
+            properties.put("test.hold-first-line", "true");
+            ConfigurableApplicationContext app = TestApplications.run(SlowBillingApp.class, properties);
+            InboxConsumer first;
+            try {
+                first = app.getBean(SpringInboxConsumers.class).consumer(consumer).orElseThrow();
+                // one order of five lines, one transaction: the first line's handler is held until the stop begins
+                app.getBean(Orders.class).placeWithLines("o-1", lines);
+                await().atMost(WAIT).until(() -> app.getBean(SlowBilling.class).holding);
+            } finally {
+                app.close(); // SmartLifecycle.stop: closes the consumer while its handler is in flight
+            }
+            assertThat(first.state()).isEqualTo(InboxConsumer.State.STOPPED);
+            assertThat(db.count("SELECT count(*) FROM invoice WHERE line = 'line-0'"))
+                    .as("the event in flight finished and committed").isEqualTo(1);
+            long appliedBeforeStop = db.count("SELECT count(*) FROM invoice");
+            assertThat(db.count("SELECT count(*) FROM inbox_event WHERE consumer_name = ?", consumer))
+                    .as("inbox rows only for the events whose effects committed").isEqualTo(appliedBeforeStop);
+
+            properties.put("test.hold-first-line", "false");
+            try (ConfigurableApplicationContext again = TestApplications.run(SlowBillingApp.class, properties)) {
+                await().atMost(WAIT).until(() -> db.count("SELECT count(*) FROM invoice") == lines);
+                InboxConsumer second = again.getBean(SpringInboxConsumers.class).consumer(consumer).orElseThrow();
+                assertThat(second.stats().processed()).isEqualTo(lines - appliedBeforeStop);
+            }
+            assertThat(db.count("SELECT count(*) FROM inbox_event WHERE consumer_name = ?", consumer)).isEqualTo(lines);
+        }
+    }
+
     private static Map<String, String> relaySettings(TestDatabase db, TestKafka kafka, String prefix) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, "relay-" + db.name());
@@ -181,6 +229,51 @@ class SpringInboxEndToEndIT {
         }
     }
 
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    static class SlowBillingApp {
+        @Bean
+        Orders orders(JdbcTemplate jdbc, SpringOutbox outbox) {
+            return new Orders(jdbc, outbox);
+        }
+
+        @Bean
+        SlowBilling slowBilling(JdbcTemplate jdbc, org.springframework.beans.factory.ObjectProvider<SpringInboxConsumers>
+                consumers, org.springframework.core.env.Environment environment) {
+            return new SlowBilling(jdbc, consumers, environment.getProperty("test.hold-first-line", Boolean.class, false));
+        }
+
+        @Bean
+        InboxHandler slowBillingHandler(SlowBilling billing) {
+            return billing::apply;
+        }
+    }
+
+    /** Holds the handler of line 0 until the consumer is stopping, then writes and returns. */
+    static class SlowBilling {
+        volatile boolean holding;
+        private final JdbcTemplate jdbc;
+        private final org.springframework.beans.factory.ObjectProvider<SpringInboxConsumers> consumers;
+        private final boolean hold;
+
+        SlowBilling(JdbcTemplate jdbc, org.springframework.beans.factory.ObjectProvider<SpringInboxConsumers> consumers,
+                boolean hold) {
+            this.jdbc = jdbc;
+            this.consumers = consumers;
+            this.hold = hold;
+        }
+
+        void apply(dev.outboxbridge.inbox.InboxEvent event, Connection transaction) {
+            String line = new String(event.payload(), java.nio.charset.StandardCharsets.UTF_8);
+            if (hold && line.equals("line-0")) {
+                holding = true;
+                await().atMost(WAIT).until(() -> consumers.getObject().consumers().values().stream()
+                        .allMatch(c -> c.state() == InboxConsumer.State.STOPPING));
+            }
+            jdbc.update("INSERT INTO invoice (event_id, line) VALUES (?, ?)", event.id(), line);
+        }
+    }
+
     /** The producing side: JdbcTemplate and the outbox in one @Transactional method. */
     static class Orders {
         private final JdbcTemplate jdbc;
@@ -198,6 +291,16 @@ class SpringInboxEndToEndIT {
             if (reject) {
                 throw new IllegalStateException("order " + id + " rejected");
             }
+        }
+
+        @Transactional
+        public void placeWithLines(String id, int lines) {
+            jdbc.update("INSERT INTO orders (id) VALUES (?)", id);
+            java.util.List<OutboxEvent> events = new java.util.ArrayList<>();
+            for (int i = 0; i < lines; i++) {
+                events.add(OutboxEvent.of("order", id, "OrderLineAdded", "line-" + i));
+            }
+            outbox.appendAll(events);
         }
     }
 
