@@ -93,6 +93,7 @@ public final class SpringInboxConsumers implements SmartLifecycle {
             return;
         }
         SpringTransactionRunner runner = transactionRunner.get();
+        runner.verify(dataSource);
         Map<String, InboxConsumer> built = new LinkedHashMap<>();
         for (String name : names) {
             built.put(name, build(name, runner));

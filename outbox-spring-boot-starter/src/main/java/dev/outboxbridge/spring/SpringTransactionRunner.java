@@ -6,6 +6,7 @@ import java.sql.Connection;
 import java.util.Objects;
 import javax.sql.DataSource;
 import org.springframework.jdbc.datasource.DataSourceUtils;
+import org.springframework.transaction.NestedTransactionNotSupportedException;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
 import org.springframework.transaction.TransactionStatus;
@@ -69,6 +70,34 @@ public final class SpringTransactionRunner implements TransactionRunner {
         }
         transactionManager.commit(status);
         return result;
+    }
+
+    /**
+     * Checks once, before any event, that this runner works on {@code dataSource}: a transaction of the
+     * transaction manager binds the data source's connection, and a nested transaction (a savepoint)
+     * can be opened in it. Opens and commits one empty transaction.
+     *
+     * @throws IllegalStateException naming the reason and the fix
+     */
+    public void verify(DataSource dataSource) {
+        InboxHandler probe = handler((event, connection) -> { });
+        try {
+            inTransaction(dataSource, connection -> {
+                probe.handle(null, connection);
+                return null;
+            });
+        } catch (NestedTransactionNotSupportedException e) {
+            throw new IllegalStateException("Transaction manager " + transactionManager.getClass().getName()
+                    + " cannot open a nested transaction (" + e.getMessage() + "), which the inbox needs to roll back "
+                    + "one event's handler without the rest of its batch. A JpaTransactionManager over Hibernate "
+                    + "supports no savepoints: the starter cannot run inbox handlers in JPA transactions yet. Fix: "
+                    + "use a JdbcTransactionManager/DataSourceTransactionManager of the DataSource", e);
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("Could not open a transaction of " + transactionManager.getClass().getName()
+                    + " on the inbox's DataSource: " + e.getMessage(), e);
+        }
     }
 
     /**

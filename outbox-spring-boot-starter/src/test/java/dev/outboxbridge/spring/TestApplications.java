@@ -10,6 +10,8 @@ import org.springframework.context.ConfigurableApplicationContext;
 /** Starts real Spring Boot applications (auto-configuration, Hikari pool, Boot's transaction manager) for the ITs. */
 final class TestApplications {
 
+    static final String JPA_AUTO_CONFIGURATION = "org.springframework.boot.hibernate.autoconfigure.HibernateJpaAutoConfiguration";
+
     private TestApplications() {
     }
 
@@ -21,6 +23,8 @@ final class TestApplications {
         p.put("spring.datasource.hikari.maximum-pool-size", "4");
         p.put("spring.jooq.sql-dialect", "POSTGRES");
         p.put("spring.main.banner-mode", "off");
+        // JPA is on the test class path for SpringOutboxJpaIT only; elsewhere Boot's JdbcTransactionManager is used
+        p.put("spring.autoconfigure.exclude", JPA_AUTO_CONFIGURATION);
         return p;
     }
 
