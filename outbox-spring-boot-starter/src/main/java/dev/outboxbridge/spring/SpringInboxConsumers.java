@@ -93,11 +93,11 @@ public final class SpringInboxConsumers implements SmartLifecycle {
             return;
         }
         SpringTransactionRunner runner = transactionRunner.get();
-        runner.verify(dataSource);
         Map<String, InboxConsumer> built = new LinkedHashMap<>();
         for (String name : names) {
-            built.put(name, build(name, runner));
+            built.put(name, build(name, runner)); // checks every setting before anything connects
         }
+        runner.verify(dataSource);
         consumers.clear();
         consumers.putAll(built);
         List<InboxConsumer> started = new ArrayList<>();
