@@ -138,7 +138,10 @@ public final class SpringInboxConsumers implements SmartLifecycle {
         return properties.isAutoStartup();
     }
 
-    /** Stops before beans of the default phase (and before the DataSource is closed with the bean factory). */
+    /**
+     * The default phase: started after, and stopped before, lifecycle beans of lower phases (Boot's web
+     * server stops later); the DataSource is closed only afterwards, with the bean factory.
+     */
     @Override
     public int getPhase() {
         return SmartLifecycle.DEFAULT_PHASE;

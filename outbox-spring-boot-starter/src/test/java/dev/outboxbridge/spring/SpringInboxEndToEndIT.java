@@ -152,8 +152,9 @@ class SpringInboxEndToEndIT {
         Map<String, Object> properties = TestApplications.database(db);
         properties.put("spring.kafka.bootstrap-servers", kafka.bootstrapServers());
         properties.put("outbox.topic-prefix", prefix);
-        properties.put("outbox.inbox.consumers[" + consumer + "].topics", orders);
-        properties.put("outbox.inbox.consumers[" + consumer + "].handler", "slowBillingHandler");
+        // this consumer is declared by an InboxConsumerRegistration bean (see SlowBillingApp), not in properties
+        properties.put("test.consumer", consumer);
+        properties.put("test.topic", orders);
         int lines = 5;
         try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)))) {
             relay.start();
@@ -244,8 +245,9 @@ class SpringInboxEndToEndIT {
         }
 
         @Bean
-        InboxHandler slowBillingHandler(SlowBilling billing) {
-            return billing::apply;
+        InboxConsumerRegistration slowBillingConsumer(SlowBilling billing, org.springframework.core.env.Environment env) {
+            return InboxConsumerRegistration.of(env.getRequiredProperty("test.consumer"),
+                    java.util.List.of(env.getRequiredProperty("test.topic")), billing::apply);
         }
     }
 
