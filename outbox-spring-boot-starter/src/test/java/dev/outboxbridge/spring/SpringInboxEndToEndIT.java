@@ -40,7 +40,8 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
  * Kafka: a {@code @Transactional} service writes an order with {@code JdbcTemplate} and appends its
  * event; the embedded relay publishes it; the inbox consumer run by the application context applies it
  * in a Spring-managed transaction, where {@code JdbcTemplate} and a {@code @Transactional} service join
- * the inbox transaction. A failing attempt rolls their writes back with the inbox row; a poison event
+ * the inbox transaction, and so does an outbox append (the next hop). A failing attempt rolls their writes
+ * back with the inbox row; a poison event
  * is dead-lettered with nothing of it written; a replay under a new group applies nothing twice; the
  * context's close stops the consumer gracefully.
  */
@@ -57,7 +58,9 @@ class SpringInboxEndToEndIT {
         String orders = prefix + "order";
         String consumer = kafka.topic("billing");
         String deadLetters = consumer + ".dlt";
+        String invoices = prefix + "invoice";
         kafka.createTopic(orders, 3);
+        kafka.createTopic(invoices, 3);
         kafka.createTopic(deadLetters, 1);
         try (Connection c = db.connect(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE orders (id text PRIMARY KEY)");
@@ -108,12 +111,18 @@ class SpringInboxEndToEndIT {
                 assertThat(db.count("SELECT count(*) FROM invoice WHERE order_id = 'poison-1'")).isZero();
                 assertThat(db.count("SELECT count(*) FROM ledger WHERE order_id = 'poison-1'")).isZero();
                 assertThat(db.count("SELECT count(*) FROM ledger")).isEqualTo(ORDERS + 1);
+                assertThat(db.count("SELECT count(*) FROM outbox_event WHERE aggregatetype = 'invoice'"))
+                        .as("one invoice event per applied order, none of a rolled-back attempt").isEqualTo(ORDERS + 1);
+                assertThat(db.count("SELECT count(*) FROM outbox_event WHERE aggregatetype = 'invoice' AND aggregateid "
+                        + "= 'flaky-1' AND convert_from(payload, 'UTF8') = '{\"attempt\":2}'")).isEqualTo(1);
                 assertThat(db.count("SELECT count(*) FROM inbox_event WHERE consumer_name = ? AND status = 'APPLIED'",
                         consumer)).isEqualTo(ORDERS + 1);
                 assertThat(db.count("SELECT count(*) FROM inbox_event WHERE consumer_name = ? AND status = "
                         + "'DEAD_LETTERED'", consumer)).isEqualTo(1);
                 assertThat(db.count("SELECT count(*) FROM outbox_event WHERE aggregateid = 'rejected-1'")).isZero();
                 assertThat(kafka.readAll(deadLetters, 1, WAIT)).hasSize(1);
+                assertThat(kafka.readAll(invoices, ORDERS + 1, WAIT)).as("the next hop, published by the relay")
+                        .hasSize(ORDERS + 1);
 
                 MeterRegistry registry = app.getBean(MeterRegistry.class);
                 await().atMost(WAIT).until(() -> registry.find("outbox.inbox.processed").tag("consumer", consumer)
@@ -215,8 +224,8 @@ class SpringInboxEndToEndIT {
         }
 
         @Bean
-        Billing billing(JdbcTemplate jdbc, Ledger ledger, DataSource dataSource) {
-            return new Billing(jdbc, ledger, dataSource);
+        Billing billing(JdbcTemplate jdbc, Ledger ledger, DataSource dataSource, SpringOutbox outbox) {
+            return new Billing(jdbc, ledger, dataSource, outbox);
         }
 
         @Bean
@@ -330,11 +339,13 @@ class SpringInboxEndToEndIT {
         private final JdbcTemplate jdbc;
         private final Ledger ledger;
         private final DataSource dataSource;
+        private final SpringOutbox outbox;
 
-        Billing(JdbcTemplate jdbc, Ledger ledger, DataSource dataSource) {
+        Billing(JdbcTemplate jdbc, Ledger ledger, DataSource dataSource, SpringOutbox outbox) {
             this.jdbc = jdbc;
             this.ledger = ledger;
             this.dataSource = dataSource;
+            this.outbox = outbox;
         }
 
         void apply(dev.outboxbridge.inbox.InboxEvent event, Connection transaction) {
@@ -346,6 +357,8 @@ class SpringInboxEndToEndIT {
             String order = event.key();
             int attempt = attempts.merge(order, 1, Integer::sum);
             jdbc.update("INSERT INTO invoice (order_id) VALUES (?)", order);
+            // the next hop: an event appended in the inbox transaction commits (or not) with it
+            outbox.append(OutboxEvent.of("invoice", order, "InvoiceIssued", "{\"attempt\":" + attempt + "}"));
             ledger.record(order, order.startsWith("flaky") && attempt == 1);
             if (order.startsWith("poison")) {
                 throw new FatalEventException("cannot bill " + order);
