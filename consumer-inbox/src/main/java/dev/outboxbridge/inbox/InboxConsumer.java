@@ -295,6 +295,15 @@ public interface InboxConsumer extends AutoCloseable {
         Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry);
 
         /**
+         * Where the transactions that run the handler come from; default {@link TransactionRunner#jdbc()}
+         * (a connection of {@link #dataSource(DataSource)}, committed or rolled back by the consumer).
+         * A framework integration gives its own, e.g. one that runs the work in a Spring-managed
+         * transaction so that code the handler calls joins the inbox transaction. The runner must
+         * follow the contract of {@link TransactionRunner}.
+         */
+        Builder transactionRunner(TransactionRunner transactionRunner);
+
+        /**
          * Validates the settings and creates a consumer in state {@link State#NEW}; nothing is
          * connected until {@link InboxConsumer#start()}.
          *

@@ -4,6 +4,7 @@ import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.TransactionRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,6 +49,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     private int cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE;
     private Object meterRegistry;
     private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+    private TransactionRunner transactionRunner = TransactionRunner.jdbc();
 
     /** Use {@link InboxConsumer#builder()}. */
     public InboxConsumerBuilder() {
@@ -192,6 +194,12 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     }
 
     @Override
+    public InboxConsumerBuilder transactionRunner(TransactionRunner transactionRunner) {
+        this.transactionRunner = transactionRunner;
+        return this;
+    }
+
+    @Override
     public InboxConsumer build() {
         return new InboxConsumerImpl(settings());
     }
@@ -250,6 +258,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
             throw invalid("maxBatchSize", String.valueOf(maxBatchSize), "give 1 (a transaction per record) to 10000, "
                     + "e.g. " + DEFAULT_MAX_BATCH_SIZE);
         }
+        require("transactionRunner", transactionRunner, "omit transactionRunner(...) to use TransactionRunner.jdbc()");
         FailureClassifier classifier = new FailureClassifier(List.copyOf(fatalExceptions), fatalWhen);
         return InboxSettings.builder()
                 .consumerName(name)
@@ -274,6 +283,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
                 .cleanupBatchSize(cleanupBatchSize)
                 .meterRegistry(meterRegistry)
                 .maxBatchSize(maxBatchSize)
+                .transactionRunner(transactionRunner)
                 .build();
     }
 

@@ -2,6 +2,7 @@ package dev.outboxbridge.inbox.internal;
 
 import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.TransactionRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -38,6 +39,7 @@ final class InboxSettings {
     private final int cleanupBatchSize;
     private final Object meterRegistry;
     private final int maxBatchSize;
+    private final TransactionRunner transactionRunner;
 
     private InboxSettings(Builder b) {
         if ((b.topics == null) == (b.topicPattern == null)) {
@@ -66,6 +68,7 @@ final class InboxSettings {
         this.cleanupBatchSize = required("cleanupBatchSize", b.cleanupBatchSize);
         this.meterRegistry = b.meterRegistry;
         this.maxBatchSize = required("maxBatchSize", b.maxBatchSize);
+        this.transactionRunner = required("transactionRunner", b.transactionRunner);
     }
 
     static Builder builder() {
@@ -167,6 +170,11 @@ final class InboxSettings {
         return maxBatchSize;
     }
 
+    /** Runs the transactions in which the handler runs (default {@link TransactionRunner#jdbc()}). */
+    TransactionRunner transactionRunner() {
+        return transactionRunner;
+    }
+
     /** The Kafka consumer group. */
     String groupId() {
         return String.valueOf(kafkaProperties.get("group.id"));
@@ -210,6 +218,7 @@ final class InboxSettings {
         private Integer cleanupBatchSize;
         private Object meterRegistry;
         private Integer maxBatchSize;
+        private TransactionRunner transactionRunner;
 
         private Builder() {
         }
@@ -322,6 +331,11 @@ final class InboxSettings {
 
         Builder maxBatchSize(int maxBatchSize) {
             this.maxBatchSize = maxBatchSize;
+            return this;
+        }
+
+        Builder transactionRunner(TransactionRunner transactionRunner) {
+            this.transactionRunner = transactionRunner;
             return this;
         }
 

@@ -3,6 +3,7 @@ package dev.outboxbridge.inbox.internal;
 import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.inbox.TransactionRunner;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,21 +22,24 @@ import javax.sql.DataSource;
 
 /**
  * Applies one event in one database transaction: insert the inbox row, run the handler on the same
- * connection if the row is new, commit. Any failure rolls everything back.
+ * connection if the row is new, commit. Any failure rolls everything back. The transaction comes from
+ * the consumer's {@link TransactionRunner} (default: a connection of the data source).
  */
 final class InboxTransaction {
 
     private final String consumerName;
     private final DataSource dataSource;
+    private final TransactionRunner transactions;
     private final InboxHandler handler;
     private final Sql sql;
     private final Clock clock;
     private final InboxCounters counters;
 
-    InboxTransaction(String consumerName, DataSource dataSource, Sql sql, InboxHandler handler, Clock clock,
-            InboxCounters counters) {
+    InboxTransaction(String consumerName, DataSource dataSource, TransactionRunner transactions, Sql sql,
+            InboxHandler handler, Clock clock, InboxCounters counters) {
         this.consumerName = consumerName;
         this.dataSource = dataSource;
+        this.transactions = transactions;
         this.handler = handler;
         this.sql = sql;
         this.clock = clock;
@@ -51,7 +55,7 @@ final class InboxTransaction {
      * @throws Exception from the database or the handler; the transaction is rolled back
      */
     boolean apply(InboxEvent event) throws Exception {
-        boolean applied = Transactions.inTransaction(dataSource, connection -> {
+        boolean applied = transactions.inTransaction(dataSource, connection -> {
             boolean inserted = insertInboxRow(sql.insertInbox, event, connection);
             if (inserted) {
                 runHandler(event, connection);
@@ -77,7 +81,7 @@ final class InboxTransaction {
      * @throws Exception if the database failed: nothing of the run committed
      */
     RunResult applyRun(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
-        RunResult result = Transactions.inTransaction(dataSource, connection -> {
+        RunResult result = transactions.inTransaction(dataSource, connection -> {
             Set<UUID> inserted = insertInboxRows(run, connection);
             Set<UUID> claimed = new HashSet<>();
             boolean[] applied = new boolean[run.size()];
@@ -172,7 +176,7 @@ final class InboxTransaction {
      * key when it was the last one. A dead-lettered inbox row of the event is revived (redrive).
      */
     ParkedApply applyParked(InboxEvent event, ParkedKey key) throws Exception {
-        ParkedApply result = Transactions.inTransaction(dataSource, connection -> {
+        ParkedApply result = transactions.inTransaction(dataSource, connection -> {
             // the key's row first (as ParkedStore.parkBehind does): the check for stored events below then sees every
             // event another member stored behind the key, and the lock order is the same in both
             ParkedStore.lockKey(connection, sql, consumerName, key.topic(), key.key());

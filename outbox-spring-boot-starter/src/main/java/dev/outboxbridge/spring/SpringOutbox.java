@@ -1,0 +1,49 @@
+package dev.outboxbridge.spring;
+
+import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.outbox.OutboxEvent;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * Appends outbox events in the <b>current Spring-managed transaction</b>: on the very connection that
+ * {@code JdbcTemplate}, jOOQ (Boot's {@code DSLContext}) and JPA use in that transaction
+ * ({@code DataSourceUtils.getConnection}), never a second one, so the event commits or rolls back
+ * with the business rows.
+ *
+ * <pre>{@code
+ * @Transactional
+ * public void placeOrder(Order order) {
+ *     jdbc.update("INSERT INTO orders ...", ...);
+ *     outbox.append(OutboxEvent.of("order", order.id(), "OrderPlaced", json));
+ * }
+ * }</pre>
+ *
+ * <p>Outside a transaction it writes nothing and throws
+ * {@link dev.outboxbridge.outbox.NotInTransactionException} naming the fix. Thread-safe.
+ */
+public interface SpringOutbox {
+
+    /** An outbox that writes with {@code outbox} on the transactional connection of {@code dataSource}. */
+    static SpringOutbox create(Outbox outbox, DataSource dataSource) {
+        return new SpringOutboxImpl(outbox, dataSource);
+    }
+
+    /**
+     * Appends one event in the current Spring-managed transaction.
+     *
+     * @return the event id
+     * @throws dev.outboxbridge.outbox.NotInTransactionException if no Spring-managed transaction of the
+     *         data source is active (nothing written)
+     * @throws dev.outboxbridge.outbox.InvalidOutboxEventException if the event breaks a rule
+     * @throws dev.outboxbridge.outbox.OutboxException if the database refuses the insert
+     */
+    UUID append(OutboxEvent event);
+
+    /** Appends several events in one batched statement, in list order, in the current transaction. */
+    List<UUID> appendAll(List<OutboxEvent> events);
+
+    /** The underlying outbox (for code that manages its own connection). */
+    Outbox outbox();
+}
