@@ -11,10 +11,10 @@ import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TopicReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -25,10 +25,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -72,7 +69,8 @@ class KafkaBrokerRestartIT {
                 List<UUID> all = writer.stop();
                 await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= all.size());
                 assertThat(relay.state()).as("the relay carried on; failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
-                List<ConsumerRecord<byte[], byte[]>> records = readAll(broker.bootstrapServers(), topic, new HashSet<>(all));
+                List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readAtLeast(TopicReader.committedReader(broker.bootstrapServers()),
+                        topic, all.size(), TIMEOUT);
                 SequenceWriter.assertFirstOccurrencesInOrder(records);
                 Set<UUID> seen = new HashSet<>();
                 records.forEach(r -> seen.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8))));
@@ -85,27 +83,5 @@ class KafkaBrokerRestartIT {
             }
             brokerJvm.kill();
         }
-    }
-
-    /** Reads the topic from the start until every expected event id was seen (or the timeout). */
-    private static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrap, String topic, Set<UUID> expected) {
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.GROUP_ID_CONFIG, "check-" + UUID.randomUUID(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-        Set<UUID> ids = new HashSet<>();
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-            consumer.subscribe(List.of(topic));
-            while (!ids.containsAll(expected) && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    records.add(r);
-                    ids.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8)));
-                }
-            }
-        }
-        return records;
     }
 }
