@@ -1,18 +1,17 @@
 package dev.outboxbridge.demo;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.outboxbridge.demo.faults.FaultRun;
-import dev.outboxbridge.demo.faults.MemoryReport;
 import dev.outboxbridge.testkit.KafkaServer;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testsupport.MemoryReport;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The short fault run of the suite: two relays (leader and standby), the billing consumers and the

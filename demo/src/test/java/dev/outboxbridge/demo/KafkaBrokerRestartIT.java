@@ -3,8 +3,6 @@ package dev.outboxbridge.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.BrokerProcess;
-import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.relay.Relay;
@@ -12,6 +10,8 @@ import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

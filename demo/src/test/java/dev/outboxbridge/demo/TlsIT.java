@@ -3,8 +3,6 @@ package dev.outboxbridge.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.BrokerProcess;
-import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxHandler;
@@ -16,6 +14,8 @@ import dev.outboxbridge.relay.RelayMain;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

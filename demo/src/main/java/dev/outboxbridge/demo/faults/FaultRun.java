@@ -1,7 +1,7 @@
 package dev.outboxbridge.demo.faults;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.outboxbridge.db.internal.FaultPoints;
+import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.demo.DeadLetterOperator;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.demo.HistoryChecker;
@@ -14,6 +14,14 @@ import dev.outboxbridge.testkit.KafkaServer;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.FaultPoints;
+import dev.outboxbridge.testsupport.MemoryReport;
+import dev.outboxbridge.testsupport.MemorySampler;
+import dev.outboxbridge.testsupport.PublisherLog;
+import dev.outboxbridge.testsupport.Supervised;
+import dev.outboxbridge.testsupport.TcpProxy;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,19 +30,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.LinkedHashMap;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import java.util.concurrent.atomic.AtomicBoolean;
-import javax.sql.DataSource;
 
 /**
  * A fault run: the demo's workload (rate-limited, some transactions rolled back) while two relays
@@ -537,14 +545,14 @@ public final class FaultRun {
                             l.heal();
                         }
                         case NET_HALF_OPEN -> randomLink().halfOpenAll(Duration.ofSeconds(20));
-                        case RELAY_HALT_AFTER_SEND -> halt = haltAt(leader(), FaultPoints.Point.RELAY_AFTER_SEND);
-                        case RELAY_HALT_AFTER_ACK -> halt = haltAt(leader(), FaultPoints.Point.RELAY_AFTER_ACK);
+                        case RELAY_HALT_AFTER_SEND -> halt = haltAt(leader(), FaultPoint.RELAY_AFTER_SEND);
+                        case RELAY_HALT_AFTER_ACK -> halt = haltAt(leader(), FaultPoint.RELAY_AFTER_ACK);
                         case RELAY_HALT_AROUND_FLUSH -> halt = haltAt(leader(), random.nextBoolean()
-                                ? FaultPoints.Point.RELAY_BEFORE_POSITION_FLUSH : FaultPoints.Point.RELAY_AFTER_POSITION_FLUSH);
-                        case CONSUMER_HALT_BEFORE_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
-                        case CONSUMER_HALT_AFTER_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+                                ? FaultPoint.RELAY_BEFORE_POSITION_FLUSH : FaultPoint.RELAY_AFTER_POSITION_FLUSH);
+                        case CONSUMER_HALT_BEFORE_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoint.INBOX_BEFORE_DB_COMMIT);
+                        case CONSUMER_HALT_AFTER_DB_COMMIT -> halt = haltAt(randomConsumer(), FaultPoint.INBOX_AFTER_DB_COMMIT);
                         case CONSUMER_HALT_IN_OFFSET_COMMIT -> halt = haltAt(randomConsumer(), random.nextBoolean()
-                                ? FaultPoints.Point.INBOX_BEFORE_OFFSET_COMMIT : FaultPoints.Point.INBOX_AFTER_OFFSET_COMMIT);
+                                ? FaultPoint.INBOX_BEFORE_OFFSET_COMMIT : FaultPoint.INBOX_AFTER_OFFSET_COMMIT);
                     }
                     if (halt != null) { // the fault happened when the point was reached, not when it was armed
                         t0 = halt.seenNanos();
@@ -604,7 +612,7 @@ public final class FaultRun {
          *
          * @return when the halt was noticed (the start of the recovery) and the effects applied then
          */
-        private Halt haltAt(Supervised target, FaultPoints.Point point) throws Exception {
+        private Halt haltAt(Supervised target, FaultPoint point) throws Exception {
             Path file = faultPointFile(workDir, target.name());
             int halts = target.faultPointHalts();
             long n = 1 + random.nextInt(10);
