@@ -12,6 +12,7 @@ import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testsupport.BrokerProcess;
 import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.RelayRole;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -16,6 +16,7 @@ import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
 import dev.outboxbridge.testsupport.BrokerProcess;
 import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.RelayRole;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

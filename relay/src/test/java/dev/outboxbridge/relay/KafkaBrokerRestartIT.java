@@ -1,12 +1,10 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
-import dev.outboxbridge.relay.Relay;
-import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
@@ -51,7 +49,7 @@ class KafkaBrokerRestartIT {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
                 admin.createTopics(List.of(new NewTopic(topic, Optional.of(3), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
             }
-            Map<String, String> settings = DemoRun.relaySettings(db, broker.bootstrapServers(), topicPrefix, dir);
+            Map<String, String> settings = ProcessSettings.of(db, broker.bootstrapServers(), topicPrefix);
             Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
             try (Relay relay = Relay.create(RelayConfig.of(settings))) {
                 relay.start();
