@@ -15,6 +15,7 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -33,6 +34,8 @@ final class FaultInjector implements Runnable {
     static final String WRITER_APPLICATION_NAME = "demo-fault-shop";
     private static final Duration RECOVERY_LIMIT = Duration.ofSeconds(120);
     private static final Duration HALT_LIMIT = Duration.ofSeconds(60);
+    /** Longer than a takeover (the lease, 4 s in the fault run, plus the engine's start). */
+    private static final Duration LEADER_WAIT = Duration.ofSeconds(15);
 
     /** The databases a fault acts on. */
     record Databases(DataSource shop, String shopName, String slot, DataSource billing, String billingName) {
@@ -110,16 +113,24 @@ final class FaultInjector implements Runnable {
         return postgres;
     }
 
-    /** The relay publishing now (as the relays report it), or any relay when none does right now. */
-    Supervised leader() {
-        return topology.leader().map(r -> {
-            out.printf("    on the leader, %s%n", r.name());
-            return r;
-        }).orElseGet(() -> {
-            out.println("    no relay publishes right now: on any relay");
-            List<Supervised> relays = topology.relays();
-            return relays.get(random.nextInt(relays.size()));
-        });
+    /**
+     * The relay publishing now, as the relays report it. During a failover none does until the new
+     * leader's lease wait is over: then this waits up to {@link #LEADER_WAIT} for one, and takes any
+     * relay if none appears (a relay stuck as a standby is worth a fault too).
+     */
+    Supervised leader() throws InterruptedException {
+        long deadline = System.nanoTime() + LEADER_WAIT.toNanos();
+        Optional<Supervised> leader;
+        while ((leader = topology.leader()).isEmpty() && !stop.get() && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        if (leader.isPresent()) {
+            out.printf("    on the leader, %s%n", leader.get().name());
+            return leader.get();
+        }
+        out.printf("    no relay published within %d s: on any relay%n", LEADER_WAIT.toSeconds());
+        List<Supervised> relays = topology.relays();
+        return relays.get(random.nextInt(relays.size()));
     }
 
     Supervised randomConsumer() {
