@@ -3,6 +3,7 @@ package dev.outboxbridge.demo;
 import dev.outboxbridge.demo.Workload.Kind;
 import dev.outboxbridge.demo.Workload.WrittenEvent;
 import dev.outboxbridge.inbox.DeadLetterHeaders;
+import dev.outboxbridge.testkit.TopicReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -16,17 +17,12 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Predicate;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * Checks a run's full history against the guarantees: reads the topic and the dead-letter topics from
@@ -52,6 +48,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public final class HistoryChecker {
 
     private static final int MAX_EXAMPLES = 10;
+    /** How long the checker waits for a topic to exist. */
+    private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
     /** The event id header the relay sets on every record (the consumer's dead letters keep it). */
     static final String ID_HEADER = "id";
     /** Headers the relay adds to a dead letter (see RelayConfig's dead.letter.topic). */
@@ -335,32 +333,8 @@ public final class HistoryChecker {
         }
     }
 
-    /** Reads every record of the topic from the beginning to the current end, partition by partition. */
+    /** Every record of {@code topic} below its end offsets now, as a read_committed consumer sees them ({@link TopicReader}). */
     static List<ConsumerRecord<byte[], byte[]>> readTopic(String bootstrapServers, String topic) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
-            for (TopicPartition tp : partitions) {
-                consumer.assign(List.of(tp));
-                consumer.seekToBeginning(List.of(tp));
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (consumer.position(tp) < end.get(tp)) {
-                    if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("Could not read " + tp + " to offset " + end.get(tp) + " within 60 s");
-                    }
-                    consumer.poll(Duration.ofMillis(200)).forEach(out::add);
-                }
-            }
-        }
-        return out;
+        return TopicReader.readToEnd(TopicReader.committedReader(bootstrapServers), topic, READ_TIMEOUT);
     }
 }

@@ -1,18 +1,19 @@
 package dev.outboxbridge.demo;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
+import dev.outboxbridge.demo.faults.Fault;
+import dev.outboxbridge.demo.faults.FaultReport;
 import dev.outboxbridge.demo.faults.FaultRun;
-import dev.outboxbridge.demo.faults.MemoryReport;
 import dev.outboxbridge.testkit.KafkaServer;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testsupport.MemoryReport;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The short fault run of the suite: two relays (leader and standby), the billing consumers and the
@@ -28,33 +29,33 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class FaultInjectionIT {
 
     /** The faults that recover within seconds; the slow network faults (delay, bandwidth, half-open) are in the long run. */
-    static final Set<FaultRun.Fault> SHORT_RUN_FAULTS = EnumSet.of(FaultRun.Fault.RELAY_KILL, FaultRun.Fault.RELAY_TERM,
-            FaultRun.Fault.CONSUMER_KILL, FaultRun.Fault.CONSUMER_TERM, FaultRun.Fault.WALSENDER_TERMINATE,
-            FaultRun.Fault.CONSUMER_DB_TERMINATE, FaultRun.Fault.BROKER_KILL, FaultRun.Fault.WRITER_DB_TERMINATE,
-            FaultRun.Fault.NET_RESET, FaultRun.Fault.NET_BLACKHOLE, FaultRun.Fault.CONSUMER_PAUSE, FaultRun.Fault.PG_RESTART,
-            FaultRun.Fault.RELAY_PAUSE,
-            FaultRun.Fault.RELAY_HALT_AFTER_SEND, FaultRun.Fault.RELAY_HALT_AFTER_ACK, FaultRun.Fault.RELAY_HALT_AROUND_FLUSH,
-            FaultRun.Fault.CONSUMER_HALT_BEFORE_DB_COMMIT, FaultRun.Fault.CONSUMER_HALT_AFTER_DB_COMMIT,
-            FaultRun.Fault.CONSUMER_HALT_IN_OFFSET_COMMIT);
+    static final Set<Fault> SHORT_RUN_FAULTS = EnumSet.of(Fault.RELAY_KILL, Fault.RELAY_TERM,
+            Fault.CONSUMER_KILL, Fault.CONSUMER_TERM, Fault.WALSENDER_TERMINATE,
+            Fault.CONSUMER_DB_TERMINATE, Fault.BROKER_KILL, Fault.WRITER_DB_TERMINATE,
+            Fault.NET_RESET, Fault.NET_BLACKHOLE, Fault.CONSUMER_PAUSE, Fault.PG_RESTART,
+            Fault.RELAY_PAUSE,
+            Fault.RELAY_HALT_AFTER_SEND, Fault.RELAY_HALT_AFTER_ACK, Fault.RELAY_HALT_AROUND_FLUSH,
+            Fault.CONSUMER_HALT_BEFORE_DB_COMMIT, Fault.CONSUMER_HALT_AFTER_DB_COMMIT,
+            Fault.CONSUMER_HALT_IN_OFFSET_COMMIT);
 
     @Test
     void relayConsumerBrokerAndConnectionsKilledUnderLoadLoseNothingAndApplyEachEffectOnce(PostgresServer pg, KafkaServer kafka)
             throws Exception {
-        Set<FaultRun.Fault> faults = EnumSet.copyOf(SHORT_RUN_FAULTS);
+        Set<Fault> faults = EnumSet.copyOf(SHORT_RUN_FAULTS);
         if (!pg.canRestart()) {
-            faults.remove(FaultRun.Fault.PG_RESTART); // an external server (OUTBOX_TEST_PG_HOST) is not ours to crash
+            faults.remove(Fault.PG_RESTART); // an external server (OUTBOX_TEST_PG_HOST) is not ours to crash
         }
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(20_000, 300, 2, 10, 0.1, 11, 100)
                 .withBadEvents(0.002, 0.002), 3,
                 Duration.ofMillis(1000), Duration.ofMillis(2500), Duration.ofMinutes(5), 11, faults, 2);
-        FaultRun.Report report = new FaultRun(pg, kafka, options, System.out).run();
+        FaultReport report = new FaultRun(pg, kafka, options, System.out).run();
         report.print(System.out);
 
         assertThat(report.totalFaults()).as("dozens of faults").isGreaterThanOrEqualTo(20);
         assertThat(report.faults().keySet()).as("kinds of fault injected").hasSizeGreaterThanOrEqualTo(5);
         if (pg.canRestart()) {
             assertThat(report.faults()).as("PostgreSQL crash-restarted (every kind comes once before any repeats)")
-                    .containsKey(FaultRun.Fault.PG_RESTART);
+                    .containsKey(Fault.PG_RESTART);
         }
         HistoryChecker.Verdict v = report.verdict();
         assertThat(v.lost()).as("L").isEmpty();

@@ -1,11 +1,6 @@
 package dev.outboxbridge.demo;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
-import dev.outboxbridge.db.internal.FaultPoints;
-import dev.outboxbridge.db.internal.FaultPoints.Point;
-import dev.outboxbridge.demo.faults.ChildJvm;
+import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.demo.faults.ConsumerMain;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.outbox.Outbox;
@@ -15,6 +10,8 @@ import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.FaultPoints;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +31,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Each fault point halts the real relay or consumer process exactly where it claims: the state left
@@ -54,8 +53,8 @@ class FaultPointsIT {
     Path dir;
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = Point.class, names = "RELAY_.*", mode = EnumSource.Mode.MATCH_ALL)
-    void relayHaltsAtThePointAndARestartLosesNothing(Point point, TestDatabase shop, TestKafka ns) throws Exception {
+    @EnumSource(value = FaultPoint.class, names = "RELAY_.*", mode = EnumSource.Mode.MATCH_ALL)
+    void relayHaltsAtThePointAndARestartLosesNothing(FaultPoint point, TestDatabase shop, TestKafka ns) throws Exception {
         String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
         String topic = topicPrefix + "order";
         String positionTopic = ns.topic("positions");
@@ -105,7 +104,7 @@ class FaultPointsIT {
             }
 
             relay = ChildJvm.start("relay-restarted", "dev.outboxbridge.relay.RelayMain", List.of(), env, log, "256m");
-            boolean resent = point == Point.RELAY_AFTER_ACK || point == Point.RELAY_BEFORE_POSITION_FLUSH;
+            boolean resent = point == FaultPoint.RELAY_AFTER_ACK || point == FaultPoint.RELAY_BEFORE_POSITION_FLUSH;
             List<String> expected = ids.stream().map(UUID::toString).toList();
             // the restarted relay publishes once it holds the lease (ha.lease.ms after its start), and the records of
             // the halted batch may all be in Kafka already: read until every event is there, and the re-sent ones
@@ -135,8 +134,8 @@ class FaultPointsIT {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = Point.class, names = "INBOX_.*", mode = EnumSource.Mode.MATCH_ALL)
-    void consumerHaltsAtThePointAndARestartAppliesEachEffectOnce(Point point, TestDatabase billing, TestKafka ns) throws Exception {
+    @EnumSource(value = FaultPoint.class, names = "INBOX_.*", mode = EnumSource.Mode.MATCH_ALL)
+    void consumerHaltsAtThePointAndARestartAppliesEachEffectOnce(FaultPoint point, TestDatabase billing, TestKafka ns) throws Exception {
         DemoRun.createBillingSchema(billing);
         String topic = ns.topic("orders");
         String groupId = ns.topic("billing");

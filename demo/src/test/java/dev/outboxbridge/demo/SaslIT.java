@@ -3,8 +3,6 @@ package dev.outboxbridge.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.BrokerProcess;
-import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
@@ -12,6 +10,9 @@ import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.RelayRole;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

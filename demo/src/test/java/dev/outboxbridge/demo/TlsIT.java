@@ -3,8 +3,6 @@ package dev.outboxbridge.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.BrokerProcess;
-import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxConsumer;
 import dev.outboxbridge.inbox.InboxHandler;
@@ -15,6 +13,10 @@ import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayMain;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TopicReader;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.RelayRole;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,15 +30,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -297,25 +297,11 @@ class TlsIT {
         return ids;
     }
 
-    /** All records of {@code topic} (read over SASL_SSL as admin), once there are at least {@code atLeast}. */
+    /** All records of {@code topic} (read over SASL_SSL as admin) to its end offsets, once there are at least {@code atLeast}. */
     private static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
-        Map<String, Object> props = client("admin", ADMIN_SECRET, pki.truststore());
-        props.put("key.deserializer", ByteArrayDeserializer.class.getName());
-        props.put("value.deserializer", ByteArrayDeserializer.class.getName());
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
-            List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (System.nanoTime() < deadline
-                    && (records.size() < atLeast || partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp)))) {
-                consumer.poll(Duration.ofMillis(200)).forEach(records::add);
-            }
-            return records;
-        }
+        Properties props = new Properties();
+        props.putAll(client("admin", ADMIN_SECRET, pki.truststore()));
+        return TopicReader.readAtLeast(props, topic, atLeast, WAIT);
     }
 
     /**

@@ -2,7 +2,6 @@ package dev.outboxbridge.testkit;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -18,11 +17,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -50,8 +45,6 @@ public final class TestKafka implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TestKafka.class);
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
-    private static final Duration STRAGGLER_WAIT = Duration.ofMillis(500);
-    private static final Duration POLL_INTERVAL = Duration.ofMillis(100);
     private static final int MAX_REPLICATION_FACTOR = 3;
 
     private final String bootstrapServers;
@@ -152,40 +145,30 @@ public final class TestKafka implements AutoCloseable {
     }
 
     /**
-     * Reads a topic from the beginning of every partition, without a consumer group: polls until at
-     * least {@code atLeast} records arrived or {@code timeout} passed, then (if enough arrived) polls
-     * about 500 ms more to catch unexpected extra records, such as duplicates. Waits for the topic
-     * to exist within the timeout.
+     * Reads a topic from the beginning of every partition to its end offsets, without a consumer
+     * group ({@link TopicReader#readAtLeast}): waits until at least {@code atLeast} records were read
+     * or {@code timeout} passed (the topic may not exist yet), then reads every record below the end
+     * offsets taken at that moment, so duplicates written before it are always in the result, never
+     * a matter of timing.
      *
      * @return every record read, ordered by partition and then offset; fewer than {@code atLeast}
      *         when the timeout passed first (assert on the size)
      */
     public List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-        Properties props = baseConsumerProperties();
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "outbox-testkit-reader-" + prefix);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-            List<TopicPartition> partitions = partitionsOf(consumer, topic, deadline);
-            if (partitions.isEmpty()) {
-                LOG.warn("Topic {} did not appear within {} ms", topic, timeout.toMillis());
-                return records;
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            while (records.size() < atLeast && System.nanoTime() < deadline) {
-                pollInto(consumer, records, Math.min(POLL_INTERVAL.toNanos(), deadline - System.nanoTime()));
-            }
-            if (records.size() >= atLeast) {
-                long stragglerDeadline = System.nanoTime() + STRAGGLER_WAIT.toNanos();
-                while (System.nanoTime() < stragglerDeadline) {
-                    pollInto(consumer, records, Math.min(POLL_INTERVAL.toNanos(), stragglerDeadline - System.nanoTime()));
-                }
-            }
-        }
-        records.sort(Comparator.<ConsumerRecord<byte[], byte[]>>comparingInt(ConsumerRecord::partition)
-                .thenComparingLong(ConsumerRecord::offset));
-        return records;
+        return TopicReader.readAtLeast(readerProperties(), topic, atLeast, timeout);
+    }
+
+    /**
+     * Every record of the topic below its end offsets taken now ({@link TopicReader#readToEnd});
+     * waits up to {@code timeout} for the topic to exist (empty if it does not).
+     */
+    public List<ConsumerRecord<byte[], byte[]>> readAll(String topic, Duration timeout) {
+        return TopicReader.readToEnd(readerProperties(), topic, timeout);
+    }
+
+    /** The {@code client.id} of the consumer {@link #readAll} uses in the namespace {@code prefix} (for quotas in tests). */
+    static String readerClientId(String prefix) {
+        return "outbox-testkit-reader-" + prefix;
     }
 
     /**
@@ -234,6 +217,12 @@ public final class TestKafka implements AutoCloseable {
         return "TestKafka[" + prefix + " on " + bootstrapServers + "]";
     }
 
+    private Properties readerProperties() {
+        Properties props = baseConsumerProperties();
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, readerClientId(prefix));
+        return props;
+    }
+
     private Properties baseConsumerProperties() {
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -243,33 +232,6 @@ public final class TestKafka implements AutoCloseable {
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         props.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         return props;
-    }
-
-    private static void pollInto(KafkaConsumer<byte[], byte[]> consumer, List<ConsumerRecord<byte[], byte[]>> into,
-                                 long maxWaitNanos) {
-        ConsumerRecords<byte[], byte[]> batch = consumer.poll(Duration.ofNanos(Math.max(0, maxWaitNanos)));
-        batch.forEach(into::add);
-    }
-
-    private static List<TopicPartition> partitionsOf(KafkaConsumer<byte[], byte[]> consumer, String topic,
-                                                     long deadline) {
-        while (true) {
-            long left = deadline - System.nanoTime();
-            List<PartitionInfo> infos;
-            try {
-                infos = consumer.partitionsFor(topic, Duration.ofNanos(Math.max(left, 0)));
-            } catch (org.apache.kafka.common.errors.TimeoutException e) {
-                infos = List.of();
-            }
-            if (infos != null && !infos.isEmpty()) {
-                List<TopicPartition> partitions = new ArrayList<>();
-                infos.forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
-                return partitions;
-            }
-            if (System.nanoTime() >= deadline || !PostgresCluster.pause(POLL_INTERVAL.toMillis())) {
-                return List.of();
-            }
-        }
     }
 
     private short replicationFactor() throws ExecutionException, InterruptedException, TimeoutException {

@@ -12,12 +12,15 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.quota.ClientQuotaAlteration;
+import org.apache.kafka.common.quota.ClientQuotaEntity;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.AfterAll;
@@ -117,6 +120,33 @@ class OutboxBridgeTestkitIT {
                     .isTrue();
         }
         assertThat(kafka.readAll(kafka.topic("missing"), 1, Duration.ofMillis(500))).isEmpty();
+    }
+
+    /**
+     * Every record in the topic when the count is reached is returned, however slowly the broker
+     * hands them out: a consumer byte-rate quota on the reader's client id throttles it for seconds
+     * after its first fetch (about 1 MB, three of the four records), far longer than any fixed wait
+     * for stragglers. A duplicate check that stops early would miss the fourth record.
+     */
+    @Test
+    void readAllReturnsEveryRecordThereWhenTheCountIsReachedEvenWhenFetchesAreThrottled(TestKafka kafka) throws Exception {
+        String topic = kafka.topic("throttled");
+        kafka.createTopic(topic, 1);
+        byte[] big = new byte[300_000];
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.producerProperties())) {
+            for (int i = 0; i < 4; i++) {
+                producer.send(new ProducerRecord<>(topic, bytes("key"), big)).get(30, TimeUnit.SECONDS); // one batch each
+            }
+        }
+        ClientQuotaEntity reader = new ClientQuotaEntity(Map.of(ClientQuotaEntity.CLIENT_ID, TestKafka.readerClientId(kafka.prefix())));
+        kafka.admin().alterClientQuotas(List.of(new ClientQuotaAlteration(reader,
+                List.of(new ClientQuotaAlteration.Op("consumer_byte_rate", 80_000.0))))).all().get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(kafka.readAll(topic, 1, Duration.ofSeconds(60))).hasSize(4);
+        } finally {
+            kafka.admin().alterClientQuotas(List.of(new ClientQuotaAlteration(reader,
+                    List.of(new ClientQuotaAlteration.Op("consumer_byte_rate", null))))).all().get(30, TimeUnit.SECONDS);
+        }
     }
 
     @Test

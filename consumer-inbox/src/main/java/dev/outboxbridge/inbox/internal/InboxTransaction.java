@@ -1,6 +1,6 @@
 package dev.outboxbridge.inbox.internal;
 
-import dev.outboxbridge.db.internal.FaultPoints;
+import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxHandler;
 import dev.outboxbridge.inbox.TransactionRunner;
@@ -60,10 +60,10 @@ final class InboxTransaction {
             if (inserted) {
                 runHandler(event, connection);
             }
-            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
+            FaultPoint.INBOX_BEFORE_DB_COMMIT.reached();
             return inserted;
         });
-        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        FaultPoint.INBOX_AFTER_DB_COMMIT.reached();
         return applied;
     }
 
@@ -117,10 +117,10 @@ final class InboxTransaction {
                 }
             }
             deleteInboxRows(new ArrayList<>(undo), connection);
-            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
+            FaultPoint.INBOX_BEFORE_DB_COMMIT.reached();
             return new RunResult(done, applied, failure);
         });
-        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        FaultPoint.INBOX_AFTER_DB_COMMIT.reached();
         return result;
     }
 
@@ -205,10 +205,10 @@ final class InboxTransaction {
                     ps.executeUpdate();
                 }
             }
-            FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_DB_COMMIT);
+            FaultPoint.INBOX_BEFORE_DB_COMMIT.reached();
             return new ParkedApply(inserted, unparked);
         });
-        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_DB_COMMIT);
+        FaultPoint.INBOX_AFTER_DB_COMMIT.reached();
         return result;
     }
 

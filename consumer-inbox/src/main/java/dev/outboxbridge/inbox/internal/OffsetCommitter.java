@@ -1,6 +1,6 @@
 package dev.outboxbridge.inbox.internal;
 
-import dev.outboxbridge.db.internal.FaultPoints;
+import dev.outboxbridge.db.FaultPoint;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
@@ -105,13 +105,13 @@ final class OffsetCommitter {
 
     /** A pending {@code wakeup()} from close() must not cost the commit of applied records: retry once. */
     private void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
-        FaultPoints.reached(FaultPoints.Point.INBOX_BEFORE_OFFSET_COMMIT);
+        FaultPoint.INBOX_BEFORE_OFFSET_COMMIT.reached();
         try {
             consumer.commitSync(offsets);
         } catch (WakeupException e) {
             LOG.debug("Inbox consumer '{}' is closing; committing offsets once more after the wakeup", consumerName);
             consumer.commitSync(offsets);
         }
-        FaultPoints.reached(FaultPoints.Point.INBOX_AFTER_OFFSET_COMMIT);
+        FaultPoint.INBOX_AFTER_OFFSET_COMMIT.reached();
     }
 }

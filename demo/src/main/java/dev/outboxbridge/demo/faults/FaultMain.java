@@ -48,7 +48,7 @@ public final class FaultMain implements Callable<Integer> {
     double oversizedRatio;
 
     @Option(names = "--faults", split = ",", description = "Faults to inject (default: all): ${COMPLETION-CANDIDATES}.")
-    Set<FaultRun.Fault> faults = EnumSet.allOf(FaultRun.Fault.class);
+    Set<Fault> faults = EnumSet.allOf(Fault.class);
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new FaultMain()).execute(args));
@@ -61,7 +61,7 @@ public final class FaultMain implements Callable<Integer> {
                 Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers);
         System.out.printf("Fault run: %,d events at %d/s (%.1f%% poison, %.1f%% oversized), a fault every %d-%d ms from %s%n", events,
                 rate, poisonRatio * 100, oversizedRatio * 100, minGap, maxGap, faults);
-        FaultRun.Report report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
+        FaultReport report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;
     }

@@ -1,6 +1,6 @@
 package dev.outboxbridge.relay.internal;
 
-import dev.outboxbridge.db.internal.FaultPoints;
+import dev.outboxbridge.db.FaultPoint;
 import io.debezium.embedded.KafkaConnectUtil;
 import java.nio.ByteBuffer;
 import java.util.Collection;
@@ -89,11 +89,11 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
             }
             return CompletableFuture.failedFuture(fenced);
         }
-        FaultPoints.reached(FaultPoints.Point.RELAY_BEFORE_POSITION_FLUSH);
+        FaultPoint.RELAY_BEFORE_POSITION_FLUSH.reached();
         Map<ByteBuffer, ByteBuffer> copy = new HashMap<>(values);
         return super.set(values, (error, result) -> {
             if (error == null) {
-                FaultPoints.reached(FaultPoints.Point.RELAY_AFTER_POSITION_FLUSH);
+                FaultPoint.RELAY_AFTER_POSITION_FLUSH.reached();
                 synchronized (written) {
                     written.putAll(copy);
                 }

@@ -1,7 +1,7 @@
 package dev.outboxbridge.relay.internal;
 
+import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.db.OutboxRecordFormat;
-import dev.outboxbridge.db.internal.FaultPoints;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
 import io.debezium.engine.DebeziumEngine;
@@ -221,7 +221,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
             anySent |= r != null;
         }
         if (anySent) {
-            FaultPoints.reached(FaultPoints.Point.RELAY_AFTER_SEND);
+            FaultPoint.RELAY_AFTER_SEND.reached();
         }
         long sent = 0;
         for (int i = 0; i < records.size(); i++) {
@@ -229,7 +229,7 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
             if (ack != null) {
                 try {
                     ack.get();
-                    FaultPoints.reached(FaultPoints.Point.RELAY_AFTER_ACK);
+                    FaultPoint.RELAY_AFTER_ACK.reached();
                     Long committedAt = records.get(i).timestamp();
                     if (committedAt != null) {
                         metrics.latency(Duration.ofMillis(clock.millis() - committedAt));

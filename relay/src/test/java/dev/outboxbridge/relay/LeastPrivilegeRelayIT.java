@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,11 +7,10 @@ import dev.outboxbridge.db.TableName;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.outbox.OutboxEvent;
-import dev.outboxbridge.relay.Relay;
-import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import dev.outboxbridge.testsupport.RelayRole;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -56,7 +55,7 @@ class LeastPrivilegeRelayIT {
         }
         String topicPrefix = kafka.prefix() + "outbox.event.";
         kafka.createTopic(topicPrefix + "order", 1);
-        Map<String, String> settings = DemoRun.relaySettings(db, kafka.bootstrapServers(), topicPrefix, dir);
+        Map<String, String> settings = ProcessSettings.of(db, kafka.bootstrapServers(), topicPrefix);
         settings.put(RelayConfig.DATABASE_USER, role);
         settings.put(RelayConfig.DATABASE_PASSWORD, password);
         settings.put(RelayConfig.PUBLICATION_NAME, publication);

@@ -1,14 +1,16 @@
-package dev.outboxbridge.db.internal;
+package dev.outboxbridge.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.outboxbridge.db.internal.FaultPoints.Point;
+import dev.outboxbridge.db.FaultHook;
+import dev.outboxbridge.db.FaultPoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +38,7 @@ class FaultPointsTest {
         }, () -> now, "test");
     }
 
-    private boolean hit(FaultPoints points, Point point) {
+    private boolean hit(FaultPoints points, FaultPoint point) {
         try {
             points.hit(point);
             return false;
@@ -48,7 +50,7 @@ class FaultPointsTest {
     @Test
     void parsesPointsWithAndWithoutCounts() {
         assertThat(FaultPoints.parse("relay.after-ack@3, inbox.before-db-commit\nrelay.after-send@1", "test"))
-                .isEqualTo(Map.of(Point.RELAY_AFTER_ACK, 3L, Point.INBOX_BEFORE_DB_COMMIT, 1L, Point.RELAY_AFTER_SEND, 1L));
+                .isEqualTo(Map.of(FaultPoint.RELAY_AFTER_ACK, 3L, FaultPoint.INBOX_BEFORE_DB_COMMIT, 1L, FaultPoint.RELAY_AFTER_SEND, 1L));
         assertThat(FaultPoints.parse("  ", "test")).isEmpty();
     }
 
@@ -60,42 +62,42 @@ class FaultPointsTest {
                 .hasMessageContaining("relay.after-ack").hasMessageContaining("inbox.after-offset-commit");
         assertThatThrownBy(() -> FaultPoints.parse("relay.after-ack@0", "test")).hasMessageContaining("n >= 1");
         assertThatThrownBy(() -> FaultPoints.parse("relay.after-ack@x", "test")).hasMessageContaining("relay.after-ack@3");
-        assertThatThrownBy(() -> FaultPoints.arm(dir.resolve("f"), Point.RELAY_AFTER_ACK, 0)).hasMessageContaining(">= 1");
+        assertThatThrownBy(() -> FaultPoints.arm(dir.resolve("f"), FaultPoint.RELAY_AFTER_ACK, 0)).hasMessageContaining(">= 1");
     }
 
     @Test
     void firesAtTheNthHitOfTheArmedPointOnlyWithTheHaltStatus() {
         FaultPoints points = points("relay.after-ack@3", null);
-        assertThat(hit(points, Point.RELAY_AFTER_SEND)).isFalse();
-        assertThat(hit(points, Point.RELAY_AFTER_ACK)).isFalse();
-        assertThat(hit(points, Point.RELAY_AFTER_SEND)).isFalse();
-        assertThat(hit(points, Point.RELAY_AFTER_ACK)).isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_SEND)).isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_ACK)).isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_SEND)).isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_ACK)).isFalse();
         assertThat(halts).isEmpty();
-        assertThat(hit(points, Point.RELAY_AFTER_ACK)).isTrue();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_ACK)).isTrue();
         assertThat(halts).containsExactly(FaultPoints.HALT_STATUS);
-        assertThat(hit(points, Point.RELAY_AFTER_ACK)).as("fires once").isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_ACK)).as("fires once").isFalse();
     }
 
     @Test
     void theFirstArmedPointToReachItsCountFires() {
         FaultPoints points = points("inbox.after-db-commit@2,inbox.before-offset-commit@1", null);
-        assertThat(hit(points, Point.INBOX_AFTER_DB_COMMIT)).isFalse();
-        assertThat(hit(points, Point.INBOX_BEFORE_OFFSET_COMMIT)).isTrue();
-        assertThat(hit(points, Point.INBOX_AFTER_DB_COMMIT)).as("all disarmed after firing").isFalse();
+        assertThat(hit(points, FaultPoint.INBOX_AFTER_DB_COMMIT)).isFalse();
+        assertThat(hit(points, FaultPoint.INBOX_BEFORE_OFFSET_COMMIT)).isTrue();
+        assertThat(hit(points, FaultPoint.INBOX_AFTER_DB_COMMIT)).as("all disarmed after firing").isFalse();
     }
 
     @Test
     void aFileArmsARunningProcessIsReadAtMostEveryIntervalAndIsDeletedWhenFiring() throws Exception {
         Path file = dir.resolve("relay.faultpoints");
         FaultPoints points = points(null, file);
-        assertThat(hit(points, Point.RELAY_AFTER_POSITION_FLUSH)).as("no file: nothing armed").isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("no file: nothing armed").isFalse();
 
-        FaultPoints.arm(file, Point.RELAY_AFTER_POSITION_FLUSH, 2);
-        assertThat(hit(points, Point.RELAY_AFTER_POSITION_FLUSH)).as("not read again within the interval").isFalse();
-        assertThat(hit(points, Point.RELAY_AFTER_POSITION_FLUSH)).isFalse();
+        FaultPoints.arm(file, FaultPoint.RELAY_AFTER_POSITION_FLUSH, 2);
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("not read again within the interval").isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).isFalse();
         now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
-        assertThat(hit(points, Point.RELAY_AFTER_POSITION_FLUSH)).as("read now: first hit of 2").isFalse();
-        assertThat(hit(points, Point.RELAY_AFTER_POSITION_FLUSH)).isTrue();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("read now: first hit of 2").isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).isTrue();
         assertThat(file).as("deleted so that the restarted process is not armed").doesNotExist();
         assertThat(dir.resolve("relay.faultpoints.tmp")).doesNotExist();
     }
@@ -103,15 +105,15 @@ class FaultPointsTest {
     @Test
     void deletingTheFileDisarmsAndRewritingArmsAgain() {
         Path file = dir.resolve("consumer.faultpoints");
-        FaultPoints.arm(file, Point.INBOX_BEFORE_DB_COMMIT, 2);
+        FaultPoints.arm(file, FaultPoint.INBOX_BEFORE_DB_COMMIT, 2);
         FaultPoints points = points(null, file);
-        assertThat(hit(points, Point.INBOX_BEFORE_DB_COMMIT)).isFalse();
+        assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).isFalse();
         FaultPoints.disarm(file);
         now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
-        assertThat(hit(points, Point.INBOX_BEFORE_DB_COMMIT)).as("disarmed").isFalse();
+        assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).as("disarmed").isFalse();
         now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
-        FaultPoints.arm(file, Point.INBOX_BEFORE_DB_COMMIT, 1);
-        assertThat(hit(points, Point.INBOX_BEFORE_DB_COMMIT)).isTrue();
+        FaultPoints.arm(file, FaultPoint.INBOX_BEFORE_DB_COMMIT, 1);
+        assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).isTrue();
         assertThat(halts).containsExactly(FaultPoints.HALT_STATUS);
     }
 
@@ -120,17 +122,19 @@ class FaultPointsTest {
         Path file = dir.resolve("bad.faultpoints");
         Files.writeString(file, "relay.nowhere@1");
         FaultPoints bad = points(null, file);
-        assertThat(hit(bad, Point.RELAY_AFTER_ACK)).isFalse();
+        assertThat(hit(bad, FaultPoint.RELAY_AFTER_ACK)).isFalse();
 
         FaultPoints both = points("relay.after-send@1", dir.resolve("missing.faultpoints"));
-        assertThat(hit(both, Point.RELAY_AFTER_SEND)).isTrue();
+        assertThat(hit(both, FaultPoint.RELAY_AFTER_SEND)).isTrue();
     }
 
     @Test
-    void disabledInThisJvmReachedDoesNothing() {
-        assertThat(FaultPoints.enabled()).isFalse();
-        for (Point p : Point.values()) {
-            FaultPoints.reached(p);
+    void isTheHookFaultPointsFindOnTheClasspathAndDoesNothingWhenNotEnabled() {
+        assertThat(ServiceLoader.load(FaultHook.class).findFirst()).get().isInstanceOf(FaultPoints.class);
+        FaultPoints unset = new FaultPoints(); // this test JVM sets neither the environment variables nor the properties
+        for (FaultPoint p : FaultPoint.values()) {
+            unset.reached(p);
+            p.reached();
         }
     }
 }

@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * GC). Owns one named thread; {@link #close()} stops it with a bounded wait. Linux only: elsewhere
  * the resident memory is reported as unknown (0).
  */
-final class MemorySampler implements AutoCloseable {
+public final class MemorySampler implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MemorySampler.class);
     static final Duration INTERVAL = Duration.ofMillis(500);
@@ -37,7 +37,7 @@ final class MemorySampler implements AutoCloseable {
     private volatile boolean closed;
 
     /** Starts sampling the processes of each kind, for example {@code "relay" -> [relay]}. */
-    MemorySampler(Map<String, List<Supervised>> kinds) {
+    public MemorySampler(Map<String, List<Supervised>> kinds) {
         this.kinds = new LinkedHashMap<>(kinds);
         thread = new Thread(this::run, "fault-memory-sampler");
         thread.setDaemon(true);
@@ -86,7 +86,7 @@ final class MemorySampler implements AutoCloseable {
     }
 
     /** Stops sampling (bounded wait), takes a last sample and reads the GC logs: the maximum per kind. */
-    MemoryReport finish() throws InterruptedException {
+    public MemoryReport finish() throws InterruptedException {
         close();
         sample();
         Map<String, MemoryReport.Usage> result = new LinkedHashMap<>();

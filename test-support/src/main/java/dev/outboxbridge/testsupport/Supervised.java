@@ -1,6 +1,5 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
-import dev.outboxbridge.db.internal.FaultPoints;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,13 +14,13 @@ import org.slf4j.LoggerFactory;
  * at an armed fault point) is intended, not counted as unexpected. Owns one named thread;
  * {@link #close()} stops it and the child.
  */
-final class Supervised implements AutoCloseable {
+public final class Supervised implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Supervised.class);
 
     /** Starts a new instance of the child. */
     @FunctionalInterface
-    interface Launcher {
+    public interface Launcher {
         ChildJvm launch(int generation) throws Exception;
     }
 
@@ -38,7 +37,7 @@ final class Supervised implements AutoCloseable {
     private int generation;
     private volatile boolean closed;
 
-    Supervised(String name, Launcher launcher, Duration restartDelay) throws Exception {
+    public Supervised(String name, Launcher launcher, Duration restartDelay) throws Exception {
         this.name = name;
         this.launcher = launcher;
         this.restartDelay = restartDelay;
@@ -87,7 +86,7 @@ final class Supervised implements AutoCloseable {
     }
 
     /** kill -9, then a new instance after {@code downtime}. */
-    void kill(Duration downtime) throws Exception {
+    public void kill(Duration downtime) throws Exception {
         synchronized (lock) {
             current.kill();
             Thread.sleep(downtime.toMillis());
@@ -96,7 +95,7 @@ final class Supervised implements AutoCloseable {
     }
 
     /** SIGTERM (graceful stop), then a new instance. */
-    void terminate() throws Exception {
+    public void terminate() throws Exception {
         synchronized (lock) {
             int code = current.terminate(Duration.ofSeconds(40));
             if (code != 0 && code != 143) {
@@ -110,7 +109,7 @@ final class Supervised implements AutoCloseable {
      * Freezes the process with SIGSTOP for {@code duration}, then SIGCONT: a paused broker, or a
      * "zombie" consumer that wakes up after the group moved on without it.
      */
-    void pause(Duration duration) throws Exception {
+    public void pause(Duration duration) throws Exception {
         ChildJvm paused;
         synchronized (lock) {
             paused = current;
@@ -130,43 +129,43 @@ final class Supervised implements AutoCloseable {
         }
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         synchronized (lock) {
             return current.isAlive();
         }
     }
 
     /** The running instance (or the one that just exited), without waiting for a fault in progress. */
-    ChildJvm current() {
+    public ChildJvm current() {
         return current;
     }
 
     /** Every instance started so far, in order, the running one last. */
-    List<ChildJvm> instances() {
+    public List<ChildJvm> instances() {
         synchronized (instances) {
             return List.copyOf(instances);
         }
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
-    int unexpectedExits() {
+    public int unexpectedExits() {
         return unexpectedExits.get();
     }
 
     /** How many instances halted at a fault point (exit status {@link FaultPoints#HALT_STATUS}). */
-    int faultPointHalts() {
+    public int faultPointHalts() {
         return faultPointHalts.get();
     }
 
     /** {@link System#nanoTime()} when the last fault-point halt was noticed (at most 200 ms after it). */
-    long lastHaltSeenNanos() {
+    public long lastHaltSeenNanos() {
         return lastHaltSeenNanos;
     }
 
-    int generations() {
+    public int generations() {
         return generation;
     }
 

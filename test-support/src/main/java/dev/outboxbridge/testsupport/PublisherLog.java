@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * length, leader epoch, magic, crc, attributes, last offset delta, two timestamps, then the
  * producer id), not Kafka's internal classes.
  */
-final class PublisherLog {
+public final class PublisherLog {
 
     private static final int PRODUCER_ID_POSITION = 4 + 1 + 4 + 2 + 4 + 8 + 8; // after leader epoch .. max timestamp
     private static final int MAGIC_POSITION = 4;
@@ -33,7 +33,7 @@ final class PublisherLog {
     }
 
     /** Violations (empty when each producer wrote one contiguous run in every partition of the topic). */
-    static List<String> interleavedProducers(Path logDirs, String topic) throws IOException {
+    public static List<String> interleavedProducers(Path logDirs, String topic) throws IOException {
         List<String> violations = new ArrayList<>();
         List<Path> partitions = new ArrayList<>();
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(logDirs, topic + "-*")) {

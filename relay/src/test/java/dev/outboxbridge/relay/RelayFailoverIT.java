@@ -1,16 +1,16 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.ChildJvm;
-import dev.outboxbridge.demo.faults.TcpProxy;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
-import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.RelayRole;
+import dev.outboxbridge.testsupport.TcpProxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +46,7 @@ class RelayFailoverIT {
         String topicPrefix = kafka.prefix() + "outbox.event.";
         String topic = topicPrefix + "order";
         kafka.createTopic(topic, 3);
-        Map<String, String> settings = DemoRun.relaySettings(db, kafka.bootstrapServers(), topicPrefix, dir);
+        Map<String, String> settings = ProcessSettings.of(db, kafka.bootstrapServers(), topicPrefix);
         String role = RelayRole.provision(db, settings);
         Path logA = dir.resolve("relay-a.log");
         Path logB = dir.resolve("relay-b.log");

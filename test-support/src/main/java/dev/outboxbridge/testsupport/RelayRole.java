@@ -1,6 +1,7 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.testsupport;
 
 import dev.outboxbridge.db.TableName;
+import dev.outboxbridge.testkit.TestDatabase;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -11,18 +12,26 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies the shipped least-privilege script {@code dev/outboxbridge/db/security/outbox-relay-role.sql}
- * (written for psql) over JDBC, so the demo and the tests run the relay exactly as the docs tell
- * operators to: a role with LOGIN and REPLICATION and SELECT on the outbox table only, and a
- * publication created by the table's owner.
+ * (written for psql) over JDBC, so the demo, the fault run and the relay's tests run the relay
+ * exactly as the docs tell operators to: a role with LOGIN and REPLICATION and SELECT on the outbox
+ * table only, and a publication created by the table's owner.
  */
 public final class RelayRole {
 
     public static final String SCRIPT = "dev/outboxbridge/db/security/outbox-relay-role.sql";
+    // Relay setting keys (RelayConfig's constants; this module cannot depend on the relay, whose tests use it)
+    private static final String OUTBOX_TABLE = "outbox.table";
+    private static final String PUBLICATION_NAME = "publication.name";
+    private static final String PUBLICATION_CREATE = "publication.create";
+    private static final String DATABASE_USER = "database.user";
+    private static final String DATABASE_PASSWORD = "database.password";
     private static final Pattern VARIABLE = Pattern.compile(":(\"|')([a-z_]+)\\1");
 
     private RelayRole() {
@@ -60,26 +69,26 @@ public final class RelayRole {
      *
      * @return the role name, to drop with {@link #dropQuietly}
      */
-    public static String provision(dev.outboxbridge.testkit.TestDatabase shop, Map<String, String> relaySettings) throws SQLException {
+    public static String provision(TestDatabase shop, Map<String, String> relaySettings) throws SQLException {
         String role = shop.uniqueName("relay");
-        String password = java.util.UUID.randomUUID().toString();
-        String publication = relaySettings.get(dev.outboxbridge.relay.RelayConfig.PUBLICATION_NAME);
+        String password = UUID.randomUUID().toString();
+        String publication = relaySettings.get(PUBLICATION_NAME);
         try (Connection owner = shop.connect()) {
-            create(owner, role, password, TableName.parse(relaySettings.getOrDefault(dev.outboxbridge.relay.RelayConfig.OUTBOX_TABLE,
+            create(owner, role, password, TableName.parse(relaySettings.getOrDefault(OUTBOX_TABLE,
                     "public.outbox_event")), publication);
         }
-        relaySettings.put(dev.outboxbridge.relay.RelayConfig.DATABASE_USER, role);
-        relaySettings.put(dev.outboxbridge.relay.RelayConfig.DATABASE_PASSWORD, password);
-        relaySettings.put(dev.outboxbridge.relay.RelayConfig.PUBLICATION_CREATE, "false");
+        relaySettings.put(DATABASE_USER, role);
+        relaySettings.put(DATABASE_PASSWORD, password);
+        relaySettings.put(PUBLICATION_CREATE, "false");
         return role;
     }
 
     /** Drops the role in {@code shop}; logs instead of throwing (cleanup). */
-    public static void dropQuietly(dev.outboxbridge.testkit.TestDatabase shop, String role) {
+    public static void dropQuietly(TestDatabase shop, String role) {
         try (Connection c = shop.connect()) {
             drop(c, role);
         } catch (SQLException e) {
-            org.slf4j.LoggerFactory.getLogger(RelayRole.class).warn("Could not drop role {}: {}", role, e.getMessage());
+            LoggerFactory.getLogger(RelayRole.class).warn("Could not drop role {}: {}", role, e.getMessage());
         }
     }
 

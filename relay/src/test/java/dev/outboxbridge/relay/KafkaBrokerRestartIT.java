@@ -1,20 +1,18 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.outboxbridge.demo.faults.BrokerProcess;
-import dev.outboxbridge.demo.faults.ChildJvm;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
-import dev.outboxbridge.relay.Relay;
-import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TopicReader;
+import dev.outboxbridge.testsupport.BrokerProcess;
+import dev.outboxbridge.testsupport.ChildJvm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -25,10 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,7 +49,7 @@ class KafkaBrokerRestartIT {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
                 admin.createTopics(List.of(new NewTopic(topic, Optional.of(3), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
             }
-            Map<String, String> settings = DemoRun.relaySettings(db, broker.bootstrapServers(), topicPrefix, dir);
+            Map<String, String> settings = ProcessSettings.of(db, broker.bootstrapServers(), topicPrefix);
             Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
             try (Relay relay = Relay.create(RelayConfig.of(settings))) {
                 relay.start();
@@ -72,7 +67,8 @@ class KafkaBrokerRestartIT {
                 List<UUID> all = writer.stop();
                 await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= all.size());
                 assertThat(relay.state()).as("the relay carried on; failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
-                List<ConsumerRecord<byte[], byte[]>> records = readAll(broker.bootstrapServers(), topic, new HashSet<>(all));
+                List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readAtLeast(TopicReader.committedReader(broker.bootstrapServers()),
+                        topic, all.size(), TIMEOUT);
                 SequenceWriter.assertFirstOccurrencesInOrder(records);
                 Set<UUID> seen = new HashSet<>();
                 records.forEach(r -> seen.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8))));
@@ -85,27 +81,5 @@ class KafkaBrokerRestartIT {
             }
             brokerJvm.kill();
         }
-    }
-
-    /** Reads the topic from the start until every expected event id was seen (or the timeout). */
-    private static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrap, String topic, Set<UUID> expected) {
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.GROUP_ID_CONFIG, "check-" + UUID.randomUUID(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-        Set<UUID> ids = new HashSet<>();
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-            consumer.subscribe(List.of(topic));
-            while (!ids.containsAll(expected) && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    records.add(r);
-                    ids.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8)));
-                }
-            }
-        }
-        return records;
     }
 }

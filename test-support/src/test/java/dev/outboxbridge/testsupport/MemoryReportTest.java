@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A Java program run as a separate OS process, so that faults are real: {@link #kill()} sends
  * SIGKILL ({@code kill -9}), {@link #terminate(Duration)} SIGTERM. It runs with this JVM's classpath
- * (the demo jar or the test classpath), so every project class is available to it.
+ * (the fault run jar or the test classpath), so every class there is available to it: with this jar
+ * on it, the child halts at fault points when started with {@link FaultPoints#FILE_ENV}.
  */
 public final class ChildJvm {
 

@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

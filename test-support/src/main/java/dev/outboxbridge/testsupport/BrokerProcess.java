@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -43,7 +43,7 @@ public final class BrokerProcess {
     }
 
     /** Writes the configuration and formats the log directory (once). */
-    static BrokerProcess format(Path dir) throws IOException, InterruptedException {
+    public static BrokerProcess format(Path dir) throws IOException, InterruptedException {
         return format(dir, Map.of(), null, List.of());
     }
 
@@ -186,7 +186,7 @@ public final class BrokerProcess {
                 + "; see " + dir.resolve("broker.log"), last);
     }
 
-    static int freePort() {
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             s.setReuseAddress(true);
             return s.getLocalPort();

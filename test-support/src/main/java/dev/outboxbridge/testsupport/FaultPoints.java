@@ -1,5 +1,7 @@
-package dev.outboxbridge.db.internal;
+package dev.outboxbridge.testsupport;
 
+import dev.outboxbridge.db.FaultHook;
+import dev.outboxbridge.db.FaultPoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -17,15 +19,16 @@ import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 
 /**
- * Named points in the relay and the inbox consumer where the fault suite halts the JVM, to cut a
- * process at a precise boundary (after a send but before its acknowledgement, between the database
- * commit and the offset commit, ...) instead of at a random time. Internal to the project's fault
- * tests: not a setting of the relay or the consumer, and not for production use.
+ * The {@link FaultHook} of the fault tests: halts the JVM at a {@link FaultPoint} of the relay or the
+ * inbox consumer, to cut a process at a precise boundary (after a send but before its
+ * acknowledgement, between the database commit and the offset commit, ...) instead of at a random
+ * time. Registered in {@code META-INF/services/dev.outboxbridge.db.FaultHook} of this test-support
+ * jar, so {@link FaultPoint#reached()} finds it only where this jar is on the classpath (the fault
+ * run and the tests, and the child JVMs they start with their classpath); no production jar has it.
  *
- * <p><b>Disabled unless the process is started with one of</b> the system properties
+ * <p><b>Does nothing unless the process is started with one of</b> the system properties
  * {@value #PROPERTY} / {@value #FILE_PROPERTY} or the environment variables {@value #ENV} /
- * {@value #FILE_ENV}. Disabled, {@link #reached} is a test of a {@code static final} flag that the
- * JIT removes. Enabled:
+ * {@value #FILE_ENV}:
  * <ul>
  * <li>{@value #ENV} (or {@value #PROPERTY}) holds a spec armed from the start, e.g.
  * {@code relay.after-ack@3}: halt at the third time the point is reached;</li>
@@ -39,55 +42,8 @@ import java.util.stream.Collectors;
  * 1); the first point to reach its count fires. Firing prints one line to standard error and calls
  * {@link Runtime#halt} with {@value #HALT_STATUS}: no shutdown hook, no finally block, no flush runs,
  * as abrupt as {@code kill -9} but at a known place.
- *
- * <p>It lives in {@code outbox-db} because that is the one module both the relay and
- * {@code consumer-inbox} already depend on; it needs nothing beyond the JDK.
  */
-public final class FaultPoints {
-
-    /** The boundaries at which a process can be halted. */
-    public enum Point {
-        /** Relay: every record of a batch was handed to the producer; no acknowledgement waited for yet. Once per batch. */
-        RELAY_AFTER_SEND("relay.after-send"),
-        /** Relay: Kafka acknowledged a record; it is not yet marked processed. Once per acknowledged record. */
-        RELAY_AFTER_ACK("relay.after-ack"),
-        /** Relay: records are marked processed; their position is about to be written to the position topic. Once per flush. */
-        RELAY_BEFORE_POSITION_FLUSH("relay.before-position-flush"),
-        /**
-         * Relay: Kafka acknowledged the position write; the slot is not yet told the position
-         * (Debezium confirms it to PostgreSQL after the flush). Once per flush.
-         */
-        RELAY_AFTER_POSITION_FLUSH("relay.after-position-flush"),
-        /** Inbox: the inbox rows and the handlers' writes are done; the database transaction is about to commit. */
-        INBOX_BEFORE_DB_COMMIT("inbox.before-db-commit"),
-        /** Inbox: the database transaction committed; its offsets are not yet recorded, let alone committed. */
-        INBOX_AFTER_DB_COMMIT("inbox.after-db-commit"),
-        /** Inbox: the offsets of committed records are about to be sent to Kafka (commitSync). */
-        INBOX_BEFORE_OFFSET_COMMIT("inbox.before-offset-commit"),
-        /** Inbox: Kafka stored the offsets; the consumer halts inside its commit, before it records that. */
-        INBOX_AFTER_OFFSET_COMMIT("inbox.after-offset-commit");
-
-        private final String id;
-
-        Point(String id) {
-            this.id = id;
-        }
-
-        /** The name used in a spec, e.g. {@code relay.after-ack}. */
-        public String id() {
-            return id;
-        }
-
-        static Point of(String id, String source) {
-            for (Point p : values()) {
-                if (p.id.equals(id)) {
-                    return p;
-                }
-            }
-            throw new IllegalArgumentException("Unknown fault point '" + id + "' in " + source + "; known points: "
-                    + Arrays.stream(values()).map(Point::id).collect(Collectors.joining(", ")));
-        }
-    }
+public final class FaultPoints implements FaultHook {
 
     /** Exit status of a JVM halted at a fault point (distinct from a crash, an OOM kill (137) or SIGTERM (143)). */
     public static final int HALT_STATUS = 86;
@@ -98,15 +54,12 @@ public final class FaultPoints {
     /** The longest time a change of the fault point file goes unnoticed by a process reaching points. */
     public static final long FILE_CHECK_INTERVAL_MS = 100;
 
-    /** Null unless enabled at start-up. */
-    private static final FaultPoints INSTANCE = fromStartup();
-    private static final boolean ENABLED = INSTANCE != null;
-
     private final Path file; // null: armed only by the start-up spec
     private final IntConsumer halt;
     private final LongSupplier nanoTime;
     private final String source;
-    private Map<Point, Long> remaining = new EnumMap<>(Point.class); // guarded by this
+    private final boolean enabled; // false: reached() does nothing, not even take the lock
+    private Map<FaultPoint, Long> remaining = new EnumMap<>(FaultPoint.class); // guarded by this
     private String lastFileSpec = ""; // guarded by this; a missing file reads as ""
     private long lastFileCheck; // guarded by this
     private boolean fileChecked; // guarded by this
@@ -116,23 +69,41 @@ public final class FaultPoints {
         this.halt = halt;
         this.nanoTime = nanoTime;
         this.source = source;
+        this.enabled = spec != null || file != null;
         if (spec != null) {
             remaining = parse(spec, source);
         }
     }
 
-    private static FaultPoints fromStartup() {
-        String spec = firstSet(System.getProperty(PROPERTY), System.getenv(ENV));
-        String file = firstSet(System.getProperty(FILE_PROPERTY), System.getenv(FILE_ENV));
-        if (spec == null && file == null) {
-            return null;
+    /**
+     * The hook {@link java.util.ServiceLoader} creates: armed by the start-up settings above, or
+     * doing nothing when none is set.
+     */
+    public FaultPoints() {
+        this(Startup.read());
+    }
+
+    private FaultPoints(Startup startup) {
+        this(startup.spec, startup.file, Runtime.getRuntime()::halt, System::nanoTime, startup.source);
+        if (startup.enabled()) {
+            System.err.println("Fault points enabled (" + startup.source + "): this process halts with exit status " + HALT_STATUS
+                    + " where armed. For fault tests only.");
         }
-        String source = spec != null ? PROPERTY + "/" + ENV + "='" + spec + "'" : FILE_PROPERTY + "/" + FILE_ENV + "=" + file;
-        FaultPoints points = new FaultPoints(spec, file == null ? null : Path.of(file), Runtime.getRuntime()::halt,
-                System::nanoTime, source);
-        System.err.println("Fault points enabled (" + source + "): this process halts with exit status " + HALT_STATUS
-                + " where armed. For fault tests only.");
-        return points;
+    }
+
+    /** The fault point settings this JVM was started with. */
+    private record Startup(String spec, Path file, String source) {
+        static Startup read() {
+            String spec = firstSet(System.getProperty(PROPERTY), System.getenv(ENV));
+            String file = firstSet(System.getProperty(FILE_PROPERTY), System.getenv(FILE_ENV));
+            String source = spec != null ? PROPERTY + "/" + ENV + "='" + spec + "'"
+                    : file != null ? FILE_PROPERTY + "/" + FILE_ENV + "=" + file : "nothing (disabled)";
+            return new Startup(spec, file == null ? null : Path.of(file), source);
+        }
+
+        boolean enabled() {
+            return spec != null || file != null;
+        }
     }
 
     private static String firstSet(String a, String b) {
@@ -142,16 +113,12 @@ public final class FaultPoints {
         return b != null && !b.isBlank() ? b.trim() : null;
     }
 
-    /** Marks that {@code point} was reached: halts the JVM there if armed; nothing (and no cost) unless enabled. */
-    public static void reached(Point point) {
-        if (ENABLED) {
-            INSTANCE.hit(point);
+    /** Halts the JVM if {@code point} is armed and reached its count; nothing unless enabled at start-up. */
+    @Override
+    public void reached(FaultPoint point) {
+        if (enabled) {
+            hit(point);
         }
-    }
-
-    /** Whether this JVM was started with fault points enabled. */
-    public static boolean enabled() {
-        return ENABLED;
     }
 
     /**
@@ -159,14 +126,14 @@ public final class FaultPoints {
      *
      * @throws IllegalArgumentException naming the unknown point or the invalid count and {@code source}
      */
-    public static Map<Point, Long> parse(String spec, String source) {
-        Map<Point, Long> armed = new EnumMap<>(Point.class);
+    public static Map<FaultPoint, Long> parse(String spec, String source) {
+        Map<FaultPoint, Long> armed = new EnumMap<>(FaultPoint.class);
         for (String entry : spec.trim().split("[,\\s]+")) {
             if (entry.isEmpty()) {
                 continue;
             }
             int at = entry.indexOf('@');
-            Point point = Point.of(at < 0 ? entry : entry.substring(0, at), source);
+            FaultPoint point = point(at < 0 ? entry : entry.substring(0, at), source);
             long n = 1;
             if (at >= 0) {
                 try {
@@ -188,7 +155,7 @@ public final class FaultPoints {
      * Arms {@code point} to fire at its {@code n}th hit in the process that watches {@code file}
      * (started with {@value #FILE_ENV}); replaces what was armed there. Written atomically.
      */
-    public static void arm(Path file, Point point, long n) {
+    public static void arm(Path file, FaultPoint point, long n) {
         if (n < 1) {
             throw new IllegalArgumentException("Invalid hit count " + n + " for fault point " + point.id() + ": must be >= 1");
         }
@@ -214,7 +181,17 @@ public final class FaultPoints {
         }
     }
 
-    synchronized void hit(Point point) {
+    private static FaultPoint point(String id, String source) {
+        for (FaultPoint p : FaultPoint.values()) {
+            if (p.id().equals(id)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("Unknown fault point '" + id + "' in " + source + "; known points: "
+                + Arrays.stream(FaultPoint.values()).map(FaultPoint::id).collect(Collectors.joining(", ")));
+    }
+
+    synchronized void hit(FaultPoint point) {
         refreshFromFile();
         Long left = remaining.get(point);
         if (left == null) {
@@ -224,7 +201,7 @@ public final class FaultPoints {
             remaining.put(point, left - 1);
             return;
         }
-        remaining = new EnumMap<>(Point.class);
+        remaining = new EnumMap<>(FaultPoint.class);
         System.err.println("Fault point " + point.id() + " reached: halting the JVM with exit status " + HALT_STATUS
                 + " (armed by " + source + ")");
         if (file != null) {
@@ -264,12 +241,12 @@ public final class FaultPoints {
         }
         lastFileSpec = spec;
         try {
-            remaining = spec.isEmpty() ? new EnumMap<>(Point.class) : parse(spec, file.toString());
+            remaining = spec.isEmpty() ? new EnumMap<>(FaultPoint.class) : parse(spec, file.toString());
             if (!spec.isEmpty()) {
                 System.err.println("Fault points armed from " + file + ": " + spec);
             }
         } catch (IllegalArgumentException e) {
-            remaining = new EnumMap<>(Point.class);
+            remaining = new EnumMap<>(FaultPoint.class);
             System.err.println(e.getMessage() + "; nothing armed");
         }
     }

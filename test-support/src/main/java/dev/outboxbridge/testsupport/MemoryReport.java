@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo.faults;
+package dev.outboxbridge.testsupport;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -62,7 +62,7 @@ public record MemoryReport(Map<String, Usage> byKind) {
     }
 
     /** One line per process kind, then the relay's bound and whether it was kept. */
-    void print(PrintStream out) {
+    public void print(PrintStream out) {
         byKind.forEach((kind, usage) -> out.printf("  %-33s%s%n", "memory of " + kind, usage));
         List<String> violations = violations();
         out.printf("  %-33s%s (live heap <= %d MiB, RSS <= %d MiB, with -Xmx512m)%n", "M relay memory bounded",

@@ -1,0 +1,290 @@
+package dev.outboxbridge.demo.faults;
+
+import dev.outboxbridge.db.FaultPoint;
+import dev.outboxbridge.demo.DemoRun;
+import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testsupport.FaultPoints;
+import dev.outboxbridge.testsupport.Supervised;
+import dev.outboxbridge.testsupport.TcpProxy;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+
+/**
+ * Injects a random {@link Fault} every {@code minGap..maxGap} into a {@link Topology} and measures
+ * how long until effects flow again. Each fault injects itself ({@link Fault#inject}) through the
+ * targets and actions offered here: the leading relay, a random consumer or link, terminating
+ * database sessions, halting a process at a fault point. Runs on a thread of its own; {@link #stop()}
+ * ends it.
+ */
+final class FaultInjector implements Runnable {
+
+    /** PostgreSQL application_name of the workload's connections (see DemoRun.pool). */
+    static final String WRITER_APPLICATION_NAME = "demo-fault-shop";
+    private static final Duration RECOVERY_LIMIT = Duration.ofSeconds(120);
+    private static final Duration HALT_LIMIT = Duration.ofSeconds(60);
+    /** Longer than a takeover (the lease, 4 s in the fault run, plus the engine's start). */
+    private static final Duration LEADER_WAIT = Duration.ofSeconds(15);
+
+    /** The databases a fault acts on. */
+    record Databases(DataSource shop, String shopName, String slot, DataSource billing, String billingName) {
+    }
+
+    /** A process halted at a fault point: when that was noticed, and the effects applied by then. */
+    private record Halt(long seenNanos, long appliedBefore) {
+    }
+
+    private final Topology topology;
+    private final PostgresServer postgres;
+    private final Databases databases;
+    private final Duration minGap;
+    private final Duration maxGap;
+    private final List<Fault> enabled;
+    private final PrintStream out;
+    private final SplittableRandom random;
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+    private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
+    private final Map<Fault, Long> maxRecoveryByFault = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+    private final List<Fault> bag = new ArrayList<>();
+    private Halt halt; // set by haltAt during the current injection; only the injector's thread uses it
+
+    FaultInjector(Topology topology, PostgresServer postgres, Databases databases, Set<Fault> faults, Duration minGap,
+            Duration maxGap, long seed, PrintStream out) {
+        this.topology = topology;
+        this.postgres = postgres;
+        this.databases = databases;
+        this.enabled = faults.stream().sorted().toList();
+        this.minGap = minGap;
+        this.maxGap = maxGap;
+        this.random = new SplittableRandom(seed);
+        this.out = out;
+    }
+
+    @Override
+    public void run() {
+        while (!stop.get()) {
+            long gap = minGap.toMillis() + random.nextLong(Math.max(1, maxGap.toMillis() - minGap.toMillis()));
+            try {
+                Thread.sleep(gap);
+                Fault fault = nextFault();
+                long before = appliedEvents(databases.billing());
+                long t0 = System.nanoTime();
+                halt = null;
+                fault.inject(this);
+                if (halt != null) { // the fault happened when the point was reached, not when it was armed
+                    t0 = halt.seenNanos();
+                    before = halt.appliedBefore();
+                }
+                counts.merge(fault, 1, Integer::sum);
+                out.printf("  fault %-13s (%,d effects applied before it)%n", fault, before);
+                awaitRecovery(fault, t0, before);
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                out.println("  fault injection failed: " + e);
+            }
+        }
+    }
+
+    /** Stops injecting; the thread ends at its next wait. */
+    void stop() {
+        stop.set(true);
+    }
+
+    // ---- what faults act on -------------------------------------------------------------------
+
+    Topology topology() {
+        return topology;
+    }
+
+    PostgresServer postgres() {
+        return postgres;
+    }
+
+    /**
+     * The relay publishing now, as the relays report it. During a failover none does until the new
+     * leader's lease wait is over: then this waits up to {@link #LEADER_WAIT} for one, and takes any
+     * relay if none appears (a relay stuck as a standby is worth a fault too).
+     */
+    Supervised leader() throws InterruptedException {
+        long deadline = System.nanoTime() + LEADER_WAIT.toNanos();
+        Optional<Supervised> leader;
+        while ((leader = topology.leader()).isEmpty() && !stop.get() && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        if (leader.isPresent()) {
+            out.printf("    on the leader, %s%n", leader.get().name());
+            return leader.get();
+        }
+        out.printf("    no relay published within %d s: on any relay%n", LEADER_WAIT.toSeconds());
+        List<Supervised> relays = topology.relays();
+        return relays.get(random.nextInt(relays.size()));
+    }
+
+    Supervised randomConsumer() {
+        List<Supervised> consumers = topology.consumers();
+        return consumers.get(random.nextInt(consumers.size()));
+    }
+
+    TcpProxy randomLink() {
+        List<TcpProxy> links = topology.links();
+        TcpProxy l = links.get(random.nextInt(links.size()));
+        out.printf("    on link %s%n", l.name());
+        return l;
+    }
+
+    /** A random duration of {@code 0..bound-1} ms. */
+    Duration upTo(int boundMillis) {
+        return Duration.ofMillis(random.nextInt(boundMillis));
+    }
+
+    /** A random duration of {@code min..max-1} ms. */
+    Duration between(int minMillis, int maxMillis) {
+        return Duration.ofMillis(minMillis + random.nextInt(maxMillis - minMillis));
+    }
+
+    <T> T either(T a, T b) {
+        return random.nextBoolean() ? a : b;
+    }
+
+    /** Leaves {@code link} degraded for {@code duration}, then heals it. */
+    void degradeFor(TcpProxy link, Duration duration) throws InterruptedException {
+        try {
+            Thread.sleep(duration.toMillis());
+        } finally {
+            link.heal();
+        }
+    }
+
+    void terminateWalsender() throws SQLException {
+        terminate(databases.shop(), "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+                + " WHERE slot_name = ? AND active_pid IS NOT NULL", databases.slot());
+    }
+
+    void terminateConsumerSessions() throws SQLException {
+        terminate(databases.billing(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                + " WHERE datname = ? AND application_name = '" + ConsumerMain.APPLICATION_NAME + "'", databases.billingName());
+    }
+
+    void terminateWriterSessions() throws SQLException {
+        terminate(databases.shop(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                + " WHERE datname = ? AND application_name = '" + WRITER_APPLICATION_NAME + "'", databases.shopName());
+    }
+
+    /**
+     * Arms {@code point} at a random hit (1-10) in the current (or next) process of {@code target}
+     * and waits until it halted there and its supervisor restarted it. The recovery is measured from
+     * the halt.
+     */
+    void haltAt(Supervised target, FaultPoint point) throws Exception {
+        Path file = topology.faultPointFile(target.name());
+        int halts = target.faultPointHalts();
+        long n = 1 + random.nextInt(10);
+        FaultPoints.arm(file, point, n);
+        out.printf("    %s armed to halt at hit %d of %s%n", target.name(), n, point.id());
+        long deadline = System.nanoTime() + HALT_LIMIT.toNanos();
+        try {
+            while (target.faultPointHalts() == halts) {
+                if (stop.get() || System.nanoTime() > deadline) {
+                    throw new IllegalStateException(target.name() + " did not reach fault point " + point.id() + " " + n
+                            + " times within " + HALT_LIMIT.toSeconds() + " s (or the run ended); disarmed");
+                }
+                Thread.sleep(20);
+            }
+        } catch (InterruptedException | RuntimeException e) {
+            FaultPoints.disarm(file);
+            throw e;
+        }
+        halt = new Halt(target.lastHaltSeenNanos(), appliedEvents(databases.billing()));
+        while (!target.isAlive() && !stop.get() && System.nanoTime() < deadline) {
+            Thread.sleep(20); // isAlive() waits for the supervisor's restart
+        }
+    }
+
+    // ---- results ------------------------------------------------------------------------------
+
+    int total() {
+        synchronized (counts) {
+            return counts.values().stream().mapToInt(Integer::intValue).sum();
+        }
+    }
+
+    Map<Fault, Integer> counts() {
+        synchronized (counts) {
+            return counts.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(counts);
+        }
+    }
+
+    Map<Fault, Long> maxRecoveryByFault() {
+        synchronized (maxRecoveryByFault) {
+            return maxRecoveryByFault.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(maxRecoveryByFault);
+        }
+    }
+
+    List<Long> recoveries() {
+        synchronized (recoveries) {
+            return List.copyOf(recoveries);
+        }
+    }
+
+    /** Effects applied so far (distinct events in the billing effects table). */
+    static long appliedEvents(DataSource billing) throws SQLException {
+        try (var c = billing.getConnection(); var s = c.createStatement();
+                var rs = s.executeQuery("SELECT count(DISTINCT event_id) FROM " + DemoRun.EFFECTS_TABLE)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Effects applied so far, or {@code fallback} while the database does not answer (PostgreSQL restarting). */
+    private static long appliedEventsOr(DataSource billing, long fallback) {
+        try {
+            return appliedEvents(billing);
+        } catch (SQLException e) {
+            return fallback;
+        }
+    }
+
+    /** Waits (up to two minutes) until the next effect is applied after {@code t0}; records how long that took. */
+    private void awaitRecovery(Fault fault, long t0, long before) throws InterruptedException {
+        long deadline = t0 + RECOVERY_LIMIT.toNanos();
+        while (!stop.get() && appliedEventsOr(databases.billing(), before) <= before && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        if (!stop.get()) {
+            long recovery = (System.nanoTime() - t0) / 1_000_000;
+            recoveries.add(recovery);
+            maxRecoveryByFault.merge(fault, recovery, Math::max);
+        }
+    }
+
+    /** Random order, but every enabled kind once before any kind comes again (a shuffled bag). */
+    private Fault nextFault() {
+        if (bag.isEmpty()) {
+            bag.addAll(enabled);
+            for (int i = bag.size() - 1; i > 0; i--) {
+                Collections.swap(bag, i, random.nextInt(i + 1));
+            }
+        }
+        return bag.remove(bag.size() - 1);
+    }
+
+    private static void terminate(DataSource dataSource, String sql, String parameter) throws SQLException {
+        try (var c = dataSource.getConnection(); var ps = c.prepareStatement(sql)) {
+            ps.setString(1, parameter);
+            ps.executeQuery().close();
+        }
+    }
+}

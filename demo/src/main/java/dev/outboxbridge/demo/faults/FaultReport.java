@@ -1,0 +1,79 @@
+package dev.outboxbridge.demo.faults;
+
+import dev.outboxbridge.demo.HistoryChecker;
+import dev.outboxbridge.testsupport.MemoryReport;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What a fault run found: the checker's verdict over the full history, the faults injected, the
+ * recovery after each, the processes' memory and, with the harness's own broker, whether two relays
+ * ever published at the same time.
+ *
+ * @param interleavedPublishers producers that wrote interleaved runs in a partition (empty: one
+ *        publisher at a time); absent when the run used a broker whose logs it cannot read
+ */
+public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
+        int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
+        Duration elapsed, MemoryReport memory, Map<Fault, Long> maxRecoveryMillisByFault,
+        Optional<List<String>> interleavedPublishers) {
+
+    public int totalFaults() {
+        return faults.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    public double duplicatesPerRelayStop() {
+        int stops = faults.entrySet().stream().filter(e -> e.getKey().stopsRelay()).mapToInt(Map.Entry::getValue).sum()
+                + unexpectedRelayExits;
+        return stops == 0 ? 0 : (double) verdict.kafkaDuplicates() / stops;
+    }
+
+    public long maxRecoveryMillis() {
+        return recoveryMillis.stream().mapToLong(Long::longValue).max().orElse(0);
+    }
+
+    /** L, P, O and X hold, one relay published at a time (when checked), and the relay stayed within its memory bound. */
+    public boolean ok() {
+        return verdict.ok() && memory.violations().isEmpty() && interleavedPublishers.map(List::isEmpty).orElse(true);
+    }
+
+    public void print(PrintStream out) {
+        HistoryChecker.Verdict v = verdict;
+        out.println();
+        out.println("================ Outbox Bridge fault run: report ================");
+        out.printf("  faults injected                  %d %s%n", totalFaults(), faults);
+        out.printf("  unexpected exits (restarted)     relay %d, consumer %d%n", unexpectedRelayExits, unexpectedConsumerExits);
+        out.printf("  committed / rolled back          %,d / %,d events%n", v.committed(), v.rolledBack());
+        out.printf("  writer transactions failed       %,d before COMMIT, %,d at COMMIT (outcome resolved by query)%n",
+                failedTransactions, indeterminateCommits);
+        out.printf("  records in Kafka                 %,d (duplicates %,d; %.1f per relay stop, crash or failure)%n", v.kafkaRecords(),
+                v.kafkaDuplicates(), duplicatesPerRelayStop());
+        List<Long> sorted = new ArrayList<>(recoveryMillis);
+        Collections.sort(sorted);
+        if (!sorted.isEmpty()) {
+            out.printf("  recovery after a fault (ms)      p50 %d, max %d (until the next effect is applied)%n",
+                    sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
+            out.printf("  recovery by fault, max (ms)      %s%n", maxRecoveryMillisByFault);
+        }
+        out.printf("  L nothing lost                   %s%n", verdictText(v.lost()));
+        out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
+        out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
+        out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+        out.printf("  F one relay publishing at a time %s%n", interleavedPublishers.map(FaultReport::verdictText)
+                .orElse("not checked (needs the harness's own broker)"));
+        v.deadLetters().print(out);
+        memory.print(out);
+        out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
+        out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
+        out.println("=================================================================");
+    }
+
+    private static String verdictText(List<String> violations) {
+        return violations.isEmpty() ? "ok" : "VIOLATED " + violations;
+    }
+}
