@@ -54,8 +54,6 @@ import org.slf4j.LoggerFactory;
 public final class Relay implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Relay.class);
-    /** Debezium engine name: with the server name (database.slot), the key of the stored position. */
-    static final String ENGINE_NAME = "outbox-bridge-relay";
     /** Prefix of the relay's heartbeat messages in the WAL. */
     public static final String HEARTBEAT_PREFIX = "outbox-bridge-heartbeat";
     /** How often the slot's retained WAL and wal_status are checked while the relay runs. */
@@ -144,7 +142,7 @@ public final class Relay implements AutoCloseable {
                 OffsetTopic.ensure(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC),
                         config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
             }
-            producer = new KafkaProducer<>(producerProperties());
+            producer = new KafkaProducer<>(EngineProperties.producer(config));
             publisher = new PublishingChangeConsumer(producer,
                     new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
@@ -153,7 +151,7 @@ public final class Relay implements AutoCloseable {
                     config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
-                    .using(engineProperties())
+                    .using(EngineProperties.engine(config, instanceId))
                     .using(this::engineCompleted)
                     .notifying(publisher)
                     .build();
@@ -253,7 +251,7 @@ public final class Relay implements AutoCloseable {
     private Admin createAdmin() {
         String p = RelayConfig.PRODUCER_PREFIX;
         try {
-            return Admin.create(adminProperties());
+            return Admin.create(EngineProperties.admin(config));
         } catch (KafkaException e) {
             // e.g. a truststore that is missing, of another type or with another password
             throw new RelayException("Cannot create a Kafka client from the " + RelayConfig.PRODUCER_PREFIX + "* settings: "
@@ -524,92 +522,5 @@ public final class Relay implements AutoCloseable {
         if (!state.compareAndSet(from, to)) {
             throw new IllegalStateException("Relay '" + config.name() + "' is not in expected state " + from + ", current state is " + state.get());
         }
-    }
-
-    private Map<String, Object> adminProperties() {
-        Map<String, Object> p = new HashMap<>(config.producerOverrides()); // security settings apply to the admin client too
-        p.keySet().retainAll(AdminClientConfig.configNames());
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(AdminClientConfig.CLIENT_ID_CONFIG, config.name() + "-admin");
-        return p;
-    }
-
-    private Map<String, Object> producerProperties() {
-        Map<String, Object> p = new HashMap<>();
-        // defaults tuned for a sidecar: small linger for latency; overridable through kafka.producer.*
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(Math.max(1_048_576, config.getInt(RelayConfig.MAX_RECORD_BYTES) + 65_536)));
-        p.putAll(config.producerOverrides());
-        // the guarantees: not overridable (RelayConfig refuses conflicting values)
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, config.name() + "-producer");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        return p;
-    }
-
-    private Properties engineProperties() {
-        Properties p = new Properties();
-        config.debeziumOverrides().forEach(p::setProperty);
-        // the stored position is keyed by [engine name, {server: database.slot}]: one per slot, whatever the relay is called
-        p.setProperty("name", ENGINE_NAME);
-        p.setProperty("topic.prefix", config.offsetServerName());
-        p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
-        if (config.offsetsInKafka()) {
-            // security settings (kafka.producer.security.protocol, sasl.*, ssl.*) apply to the position store's clients too
-            adminProperties().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
-            p.remove(AdminClientConfig.CLIENT_ID_CONFIG);
-            p.setProperty("offset.storage", KafkaPositionStore.class.getName()); // Kafka Connect's KafkaOffsetBackingStore, reads of own writes from memory
-            p.setProperty("bootstrap.servers", config.bootstrapServers());
-            p.setProperty("offset.storage.topic", config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
-            p.setProperty("offset.storage.partitions", "1");
-            p.setProperty("linger.ms", "0"); // the position producer: a flush waits for its one record, do not batch
-            p.setProperty(KafkaPositionStore.FENCE_PROPERTY, instanceId); // a fenced relay stores no position
-            p.setProperty("offset.storage.replication.factor", String.valueOf(config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR)));
-        } else {
-            p.setProperty("offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
-            p.setProperty("offset.storage.file.filename", config.getString(RelayConfig.OFFSET_FILE));
-        }
-        p.setProperty("offset.flush.interval.ms", String.valueOf(config.getLong(RelayConfig.OFFSET_FLUSH_INTERVAL_MS)));
-        p.setProperty("database.hostname", config.databaseHost());
-        p.setProperty("database.port", String.valueOf(config.databasePort()));
-        p.setProperty("database.dbname", config.databaseName());
-        p.setProperty("database.user", config.databaseUser());
-        p.setProperty("database.password", config.databasePassword().value());
-        p.setProperty("plugin.name", "pgoutput");
-        p.setProperty("slot.name", config.slotName());
-        p.setProperty("slot.drop.on.stop", "false");
-        p.setProperty("publication.name", config.publicationName());
-        p.setProperty("publication.autocreate.mode", "disabled");
-        p.setProperty("table.include.list", config.outboxTable().toString());
-        p.setProperty("snapshot.mode", "no_data");
-        // a stored position behind the slot means the slot was dropped and recreated (or moved by hand): the WAL in
-        // between is gone, so fail instead of resuming silently; a stored position ahead of the slot advances the slot
-        p.setProperty("offset.mismatch.strategy", "trust_offset");
-        p.setProperty("lsn.flush.mode", "connector");
-        long heartbeat = config.getLong(RelayConfig.HEARTBEAT_INTERVAL_MS);
-        if (heartbeat > 0) {
-            // a non-transactional logical message: decoded even though the publication covers only the outbox table, so
-            // the position moves past other tables' WAL; the relay publishes nothing for it
-            p.setProperty("heartbeat.interval.ms", String.valueOf(heartbeat));
-            p.setProperty("heartbeat.action.query", HEARTBEAT_QUERY);
-        }
-        p.setProperty("tombstones.on.delete", "false");
-        p.setProperty("skipped.operations", "u,d,t");
-        p.setProperty("poll.interval.ms", String.valueOf(config.getLong(RelayConfig.POLL_INTERVAL_MS)));
-        p.setProperty("max.batch.size", String.valueOf(config.getInt(RelayConfig.MAX_BATCH_SIZE)));
-        p.setProperty("max.queue.size", String.valueOf(config.getInt(RelayConfig.MAX_QUEUE_SIZE)));
-        p.putIfAbsent("binary.handling.mode", "bytes");
-        // Debezium waits 10 s by default before reconnecting after a retriable error (e.g. the
-        // walsender was terminated); a sidecar should be back within a couple of seconds.
-        // Overridable with debezium.retriable.restart.connector.wait.ms.
-        p.putIfAbsent("retriable.restart.connector.wait.ms", "2000");
-        // a new leader may find the previous leader's walsender still on the slot for a moment: retry every second
-        p.putIfAbsent("slot.retry.delay.ms", "1000");
-        p.putIfAbsent("slot.max.retries", "30");
-        return p;
     }
 }

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.TreeMap;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
@@ -172,24 +171,6 @@ public final class RelayConfig extends AbstractConfig {
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
                     "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
 
-    /** Producer settings the relay owns, with the reason. */
-    private static final Map<String, String> OWNED_PRODUCER_SETTINGS = Map.of(
-            "bootstrap.servers", "set " + KAFKA_BOOTSTRAP_SERVERS + " instead",
-            "key.serializer", "the relay sends raw bytes",
-            "value.serializer", "the relay sends raw bytes",
-            "transactional.id", "the relay uses an idempotent, non-transactional producer");
-
-    /** Debezium settings the relay owns. */
-    private static final Set<String> OWNED_DEBEZIUM_SETTINGS = Set.of(
-            "name", "connector.class", "plugin.name", "slot.name", "publication.name", "publication.autocreate.mode",
-            "table.include.list", "snapshot.mode", "offset.storage", "offset.storage.file.filename",
-            "offset.flush.interval.ms", "database.hostname", "database.port", "database.dbname", "database.user",
-            "database.password", "max.batch.size", "max.queue.size", "poll.interval.ms", "tombstones.on.delete",
-            "skipped.operations", "slot.drop.on.stop", "topic.prefix", "offset.storage.topic", "offset.storage.partitions",
-            "offset.storage.replication.factor", "bootstrap.servers", "heartbeat.interval.ms", "heartbeat.action.query",
-            "offset.mismatch.strategy", "lsn.flush.mode", "flush.lsn.source", "message.prefix.include.list",
-            "message.prefix.exclude.list");
-
     private final Map<String, String> producerOverrides;
     private final Map<String, String> debeziumOverrides;
 
@@ -261,11 +242,9 @@ public final class RelayConfig extends AbstractConfig {
     }
 
     private void checkCrossKeyRules() {
-        OWNED_PRODUCER_SETTINGS.forEach((key, why) -> {
-            if (producerOverrides.containsKey(key)) {
-                throw new ConfigException(PRODUCER_PREFIX + key, producerOverrides.get(key), "not allowed: " + why);
-            }
-        });
+        // one table of the keys the relay sets, used to build the properties too: refused, never replaced
+        EngineProperties.refuseOwned(PRODUCER_PREFIX, producerOverrides);
+        EngineProperties.refuseOwned(DEBEZIUM_PREFIX, debeziumOverrides);
         String idempotence = producerOverrides.get("enable.idempotence");
         if (idempotence != null && !"true".equalsIgnoreCase(idempotence.trim())) {
             throw new ConfigException(PRODUCER_PREFIX + "enable.idempotence", idempotence,
@@ -287,12 +266,6 @@ public final class RelayConfig extends AbstractConfig {
             if (n < 1 || n > 5) {
                 throw new ConfigException(PRODUCER_PREFIX + "max.in.flight.requests.per.connection", inFlight,
                         "must be between 1 and 5: the idempotent producer keeps per-partition order only up to 5");
-            }
-        }
-        for (String key : debeziumOverrides.keySet()) {
-            if (OWNED_DEBEZIUM_SETTINGS.contains(key)) {
-                throw new ConfigException(DEBEZIUM_PREFIX + key, debeziumOverrides.get(key),
-                        "not allowed: the relay sets it" + (DEFINITION.names().contains(key) ? "; use '" + key + "' instead" : ""));
             }
         }
         if (getInt(MAX_QUEUE_SIZE) <= getInt(MAX_BATCH_SIZE)) {
