@@ -84,7 +84,12 @@ public final class Relay implements AutoCloseable {
     private volatile Thread fenceThread;
     private final Object engineStart = new Object(); // the engine starts at most once, never after close() began
     private boolean engineStarted; // guarded by engineStart
+    // start() and close() run one at a time: a close() issued while start() runs waits for it, then stops what it started
+    private final Object lifecycle = new Object();
+    private boolean closed; // guarded by lifecycle: close() ran (it runs once)
     private final String instanceId = java.util.UUID.randomUUID().toString();
+    /** Test hook: runs in {@link #start()} before the start-up checks. */
+    volatile Runnable beforePreflight = () -> { };
 
     private Relay(RelayConfig config, Clock clock) {
         this.config = config;
@@ -115,7 +120,13 @@ public final class Relay implements AutoCloseable {
      * @throws RelayException naming what failed and the fix; the relay is then FAILED
      */
     public void start() {
-        transition(State.NEW, State.STARTING);
+        synchronized (lifecycle) {
+            transition(State.NEW, State.STARTING);
+            startLocked();
+        }
+    }
+
+    private void startLocked() {
         try {
             LOG.info("Relay '{}' starting: PostgreSQL {} as user '{}', table {}, slot {}, publication {}; Kafka {}, topic prefix '{}'",
                     config.name(), config.jdbcUrl(), config.databaseUser(), config.outboxTable(), config.slotName(),
@@ -134,6 +145,7 @@ public final class Relay implements AutoCloseable {
                 http = new OperationsServer(config.name(), config.getInt(RelayConfig.HTTP_PORT), () -> state.get() != State.FAILED,
                         () -> state.get() == State.RUNNING || state.get() == State.STANDBY, this::statusLine, metrics::scrape);
             }
+            beforePreflight.run();
             preflight.run();
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = createAdmin();
@@ -388,14 +400,21 @@ public final class Relay implements AutoCloseable {
      */
     @Override
     public void close() {
-        State s = state.get();
-        if (s == State.STOPPED || s == State.STOPPING || s == State.NEW) {
-            if (s == State.NEW) {
-                state.compareAndSet(State.NEW, State.STOPPED);
-                closeOperations();
+        synchronized (lifecycle) {
+            if (closed) {
+                return;
             }
-            return;
+            closed = true;
+            if (state.compareAndSet(State.NEW, State.STOPPED)) {
+                terminated.countDown();
+                closeOperations();
+                return;
+            }
+            closeLocked();
         }
+    }
+
+    private void closeLocked() {
         boolean wasRunning;
         boolean started;
         synchronized (engineStart) {

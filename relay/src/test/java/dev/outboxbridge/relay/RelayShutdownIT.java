@@ -16,6 +16,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -68,5 +71,56 @@ class RelayShutdownIT {
         assertThat(counts.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
                 .as("duplicates after clean stops").isEmpty();
         assertThat(records).hasSize(committed.size());
+    }
+
+    /**
+     * A close() that races start() (here: issued while start() runs its start-up checks) must win: once close()
+     * returned, the relay is STOPPED and none of its threads (lease, slot monitor, engine) runs, even though start()
+     * went on to finish its checks.
+     */
+    @Test
+    void closeDuringStartLeavesTheRelayStoppedWithNoThreadRunning(TestDatabase db, TestKafka kafka) throws Exception {
+        RelayConfig config = RelayConfig.of(RelayIT.relaySettings(db, kafka, dir)); // ha.enabled=true: start() ends as a standby
+        Relay relay = Relay.create(config);
+        CountDownLatch inPreflight = new CountDownLatch(1);
+        AtomicCloser closer = new AtomicCloser(relay);
+        relay.beforePreflight = () -> {
+            inPreflight.countDown();
+            // let close() be issued and get as far as it can before the checks go on
+            await().atMost(TIMEOUT).until(closer::startedAndWaitingOrDone);
+        };
+        CompletableFuture<Void> starting = CompletableFuture.runAsync(() -> {
+            try {
+                relay.start();
+            } catch (RuntimeException e) {
+                // a start that close() cut short may fail; what matters is the state after close()
+            }
+        });
+        assertThat(inPreflight.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        closer.start();
+        closer.join(TIMEOUT.toMillis());
+        assertThat(closer.isAlive()).as("close() returned").isFalse();
+        starting.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(relay.state()).isEqualTo(Relay.State.STOPPED);
+        // a pool's last worker reports termination an instant before its thread ends: allow that instant, no more
+        await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertThat(relayThreads(config)).as("relay threads after close()").isEmpty());
+        assertThat(relayThreads(config)).isEmpty();
+    }
+
+    /** Runs close() on a thread of its own and tells when it waits for something or finished. */
+    private static final class AtomicCloser extends Thread {
+        AtomicCloser(Relay relay) {
+            super(relay::close, "test-closer");
+        }
+
+        boolean startedAndWaitingOrDone() {
+            State s = getState();
+            return s == State.BLOCKED || s == State.WAITING || s == State.TIMED_WAITING || s == State.TERMINATED;
+        }
+    }
+
+    private static List<String> relayThreads(RelayConfig config) {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                .filter(n -> n.startsWith("outbox-relay-") && n.endsWith("-" + config.name())).sorted().toList();
     }
 }
