@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay;
 
+import dev.outboxbridge.relay.internal.Deadline;
 import dev.outboxbridge.relay.internal.KafkaPositionStore;
 import dev.outboxbridge.relay.internal.LeaderLease;
 import dev.outboxbridge.relay.internal.OffsetTopic;
@@ -87,6 +88,7 @@ public final class Relay implements AutoCloseable {
     // start() and close() run one at a time: a close() issued while start() runs waits for it, then stops what it started
     private final Object lifecycle = new Object();
     private boolean closed; // guarded by lifecycle: close() ran (it runs once)
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
     private final String instanceId = java.util.UUID.randomUUID().toString();
     /** Test hook: runs in {@link #start()} before the start-up checks. */
     volatile Runnable beforePreflight = () -> { };
@@ -191,7 +193,7 @@ public final class Relay implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             fail(e);
-            releaseResources();
+            releaseResources(Deadline.after(Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS))));
             throw e;
         }
     }
@@ -422,42 +424,28 @@ public final class Relay implements AutoCloseable {
             started = engineStarted; // a standby never started its engine: nothing to stop or wait for
         }
         Duration timeout = Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout); // one deadline for the whole close: every wait below is bounded by it
         LOG.info("Relay '{}' stopping (timeout {} ms)", config.name(), timeout.toMillis());
         if (publisher != null) {
             // first stop publishing and let the batch in flight be acknowledged and marked processed, so that the
             // engine's final flush stores the position right after the last event sent: a restart re-sends nothing
+            long drainMs = Math.min(timeout.toMillis() / 2, deadline.leftMillis());
             try {
-                if (!publisher.stopAndDrain(timeout.toMillis() / 2)) {
+                if (!publisher.stopAndDrain(drainMs)) {
                     LOG.warn("Relay '{}': the batch in flight was not acknowledged within {} ms; it will be sent again after a restart",
-                            config.name(), timeout.toMillis() / 2);
+                            config.name(), drainMs);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
         if (engine != null && started) {
-            try {
-                engine.close();
-            } catch (IOException | RuntimeException e) {
-                if (state.get() == State.FAILED) {
-                    LOG.debug("Relay '{}': engine already stopped: {}", config.name(), e.toString());
-                } else {
-                    LOG.warn("Relay '{}': closing the engine failed: {}", config.name(), e.toString());
-                }
-            }
-            try {
-                if (!terminated.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    LOG.warn("Relay '{}': the engine did not stop within {} ms; continuing shutdown", config.name(), timeout.toMillis());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            stopEngine(deadline);
         }
         Thread f = fenceThread;
         if (f != null) {
             try {
-                f.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+                f.join(Math.max(1, deadline.leftMillis()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -470,24 +458,53 @@ public final class Relay implements AutoCloseable {
         LOG.info("Relay '{}' stopped ({}), {} events published", config.name(), state.get(), publishedCount());
     }
 
-    private void releaseResources() {
-        releaseResources(System.nanoTime() + TimeUnit.SECONDS.toNanos(10));
+    /**
+     * Closes the engine (it flushes the position) on a thread of its own, so that an engine stuck on an unreachable
+     * Kafka or PostgreSQL cannot hold close() past the deadline; then waits for its completion callback.
+     */
+    private void stopEngine(Deadline deadline) {
+        Thread stopper = new Thread(() -> {
+            try {
+                engine.close();
+            } catch (IOException | RuntimeException e) {
+                if (state.get() == State.FAILED) {
+                    LOG.debug("Relay '{}': engine already stopped: {}", config.name(), e.toString());
+                } else {
+                    LOG.warn("Relay '{}': closing the engine failed: {}", config.name(), e.toString());
+                }
+            }
+        }, "outbox-relay-stop-" + config.name());
+        stopper.setDaemon(true);
+        stopper.start();
+        try {
+            stopper.join(Math.max(1, deadline.leftMillis()));
+            if (stopper.isAlive() || !terminated.await(deadline.leftNanos(), TimeUnit.NANOSECONDS)) {
+                LOG.warn("Relay '{}': the engine did not stop within shutdown.timeout.ms ({} ms); continuing shutdown, its"
+                        + " position may not be stored (events after the last stored one are sent again after a restart)",
+                        config.name(), deadline.timeoutMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
-    private void releaseResources(long deadline) {
+    private void releaseResources(Deadline deadline) {
+        if (released.getAndSet(true)) {
+            return;
+        }
         LeaderLease l = lease;
         if (l != null) {
-            l.close(); // after the engine stopped and stored its position: then the lock is freed for a standby
+            l.close(deadline.left()); // after the engine stopped and stored its position: then the lock is freed for a standby
         }
         SlotMonitor m = slotMonitor;
         if (m != null) {
-            m.close();
+            m.close(deadline.left());
         }
         KafkaPositionStore.unregisterFence(instanceId);
         if (executor != null) {
             executor.shutdown();
             try {
-                if (!executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                if (!executor.awaitTermination(deadline.leftNanos(), TimeUnit.NANOSECONDS)) {
                     LOG.warn("Relay '{}': engine thread still running after the shutdown timeout; interrupting it", config.name());
                     executor.shutdownNow();
                 }
@@ -496,12 +513,16 @@ public final class Relay implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        Duration left = Duration.ofNanos(Math.max(TimeUnit.SECONDS.toNanos(1), deadline - System.nanoTime()));
+        // what Kafka has not acknowledged by now was not marked processed: it is sent again after a restart
         if (producer != null) {
-            producer.close(left);
+            producer.close(deadline.left());
         }
         if (admin != null) {
-            admin.close(Duration.ofSeconds(5));
+            admin.close(deadline.left());
+        }
+        if (deadline.passed()) {
+            LOG.warn("Relay '{}': shutdown.timeout.ms ({} ms) passed; Kafka clients and threads still busy were closed without"
+                    + " waiting for them", config.name(), deadline.timeoutMillis());
         }
         terminated.countDown();
     }

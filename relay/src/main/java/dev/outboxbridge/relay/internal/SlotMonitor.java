@@ -2,6 +2,7 @@ package dev.outboxbridge.relay.internal;
 
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
+import java.time.Duration;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -104,10 +105,15 @@ public final class SlotMonitor implements AutoCloseable {
     /** Stops the thread (waiting up to 10 s for a check in progress) and closes the connection. */
     @Override
     public void close() {
+        close(Duration.ofSeconds(10));
+    }
+
+    /** Stops the thread (waiting at most {@code timeout} for a check in progress) and closes the connection. */
+    public void close(Duration timeout) {
         executor.shutdown();
         try {
-            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
-                LOG.warn("Slot monitor of relay '{}' still running 10 s after close; interrupting it", config.name());
+            if (!executor.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                LOG.warn("Slot monitor of relay '{}' still running {} ms after close; interrupting it", config.name(), timeout.toMillis());
                 executor.shutdownNow();
             }
         } catch (InterruptedException e) {
