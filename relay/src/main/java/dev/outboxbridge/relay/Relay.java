@@ -4,7 +4,6 @@ import dev.outboxbridge.relay.internal.Deadline;
 import dev.outboxbridge.relay.internal.KafkaPositionStore;
 import dev.outboxbridge.relay.internal.LeaderLease;
 import dev.outboxbridge.relay.internal.OffsetTopic;
-import dev.outboxbridge.relay.internal.OperationsServer;
 import dev.outboxbridge.relay.internal.RelayMetrics;
 import dev.outboxbridge.relay.internal.OutboxRecordMapper;
 import dev.outboxbridge.relay.internal.Preflight;
@@ -12,6 +11,8 @@ import dev.outboxbridge.relay.internal.PublishingChangeConsumer;
 import dev.outboxbridge.relay.internal.SlotMonitor;
 import dev.outboxbridge.relay.internal.TopicGuard;
 import io.debezium.embedded.Connect;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
@@ -19,7 +20,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -78,7 +79,6 @@ public final class Relay implements AutoCloseable {
     private volatile PublishingChangeConsumer publisher;
     private final Clock clock;
     private final RelayMetrics metrics;
-    private volatile OperationsServer http;
     private volatile LeaderLease lease; // null unless ha.enabled
     private volatile SlotMonitor slotMonitor;
     private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
@@ -93,25 +93,55 @@ public final class Relay implements AutoCloseable {
     /** Test hook: runs in {@link #start()} before the start-up checks. */
     volatile Runnable beforePreflight = () -> { };
 
-    private Relay(RelayConfig config, Clock clock) {
+    private Relay(RelayConfig config, Clock clock, MeterRegistry registry) {
         this.config = config;
         this.clock = clock;
-        this.metrics = new RelayMetrics(config.name());
+        this.metrics = new RelayMetrics(config.name(), registry);
     }
 
+    /** A relay with the system clock and metrics kept to itself (a {@link SimpleMeterRegistry}). */
     public static Relay create(RelayConfig config) {
-        return new Relay(config, Clock.systemUTC());
+        return builder(config).build();
     }
 
     /** With the clock that measures publish latency (commit time to Kafka acknowledgement). */
     public static Relay create(RelayConfig config, Clock clock) {
-        return new Relay(config, clock);
+        return builder(config).clock(clock).build();
     }
 
-    /** The port of the operations endpoints, or -1 when they are off or not started. */
-    public int httpPort() {
-        OperationsServer h = http;
-        return h == null ? -1 : h.port();
+    /** A relay with the host's meter registry and clock: {@code Relay.builder(config).meterRegistry(r).clock(c).build()}. */
+    public static Builder builder(RelayConfig config) {
+        return new Builder(config);
+    }
+
+    /** Builds a {@link Relay}; everything but the configuration is optional. */
+    public static final class Builder {
+        private final RelayConfig config;
+        private Clock clock = Clock.systemUTC();
+        private MeterRegistry meterRegistry;
+
+        private Builder(RelayConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        /** The clock that measures publish latency (commit time to Kafka acknowledgement); default the system UTC clock. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Where the relay registers its meters ({@code outbox.relay.*}, tagged {@code relay=<relay.name>}); they are
+         * removed again on {@link Relay#close()}, the registry stays the caller's. Default: a registry of its own.
+         */
+        public Builder meterRegistry(MeterRegistry meterRegistry) {
+            this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+            return this;
+        }
+
+        public Relay build() {
+            return new Relay(config, clock, meterRegistry != null ? meterRegistry : new SimpleMeterRegistry());
+        }
     }
 
     /**
@@ -142,11 +172,6 @@ public final class Relay implements AutoCloseable {
             metrics.gauge("outbox.relay.leader", "1 while this relay publishes (the leader), else 0", () -> state.get() == State.RUNNING ? 1 : 0);
             metrics.gauge("outbox.relay.standby", "1 while this relay waits for the lease as a standby, else 0",
                     () -> state.get() == State.STANDBY ? 1 : 0);
-            if (config.getInt(RelayConfig.HTTP_PORT) >= 0) {
-                // ready: publishing, or a healthy standby ready to take over
-                http = new OperationsServer(config.name(), config.getInt(RelayConfig.HTTP_PORT), () -> state.get() != State.FAILED,
-                        () -> state.get() == State.RUNNING || state.get() == State.STANDBY, this::statusLine, metrics::scrape);
-            }
             beforePreflight.run();
             preflight.run();
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
@@ -388,7 +413,19 @@ public final class Relay implements AutoCloseable {
         state.set(State.FAILED);
     }
 
-    private String statusLine() {
+    /** Live: not failed (a supervisor restarts a relay that is not). */
+    public boolean isLive() {
+        return state.get() != State.FAILED;
+    }
+
+    /** Ready: publishing, or a healthy standby ready to take over. */
+    public boolean isReady() {
+        State s = state.get();
+        return s == State.RUNNING || s == State.STANDBY;
+    }
+
+    /** One line for operators: the relay's name, state and, when failed or a standby, why. */
+    public String statusLine() {
         Throwable f = failure.get();
         State s = state.get();
         LeaderLease l = lease;
@@ -528,10 +565,6 @@ public final class Relay implements AutoCloseable {
     }
 
     private void closeOperations() {
-        OperationsServer h = http;
-        if (h != null) {
-            h.close();
-        }
         metrics.close();
     }
 

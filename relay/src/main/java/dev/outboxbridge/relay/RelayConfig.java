@@ -152,9 +152,10 @@ public final class RelayConfig extends AbstractConfig {
                             + " reordering nothing. A topic name: send the record there instead (headers outbox.dlq.reason and"
                             + " outbox.dlq.topic added; without its payload when it was too large) and go on.")
             .define(HTTP_PORT, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM,
-                    "Port of the operations endpoints: /health/live (200 unless the relay failed), /health/ready (200 while"
-                            + " publishing) and /metrics (Prometheus). -1 = no HTTP server (the default, so an embedded relay"
-                            + " opens no port), 0 = any free port; the sidecar image sets 8080.")
+                    "Port of the relay application's (outbox-relay-app) operations endpoints: /health/live (200 unless the relay"
+                            + " failed), /health/ready (200 while publishing) and /metrics (Prometheus). -1 = no HTTP server (the"
+                            + " default), 0 = any free port; the sidecar image sets 8080. An embedded Relay (the outbox-relay"
+                            + " library) never opens a port: its metrics go to the MeterRegistry given to Relay.builder.")
             .define(HA_ENABLED, Type.BOOLEAN, true, Importance.HIGH,
                     "Let several relays run on the same database and slot, exactly one publishing: each competes for a lease"
                             + " (a PostgreSQL advisory lock on a connection of its own); the holder publishes, the others wait as"
@@ -169,7 +170,9 @@ public final class RelayConfig extends AbstractConfig {
                             + " ha.lease.ms plus the engine's start after a kill -9 of the leader, and twice that after the"
                             + " leader was cut off from PostgreSQL. Each start of a relay waits it once.")
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
-                    "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
+                    "How long close() may take, all waits together: the batch in flight (at most half of it), the engine's"
+                            + " last position flush, the lease and the Kafka clients. What has not finished by then is abandoned"
+                            + " with a warning; events not yet marked processed are sent again after a restart.");
 
     private final Map<String, String> producerOverrides;
     private final Map<String, String> debeziumOverrides;
@@ -377,6 +380,11 @@ public final class RelayConfig extends AbstractConfig {
         String k = key.toLowerCase(Locale.ROOT);
         return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token") || k.contains("credential")
                 ? "[hidden]" : value;
+    }
+
+    /** The configuration reference (a Markdown page, docs/relay-configuration.md) generated from {@link #DEFINITION}. */
+    public static String configurationReference() {
+        return ConfigDocs.referencePage();
     }
 
     /** Prints the configuration reference (Markdown table) generated from {@link #DEFINITION}. */

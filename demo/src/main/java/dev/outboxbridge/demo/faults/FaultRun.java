@@ -328,7 +328,7 @@ public final class FaultRun {
                         String name = "relay-" + i;
                         Map<String, String> env = new HashMap<>(withFaultPoints(relayEnv, workDir, name));
                         env.put(RelayConfig.environmentVariable(RelayConfig.NAME), RELAY_NAME_PREFIX + i);
-                        relays.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, "dev.outboxbridge.relay.RelayMain",
+                        relays.add(new Supervised(name, g -> ChildJvm.start(name + "-" + g, "dev.outboxbridge.relay.app.RelayMain",
                                 List.of(), env, workDir.resolve(name + ".log"), "512m"), Duration.ofSeconds(1)));
                         if (i == 0) {
                             awaitSlot(shop, slot, workDir);
