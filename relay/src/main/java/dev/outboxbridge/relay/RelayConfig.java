@@ -1,6 +1,7 @@
 package dev.outboxbridge.relay;
 
 import dev.outboxbridge.db.TableName;
+import dev.outboxbridge.relay.internal.EngineProperties;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -150,7 +151,7 @@ public final class RelayConfig extends AbstractConfig {
                     "What to do with a record Kafka refuses for good (too large for its topic, invalid topic, not authorized)."
                             + " Empty (the default): stop publishing, report unhealthy with the event id and the reason, losing and"
                             + " reordering nothing. A topic name: send the record there instead (headers outbox.dlq.reason and"
-                            + " outbox.dlq.topic added; without its payload when it was too large) and go on.")
+                            + " outbox.dlq.topic added, see DeadLetterHeaders; without its payload when it was too large) and go on.")
             .define(HTTP_PORT, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM,
                     "Port of the relay application's (outbox-relay-app) operations endpoints: /health/live (200 unless the relay"
                             + " failed), /health/ready (200 while publishing) and /metrics (Prometheus). -1 = no HTTP server (the"

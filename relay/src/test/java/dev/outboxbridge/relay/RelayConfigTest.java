@@ -3,6 +3,7 @@ package dev.outboxbridge.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.outboxbridge.relay.internal.EngineProperties;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;

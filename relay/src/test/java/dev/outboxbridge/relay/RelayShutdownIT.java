@@ -93,11 +93,11 @@ class RelayShutdownIT {
         Relay relay = Relay.create(config);
         CountDownLatch inPreflight = new CountDownLatch(1);
         AtomicCloser closer = new AtomicCloser(relay);
-        relay.beforePreflight = () -> {
+        relay.beforePreflight(() -> {
             inPreflight.countDown();
             // let close() be issued and get as far as it can before the checks go on
             await().atMost(TIMEOUT).until(closer::startedAndWaitingOrDone);
-        };
+        });
         CompletableFuture<Void> starting = CompletableFuture.runAsync(() -> {
             try {
                 relay.start();

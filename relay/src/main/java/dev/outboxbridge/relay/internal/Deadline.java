@@ -3,7 +3,7 @@ package dev.outboxbridge.relay.internal;
 import java.time.Duration;
 
 /** One deadline for a shutdown: every wait of it takes what is left, never a fixed time of its own. */
-public final class Deadline {
+final class Deadline {
 
     private final long timeoutNanos;
     private final long endNanos;

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <p>A lost lease is final for this instance: the relay stops and its supervisor starts it again as a
  * standby, as Kubernetes controllers do after losing leader election.
  */
-public final class LeaderLease implements AutoCloseable {
+final class LeaderLease implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LeaderLease.class);
     /** Namespace of the relay's advisory lock keys in pg_locks (classid): "OB". */

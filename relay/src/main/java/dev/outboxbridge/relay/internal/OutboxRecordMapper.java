@@ -20,7 +20,7 @@ import org.apache.kafka.connect.source.SourceRecord;
  * {@code eventType}, {@code aggregateType} and the row's {@code headers}, timestamp = the
  * transaction's commit time. Only inserts are published.
  */
-public final class OutboxRecordMapper {
+final class OutboxRecordMapper {
 
     public static final String HEADER_ID = "id";
     public static final String HEADER_EVENT_TYPE = "eventType";

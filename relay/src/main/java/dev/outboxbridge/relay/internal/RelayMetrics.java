@@ -17,7 +17,7 @@ import java.util.function.DoubleSupplier;
  * one), every meter tagged {@code relay=<relay.name>}; one instance per relay. {@link #close()} removes the relay's
  * meters from the registry and leaves the registry itself to its owner.
  */
-public final class RelayMetrics {
+final class RelayMetrics {
 
     private final MeterRegistry registry;
     private final Tags tags;

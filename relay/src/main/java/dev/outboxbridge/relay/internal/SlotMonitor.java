@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * connection) and whether PostgreSQL invalidated it ({@code wal_status = lost}) or it was dropped,
  * in which case the relay must fail loudly instead of resuming silently from a wrong position.
  */
-public final class SlotMonitor implements AutoCloseable {
+final class SlotMonitor implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(SlotMonitor.class);
 

@@ -1,6 +1,7 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.internal;
 
-import dev.outboxbridge.relay.internal.KafkaPositionStore;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -12,7 +13,8 @@ import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * The settings the relay gives the Debezium engine and its Kafka clients, and the one table of the keys it owns.
+ * The settings the relay gives the Debezium engine and its Kafka clients, and the one table of the keys it owns. Not API:
+ * public for {@code RelayConfig}'s validation.
  *
  * <p>{@link #OWNED} is both what the relay sets and what it refuses from users: a {@code debezium.*} or
  * {@code kafka.producer.*} value for an owned key stops the relay at start-up with the key, the value, the reason and
@@ -20,17 +22,19 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code byDefault(...)}, which fail for a key missing from the tables, so the two cannot drift apart.
  * {@link #DEFAULTS} are the relay's defaults a user may override.
  */
-final class EngineProperties {
+public final class EngineProperties {
 
-    static final String DEBEZIUM = RelayConfig.DEBEZIUM_PREFIX;
-    static final String PRODUCER = RelayConfig.PRODUCER_PREFIX;
+    private static final String DEBEZIUM = RelayConfig.DEBEZIUM_PREFIX;
+    private static final String PRODUCER = RelayConfig.PRODUCER_PREFIX;
     /** Debezium engine name: with the server name (database.slot), the key of the stored position. */
     static final String ENGINE_NAME = "outbox-bridge-relay";
+    /** The heartbeat: a non-transactional logical message the relay publishes nothing for. */
+    static final String HEARTBEAT_QUERY = "SELECT pg_logical_emit_message(false, '" + Relay.HEARTBEAT_PREFIX + "', '')";
 
     /** Owned keys, with their prefix ({@code debezium.} or {@code kafka.producer.}): why the relay owns it, and the fix. */
-    static final Map<String, String> OWNED;
+    public static final Map<String, String> OWNED;
     /** Keys the relay sets by default, with their prefix: the default and why; a user's value wins. */
-    static final Map<String, String> DEFAULTS;
+    public static final Map<String, String> DEFAULTS;
 
     static {
         Map<String, String> o = new LinkedHashMap<>();
@@ -113,7 +117,7 @@ final class EngineProperties {
     }
 
     /** Refuses a user's value for an owned key (prefix: debezium. or kafka.producer.), naming the key, the value, the reason and the fix. */
-    static void refuseOwned(String prefix, Map<String, String> overrides) {
+    public static void refuseOwned(String prefix, Map<String, String> overrides) {
         overrides.forEach((key, value) -> {
             String why = OWNED.get(prefix + key);
             if (why != null) {
@@ -123,7 +127,7 @@ final class EngineProperties {
     }
 
     /** The Debezium engine's properties; {@code instance} ties the position store to this relay's lease. */
-    static Properties engine(RelayConfig config, String instance) {
+    public static Properties engine(RelayConfig config, String instance) {
         Properties p = new Properties();
         config.debeziumOverrides().forEach(p::setProperty); // none of them is owned: RelayConfig refused those
         own(p, "name", ENGINE_NAME);
@@ -169,7 +173,7 @@ final class EngineProperties {
             // a non-transactional logical message: decoded even though the publication covers only the outbox table, so
             // the position moves past other tables' WAL; the relay publishes nothing for it
             own(p, "heartbeat.interval.ms", heartbeat);
-            own(p, "heartbeat.action.query", Relay.HEARTBEAT_QUERY);
+            own(p, "heartbeat.action.query", HEARTBEAT_QUERY);
         }
         own(p, "tombstones.on.delete", false);
         own(p, "skipped.operations", "u,d,t");
@@ -184,7 +188,7 @@ final class EngineProperties {
     }
 
     /** The event producer's properties: the relay's defaults, then the user's kafka.producer.*, then what the guarantees need. */
-    static Map<String, Object> producer(RelayConfig config) {
+    public static Map<String, Object> producer(RelayConfig config) {
         Map<String, Object> p = new HashMap<>();
         byDefault(p, ProducerConfig.LINGER_MS_CONFIG, "5");
         byDefault(p, ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
