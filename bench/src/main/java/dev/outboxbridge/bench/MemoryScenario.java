@@ -66,7 +66,7 @@ final class MemoryScenario {
                     // Debezium 3.6 warns once per event when its metrics queue is full during a fast drain: thousands of lines
                     + "<logger name=\"io.debezium.metrics.stats.MeasurementCollector\" level=\"ERROR\"/></configuration>");
             List<String> cmd = List.of(javaBinary(), "-Xmx" + o.memoryHeap(), "-Xlog:gc:file=" + gcLog + ":uptime",
-                    "-Dlogback.configurationFile=" + logback, "-cp", classpath(), "dev.outboxbridge.relay.RelayMain");
+                    "-Dlogback.configurationFile=" + logback, "-cp", classpath(), "dev.outboxbridge.relay.app.RelayMain");
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(relayLog.toFile());
             pb.environment().putAll(RelayConfig.toEnvironment(RelayContender.settings(ctx.target(db, slot, pub, prefix))));
             result.put("command", String.join(" ", cmd).replace(classpath(), "<bench jar>:<lib/*>").replace(logback.toString(), "<relay INFO logback.xml>"));

@@ -53,8 +53,8 @@ public final class HistoryChecker {
     /** The event id header the relay sets on every record (the consumer's dead letters keep it). */
     static final String ID_HEADER = "id";
     /** Headers the relay adds to a dead letter (see RelayConfig's dead.letter.topic). */
-    static final String RELAY_DLQ_REASON = "outbox.dlq.reason";
-    static final String RELAY_DLQ_TOPIC = "outbox.dlq.topic";
+    static final String RELAY_DLQ_REASON = dev.outboxbridge.relay.DeadLetterHeaders.REASON;
+    static final String RELAY_DLQ_TOPIC = dev.outboxbridge.relay.DeadLetterHeaders.ORIGINAL_TOPIC;
 
     /** The checker's verdicts. */
     public record Verdict(long committed, long rolledBack, long kafkaRecords, long kafkaDuplicates, List<String> lost,

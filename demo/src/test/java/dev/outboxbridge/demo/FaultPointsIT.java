@@ -68,7 +68,7 @@ class FaultPointsIT {
         Path log = dir.resolve("relay.log");
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
 
-        ChildJvm relay = ChildJvm.start("relay", "dev.outboxbridge.relay.RelayMain", List.of(), env, log, "256m");
+        ChildJvm relay = ChildJvm.start("relay", "dev.outboxbridge.relay.app.RelayMain", List.of(), env, log, "256m");
         try {
             String slot = settings.get(RelayConfig.SLOT_NAME);
             await().atMost(TIMEOUT).until(() -> shop.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?", slot) == 1);
@@ -103,7 +103,7 @@ class FaultPointsIT {
                 default -> throw new IllegalArgumentException(point.toString());
             }
 
-            relay = ChildJvm.start("relay-restarted", "dev.outboxbridge.relay.RelayMain", List.of(), env, log, "256m");
+            relay = ChildJvm.start("relay-restarted", "dev.outboxbridge.relay.app.RelayMain", List.of(), env, log, "256m");
             boolean resent = point == FaultPoint.RELAY_AFTER_ACK || point == FaultPoint.RELAY_BEFORE_POSITION_FLUSH;
             List<String> expected = ids.stream().map(UUID::toString).toList();
             // the restarted relay publishes once it holds the lease (ha.lease.ms after its start), and the records of

@@ -75,7 +75,7 @@ class SaslIT {
             Map<String, String> env = RelayConfig.toEnvironment(settings);
             env.put("OUTBOX_LOG_LEVEL", "DEBUG");
             Path relayLog = dir.resolve("relay.log");
-            relay = ChildJvm.start("relay", "dev.outboxbridge.relay.RelayMain", List.of(), env, relayLog, "256m");
+            relay = ChildJvm.start("relay", "dev.outboxbridge.relay.app.RelayMain", List.of(), env, relayLog, "256m");
             String slot = settings.get("slot.name");
             await().atMost(Duration.ofSeconds(90)).until(() ->
                     shop.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?", slot) == 1);

@@ -10,7 +10,7 @@ import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.RelayConfig;
-import dev.outboxbridge.relay.RelayMain;
+import dev.outboxbridge.relay.app.RelayMain;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
@@ -125,7 +125,7 @@ class TlsIT {
         Map<String, String> env = RelayConfig.toEnvironment(settings);
         env.put("OUTBOX_LOG_LEVEL", "DEBUG");
         env.put("JAVA_TOOL_OPTIONS", "-Dlogback.configurationFile=relay-client-configs-logback.xml");
-        return ChildJvm.start("relay", "dev.outboxbridge.relay.RelayMain", List.of(), env, log, "256m");
+        return ChildJvm.start("relay", "dev.outboxbridge.relay.app.RelayMain", List.of(), env, log, "256m");
     }
 
     @Test

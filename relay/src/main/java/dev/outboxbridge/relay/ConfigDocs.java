@@ -12,7 +12,7 @@ final class ConfigDocs {
     /** The whole page {@code docs/relay-configuration.md}. */
     static String referencePage() {
         return "# Relay configuration reference\n\n"
-                + "Generated from `RelayConfig.DEFINITION` by `java -jar relay/target/outbox-relay-<version>.jar --print-config-reference`;"
+                + "Generated from `RelayConfig.DEFINITION` by `java -jar relay-app/target/outbox-relay-app-<version>.jar --print-config-reference`;"
                 + " `ConfigDocsTest` fails when this file and the code disagree. Settings come from the `--config` properties file and"
                 + " from environment variables (the environment wins).\n\n"
                 + markdown(RelayConfig.DEFINITION);

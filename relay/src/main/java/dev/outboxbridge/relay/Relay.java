@@ -1,44 +1,12 @@
 package dev.outboxbridge.relay;
 
-import dev.outboxbridge.relay.internal.KafkaPositionStore;
-import dev.outboxbridge.relay.internal.LeaderLease;
-import dev.outboxbridge.relay.internal.OffsetTopic;
-import dev.outboxbridge.relay.internal.OperationsServer;
-import dev.outboxbridge.relay.internal.RelayMetrics;
-import dev.outboxbridge.relay.internal.OutboxRecordMapper;
-import dev.outboxbridge.relay.internal.Preflight;
-import dev.outboxbridge.relay.internal.PublishingChangeConsumer;
-import dev.outboxbridge.relay.internal.SlotMonitor;
-import dev.outboxbridge.relay.internal.TopicGuard;
-import io.debezium.embedded.Connect;
-import io.debezium.engine.DebeziumEngine;
-import io.debezium.engine.RecordChangeEvent;
-import io.debezium.engine.format.ChangeEventFormat;
-import java.io.IOException;
+import dev.outboxbridge.relay.internal.RelayRuntime;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
-import java.util.Properties;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.SaslAuthenticationException;
-import org.apache.kafka.common.errors.SslAuthenticationException;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.connect.source.SourceRecord;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The relay: an embedded Debezium Postgres engine (pgoutput, a slot and a publication covering
@@ -48,19 +16,19 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Lifecycle: {@link #start()} runs the start-up checks and starts the engine on one named
  * thread; {@link #close()} stops reading, waits for the batch in flight, stores the position and
- * closes the producer, all within {@code shutdown.timeout.ms}. A relay that failed reports why in
- * {@link #failure()}; it is not restarted in-process (run it under a supervisor that restarts it).
+ * closes the producer, all within {@code shutdown.timeout.ms}. {@code start()} and {@code close()}
+ * run one at a time: a close() issued during start() waits for it, then stops what it started. A
+ * relay that failed reports why in {@link #failure()}; it is not restarted in-process (run it
+ * under a supervisor that restarts it).
+ *
+ * <p>Embedding: {@code Relay.builder(config).meterRegistry(registry).clock(clock).build()}. The
+ * runnable sidecar (command line, operations endpoints, logging) is the {@code outbox-relay-app}
+ * module.
  */
 public final class Relay implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Relay.class);
-    /** Debezium engine name: with the server name (database.slot), the key of the stored position. */
-    static final String ENGINE_NAME = "outbox-bridge-relay";
     /** Prefix of the relay's heartbeat messages in the WAL. */
     public static final String HEARTBEAT_PREFIX = "outbox-bridge-heartbeat";
-    /** How often the slot's retained WAL and wal_status are checked while the relay runs. */
-    static final Duration SLOT_CHECK_INTERVAL = Duration.ofSeconds(5);
-    static final String HEARTBEAT_QUERY = "SELECT pg_logical_emit_message(false, '" + HEARTBEAT_PREFIX + "', '')";
 
     /**
      * Lifecycle states; transitions are compare-and-set. STANDBY: started, waiting for the lease
@@ -68,45 +36,55 @@ public final class Relay implements AutoCloseable {
      */
     public enum State { NEW, STARTING, STANDBY, RUNNING, STOPPING, STOPPED, FAILED }
 
-    private final RelayConfig config;
-    private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final CountDownLatch terminated = new CountDownLatch(1);
-    private volatile KafkaProducer<byte[], byte[]> producer;
-    private volatile Admin admin;
-    private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
-    private volatile ExecutorService executor;
-    private volatile PublishingChangeConsumer publisher;
-    private final Clock clock;
-    private final RelayMetrics metrics;
-    private volatile OperationsServer http;
-    private volatile LeaderLease lease; // null unless ha.enabled
-    private volatile SlotMonitor slotMonitor;
-    private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
-    private volatile Thread fenceThread;
-    private final Object engineStart = new Object(); // the engine starts at most once, never after close() began
-    private boolean engineStarted; // guarded by engineStart
-    private final String instanceId = java.util.UUID.randomUUID().toString();
+    private final RelayRuntime runtime;
 
-    private Relay(RelayConfig config, Clock clock) {
-        this.config = config;
-        this.clock = clock;
-        this.metrics = new RelayMetrics(config.name());
+    private Relay(RelayConfig config, Clock clock, MeterRegistry registry) {
+        this.runtime = new RelayRuntime(config, clock, registry);
     }
 
+    /** A relay with the system clock and metrics kept to itself (a {@link SimpleMeterRegistry}). */
     public static Relay create(RelayConfig config) {
-        return new Relay(config, Clock.systemUTC());
+        return builder(config).build();
     }
 
     /** With the clock that measures publish latency (commit time to Kafka acknowledgement). */
     public static Relay create(RelayConfig config, Clock clock) {
-        return new Relay(config, clock);
+        return builder(config).clock(clock).build();
     }
 
-    /** The port of the operations endpoints, or -1 when they are off or not started. */
-    public int httpPort() {
-        OperationsServer h = http;
-        return h == null ? -1 : h.port();
+    /** A relay with the host's meter registry and clock: {@code Relay.builder(config).meterRegistry(r).clock(c).build()}. */
+    public static Builder builder(RelayConfig config) {
+        return new Builder(config);
+    }
+
+    /** Builds a {@link Relay}; everything but the configuration is optional. */
+    public static final class Builder {
+        private final RelayConfig config;
+        private Clock clock = Clock.systemUTC();
+        private MeterRegistry meterRegistry;
+
+        private Builder(RelayConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        /** The clock that measures publish latency (commit time to Kafka acknowledgement); default the system UTC clock. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Where the relay registers its meters ({@code outbox.relay.*}, tagged {@code relay=<relay.name>}); they are
+         * removed again on {@link Relay#close()}, the registry stays the caller's. Default: a registry of its own.
+         */
+        public Builder meterRegistry(MeterRegistry meterRegistry) {
+            this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+            return this;
+        }
+
+        public Relay build() {
+            return new Relay(config, clock, meterRegistry != null ? meterRegistry : new SimpleMeterRegistry());
+        }
     }
 
     /**
@@ -115,501 +93,64 @@ public final class Relay implements AutoCloseable {
      * published.
      *
      * @throws RelayException naming what failed and the fix; the relay is then FAILED
+     * @throws IllegalStateException when the relay was started or closed before
      */
     public void start() {
-        transition(State.NEW, State.STARTING);
-        try {
-            LOG.info("Relay '{}' starting: PostgreSQL {} as user '{}', table {}, slot {}, publication {}; Kafka {}, topic prefix '{}'",
-                    config.name(), config.jdbcUrl(), config.databaseUser(), config.outboxTable(), config.slotName(),
-                    config.publicationName(), config.bootstrapServers(), config.topicPrefix());
-            LOG.debug("Relay configuration: {}", config.describe());
-            Preflight preflight = new Preflight(config);
-            SlotMonitor monitor = new SlotMonitor(config, this::slotUnusable);
-            slotMonitor = monitor;
-            metrics.gauge("outbox.relay.slot.retained.wal.bytes", "WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn),"
-                    + " checked every " + SLOT_CHECK_INTERVAL.toSeconds() + " s", monitor::retainedWalBytes);
-            metrics.gauge("outbox.relay.leader", "1 while this relay publishes (the leader), else 0", () -> state.get() == State.RUNNING ? 1 : 0);
-            metrics.gauge("outbox.relay.standby", "1 while this relay waits for the lease as a standby, else 0",
-                    () -> state.get() == State.STANDBY ? 1 : 0);
-            if (config.getInt(RelayConfig.HTTP_PORT) >= 0) {
-                // ready: publishing, or a healthy standby ready to take over
-                http = new OperationsServer(config.name(), config.getInt(RelayConfig.HTTP_PORT), () -> state.get() != State.FAILED,
-                        () -> state.get() == State.RUNNING || state.get() == State.STANDBY, this::statusLine, metrics::scrape);
-            }
-            preflight.run();
-            monitor.start(SLOT_CHECK_INTERVAL.toMillis());
-            admin = createAdmin();
-            checkKafkaReachable();
-            if (config.offsetsInKafka()) {
-                OffsetTopic.ensure(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC),
-                        config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
-            }
-            producer = new KafkaProducer<>(producerProperties());
-            publisher = new PublishingChangeConsumer(producer,
-                    new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
-                    new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
-                            config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
-                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
-                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
-            KafkaPositionStore.registerFence(instanceId, this::mayPublish);
-            engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
-                    .using(engineProperties())
-                    .using(this::engineCompleted)
-                    .notifying(publisher)
-                    .build();
-            executor = Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "outbox-relay-engine-" + config.name());
-                t.setDaemon(false);
-                return t;
-            });
-            if (config.getBoolean(RelayConfig.HA_ENABLED)) {
-                transition(State.STARTING, State.STANDBY);
-                lease = new LeaderLease(config, new LeaderLease.Listener() {
-                    @Override
-                    public void acquired() {
-                        startPublishing(State.STANDBY);
-                    }
-
-                    @Override
-                    public void lost(String reason) {
-                        fence(reason);
-                    }
-                }, System::nanoTime);
-                lease.start();
-            } else {
-                startPublishing(State.STARTING);
-            }
-        } catch (RuntimeException e) {
-            fail(e);
-            releaseResources();
-            throw e;
-        }
+        runtime.start();
     }
 
-    private void startPublishing(State from) {
-        synchronized (engineStart) {
-            if (state.compareAndSet(from, State.RUNNING)) {
-                engineStarted = true;
-                executor.execute(engine);
-                LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
-            }
-        }
-    }
-
-    /** While false, nothing is sent to Kafka, marked processed or stored as the position. */
-    private boolean mayPublish() {
-        LeaderLease l = lease;
-        return !fenced && (l == null || l.mayPublish());
-    }
-
-    /**
-     * The lease is lost: stop publishing at once (no further send, mark or position write; records not yet
-     * acknowledged are abandoned, to be sent again by the next leader), then stop the engine on a thread of its own.
-     */
-    private void fence(String reason) {
-        haltPublishing("lease", new RelayException("Relay '" + config.name() + "' lost the lease for slot " + config.slotName() + " ("
-                + reason + ") and stopped publishing; another relay may take over. It must be restarted to rejoin as a standby"
-                + " (RelayMain exits; its supervisor starts it again)."), true);
-    }
-
-    /** PostgreSQL invalidated or dropped the slot while the relay ran: fail loudly, never resume from a wrong position. */
-    private void slotUnusable(RelayException cause) {
-        LOG.error("Relay '{}': {}", config.name(), cause.getMessage());
-        haltPublishing("slot", cause, false);
-    }
-
-    /**
-     * Stops publishing at once, fails the relay with the cause, and stops the engine on a thread of its own. With
-     * abortInFlight, sends queued or in flight are abandoned too (not marked processed: sent again by the next leader).
-     */
-    private void haltPublishing(String errorKind, RelayException cause, boolean abortInFlight) {
-        State before = state.get();
-        if (before == State.FAILED || before == State.STOPPING || before == State.STOPPED) {
-            return;
-        }
-        fenced = true;
-        KafkaProducer<byte[], byte[]> p = producer;
-        if (abortInFlight && p != null && before == State.RUNNING) {
-            p.close(Duration.ZERO);
-        }
-        metrics.error(errorKind);
-        fail(cause);
-        if (before == State.RUNNING && engine != null) {
-            Thread t = new Thread(() -> {
-                try {
-                    engine.close(); // the engine must not keep the slot: the next leader needs it
-                } catch (IOException | RuntimeException e) {
-                    LOG.debug("Relay '{}': stopping the fenced engine: {}", config.name(), e.toString());
-                }
-            }, "outbox-relay-fence-" + config.name());
-            t.setDaemon(true);
-            fenceThread = t;
-            t.start();
-        } else {
-            terminated.countDown(); // the engine never ran
-        }
-    }
-
-    private Admin createAdmin() {
-        String p = RelayConfig.PRODUCER_PREFIX;
-        try {
-            return Admin.create(adminProperties());
-        } catch (KafkaException e) {
-            // e.g. a truststore that is missing, of another type or with another password
-            throw new RelayException("Cannot create a Kafka client from the " + RelayConfig.PRODUCER_PREFIX + "* settings: "
-                    + e.getMessage() + rootCause(e) + ". Fix: check that " + p + "ssl.truststore.location names a readable"
-                    + " truststore of type " + p + "ssl.truststore.type (PKCS12, JKS or PEM) whose password is "
-                    + p + "ssl.truststore.password (likewise " + p + "ssl.keystore.* when the brokers ask for client"
-                    + " certificates), then " + p + "sasl.* and " + p + "security.protocol", e);
-        }
-    }
-
-    private void checkKafkaReachable() {
-        try {
-            String clusterId = admin.describeCluster().clusterId().get(30, TimeUnit.SECONDS);
-            LOG.info("Connected to Kafka cluster {} at {}", clusterId, config.bootstrapServers());
-        } catch (ExecutionException | TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : null;
-            throw new RelayException("Cannot reach Kafka at " + config.bootstrapServers() + " within 30 s: "
-                    + (cause != null ? cause + rootCause(cause) : "timed out") + ". Fix: " + kafkaConnectionFix(cause), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RelayException("Interrupted while connecting to Kafka", e);
-        }
-    }
-
-    /** What to change when the first connection to Kafka failed with {@code cause} (null: timed out). */
-    static String kafkaConnectionFix(Throwable cause) {
-        String p = RelayConfig.PRODUCER_PREFIX;
-        if (cause instanceof SslAuthenticationException) {
-            String detail = rootCause(cause);
-            if (detail.contains("subject alternative") || detail.contains("No name matching")) {
-                return "the brokers' certificate does not name the host the relay connects to. Connect by a name the certificate"
-                        + " holds (" + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + " and the brokers' advertised.listeners), or reissue"
-                        + " the certificate with that name as a subject alternative name";
-            }
-            if (detail.contains("plaintext connection")) {
-                return "the listener at " + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + " does not speak TLS: point it at the brokers'"
-                        + " SSL/SASL_SSL listener, or set " + p + "security.protocol to match the listener";
-            }
-            return "the relay does not trust the brokers' certificate. Point " + p + "ssl.truststore.location (with " + p
-                    + "ssl.truststore.type and " + p + "ssl.truststore.password) at a truststore holding the certificate of the CA"
-                    + " that signed the brokers' certificates (keytool -importcert -alias kafka-ca -file ca.crt -keystore"
-                    + " truststore.p12 -storetype PKCS12), or remove it when a public CA in the JVM's default trust store signed them";
-        }
-        if (cause instanceof SaslAuthenticationException) {
-            return "the brokers refused the relay's credentials: check " + p + "sasl.mechanism and the user name and password in "
-                    + p + "sasl.jaas.config";
-        }
-        return "check " + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + ", the brokers and the security settings (" + p
-                + "security.protocol, " + p + "ssl.*, " + p + "sasl.*)";
-    }
-
-    /** " (root cause: ...)" of {@code t}: Kafka's own messages say little (e.g. "SSL handshake failed"); empty without a cause. */
-    private static String rootCause(Throwable t) {
-        Throwable root = t.getCause();
-        if (root == null) {
-            return "";
-        }
-        for (int depth = 0; root.getCause() != null && depth < 10; depth++) {
-            root = root.getCause();
-        }
-        return " (root cause: " + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
-    }
-
-    private void engineCompleted(boolean success, String message, Throwable error) {
-        try {
-            if (fenced) {
-                LOG.info("Relay '{}' engine stopped after the lease was lost", config.name());
-            } else if (success && state.get() == State.STOPPING) {
-                LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
-            } else if (state.get() == State.STOPPING && isShutdownRace(error)) {
-                // close() stops Debezium's record pool before its polling thread: changes polled in between are
-                // rejected. The publisher had already stopped, so nothing was sent or marked for them.
-                LOG.info("Relay '{}' engine stopped (changes polled during shutdown are read again after a restart)", config.name());
-            } else if (success && error == null && state.get() != State.RUNNING) {
-                LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
-            } else {
-                Throwable cause = error != null ? rootRelayException(error) : new RelayException("Debezium engine stopped: " + message);
-                if (cause.getMessage() != null && (cause.getMessage().contains("can no longer get changes from replication slot")
-                        || cause.getMessage().contains("has been invalidated"))) {
-                    cause = Preflight.slotLost(config.slotName());
-                } else if (cause.getMessage() != null && cause.getMessage().contains("no longer available on the server")) {
-                    cause = new RelayException("The stored position is behind replication slot '" + config.slotName() + "': the slot was"
-                            + " dropped and recreated (or advanced by hand) and the WAL in between is gone, so outbox events committed"
-                            + " in between may never have been published. The relay refuses to resume from a wrong position. Fix: find"
-                            + " and republish the outbox rows committed since the relay last ran, then reset the stored position (point "
-                            + RelayConfig.OFFSET_STORAGE_TOPIC + " at a new topic, or delete " + RelayConfig.OFFSET_FILE
-                            + ") and restart. Debezium said: " + cause.getMessage(), cause);
-                }
-                LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
-                fail(cause);
-            }
-        } finally {
-            terminated.countDown();
-        }
-    }
-
-    private static boolean isShutdownRace(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof java.util.concurrent.RejectedExecutionException || t instanceof InterruptedException
-                    || t instanceof java.util.concurrent.CancellationException) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static Throwable rootRelayException(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof RelayException) {
-                return t;
-            }
-        }
-        return error;
-    }
-
-    private void fail(Throwable cause) {
-        if (failure.compareAndSet(null, cause)) {
-            metrics.error(state.get() == State.STARTING ? "startup" : "engine");
-        }
-        state.set(State.FAILED);
-    }
-
-    private String statusLine() {
-        Throwable f = failure.get();
-        State s = state.get();
-        LeaderLease l = lease;
-        String detail = f != null ? ": " + f.getMessage() : s == State.STANDBY && l != null ? ": " + l.standbyReason() : "";
-        return "relay " + config.name() + ": " + s + detail + "\n";
+    /** Test hook: runs in {@link #start()} before the start-up checks. */
+    void beforePreflight(Runnable hook) {
+        runtime.beforePreflight(hook);
     }
 
     /**
      * Stops reading the WAL, waits for the batch in flight to be acknowledged, stores the position
-     * and closes the producer, within {@code shutdown.timeout.ms}. Idempotent.
+     * and closes the producer, within {@code shutdown.timeout.ms} in all. Idempotent; after it
+     * returns no thread of the relay runs (unless something did not stop within the timeout, which
+     * it logs).
      */
     @Override
     public void close() {
-        State s = state.get();
-        if (s == State.STOPPED || s == State.STOPPING || s == State.NEW) {
-            if (s == State.NEW) {
-                state.compareAndSet(State.NEW, State.STOPPED);
-                closeOperations();
-            }
-            return;
-        }
-        boolean wasRunning;
-        boolean started;
-        synchronized (engineStart) {
-            wasRunning = state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.STANDBY, State.STOPPING);
-            started = engineStarted; // a standby never started its engine: nothing to stop or wait for
-        }
-        Duration timeout = Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
-        long deadline = System.nanoTime() + timeout.toNanos();
-        LOG.info("Relay '{}' stopping (timeout {} ms)", config.name(), timeout.toMillis());
-        if (publisher != null) {
-            // first stop publishing and let the batch in flight be acknowledged and marked processed, so that the
-            // engine's final flush stores the position right after the last event sent: a restart re-sends nothing
-            try {
-                if (!publisher.stopAndDrain(timeout.toMillis() / 2)) {
-                    LOG.warn("Relay '{}': the batch in flight was not acknowledged within {} ms; it will be sent again after a restart",
-                            config.name(), timeout.toMillis() / 2);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (engine != null && started) {
-            try {
-                engine.close();
-            } catch (IOException | RuntimeException e) {
-                if (state.get() == State.FAILED) {
-                    LOG.debug("Relay '{}': engine already stopped: {}", config.name(), e.toString());
-                } else {
-                    LOG.warn("Relay '{}': closing the engine failed: {}", config.name(), e.toString());
-                }
-            }
-            try {
-                if (!terminated.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    LOG.warn("Relay '{}': the engine did not stop within {} ms; continuing shutdown", config.name(), timeout.toMillis());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        Thread f = fenceThread;
-        if (f != null) {
-            try {
-                f.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        releaseResources(deadline);
-        if (wasRunning) {
-            state.compareAndSet(State.STOPPING, State.STOPPED);
-        }
-        closeOperations();
-        LOG.info("Relay '{}' stopped ({}), {} events published", config.name(), state.get(), publishedCount());
-    }
-
-    private void releaseResources() {
-        releaseResources(System.nanoTime() + TimeUnit.SECONDS.toNanos(10));
-    }
-
-    private void releaseResources(long deadline) {
-        LeaderLease l = lease;
-        if (l != null) {
-            l.close(); // after the engine stopped and stored its position: then the lock is freed for a standby
-        }
-        SlotMonitor m = slotMonitor;
-        if (m != null) {
-            m.close();
-        }
-        KafkaPositionStore.unregisterFence(instanceId);
-        if (executor != null) {
-            executor.shutdown();
-            try {
-                if (!executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    LOG.warn("Relay '{}': engine thread still running after the shutdown timeout; interrupting it", config.name());
-                    executor.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                executor.shutdownNow();
-                Thread.currentThread().interrupt();
-            }
-        }
-        Duration left = Duration.ofNanos(Math.max(TimeUnit.SECONDS.toNanos(1), deadline - System.nanoTime()));
-        if (producer != null) {
-            producer.close(left);
-        }
-        if (admin != null) {
-            admin.close(Duration.ofSeconds(5));
-        }
-        terminated.countDown();
-    }
-
-    private void closeOperations() {
-        OperationsServer h = http;
-        if (h != null) {
-            h.close();
-        }
-        metrics.close();
+        runtime.close();
     }
 
     /** Waits until the relay stopped or failed. */
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        return terminated.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return runtime.awaitTermination(timeout);
     }
 
     public State state() {
-        return state.get();
+        return runtime.state();
     }
 
     /** Why the relay failed, if it did. */
     public Optional<Throwable> failure() {
-        return Optional.ofNullable(failure.get());
+        return runtime.failure();
     }
 
     /** Events acknowledged by Kafka since start. */
     public long publishedCount() {
-        return publisher == null ? 0 : publisher.published();
+        return runtime.publishedCount();
     }
 
     public RelayConfig config() {
-        return config;
+        return runtime.config();
     }
 
-    private void transition(State from, State to) {
-        if (!state.compareAndSet(from, to)) {
-            throw new IllegalStateException("Relay '" + config.name() + "' is not in expected state " + from + ", current state is " + state.get());
-        }
+    /** Live: not failed (a supervisor restarts a relay that is not). */
+    public boolean isLive() {
+        return state() != State.FAILED;
     }
 
-    private Map<String, Object> adminProperties() {
-        Map<String, Object> p = new HashMap<>(config.producerOverrides()); // security settings apply to the admin client too
-        p.keySet().retainAll(AdminClientConfig.configNames());
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(AdminClientConfig.CLIENT_ID_CONFIG, config.name() + "-admin");
-        return p;
+    /** Ready: publishing, or a healthy standby ready to take over. */
+    public boolean isReady() {
+        State s = state();
+        return s == State.RUNNING || s == State.STANDBY;
     }
 
-    private Map<String, Object> producerProperties() {
-        Map<String, Object> p = new HashMap<>();
-        // defaults tuned for a sidecar: small linger for latency; overridable through kafka.producer.*
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(Math.max(1_048_576, config.getInt(RelayConfig.MAX_RECORD_BYTES) + 65_536)));
-        p.putAll(config.producerOverrides());
-        // the guarantees: not overridable (RelayConfig refuses conflicting values)
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, config.name() + "-producer");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        return p;
-    }
-
-    private Properties engineProperties() {
-        Properties p = new Properties();
-        config.debeziumOverrides().forEach(p::setProperty);
-        // the stored position is keyed by [engine name, {server: database.slot}]: one per slot, whatever the relay is called
-        p.setProperty("name", ENGINE_NAME);
-        p.setProperty("topic.prefix", config.offsetServerName());
-        p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
-        if (config.offsetsInKafka()) {
-            // security settings (kafka.producer.security.protocol, sasl.*, ssl.*) apply to the position store's clients too
-            adminProperties().forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
-            p.remove(AdminClientConfig.CLIENT_ID_CONFIG);
-            p.setProperty("offset.storage", KafkaPositionStore.class.getName()); // Kafka Connect's KafkaOffsetBackingStore, reads of own writes from memory
-            p.setProperty("bootstrap.servers", config.bootstrapServers());
-            p.setProperty("offset.storage.topic", config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
-            p.setProperty("offset.storage.partitions", "1");
-            p.setProperty("linger.ms", "0"); // the position producer: a flush waits for its one record, do not batch
-            p.setProperty(KafkaPositionStore.FENCE_PROPERTY, instanceId); // a fenced relay stores no position
-            p.setProperty("offset.storage.replication.factor", String.valueOf(config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR)));
-        } else {
-            p.setProperty("offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
-            p.setProperty("offset.storage.file.filename", config.getString(RelayConfig.OFFSET_FILE));
-        }
-        p.setProperty("offset.flush.interval.ms", String.valueOf(config.getLong(RelayConfig.OFFSET_FLUSH_INTERVAL_MS)));
-        p.setProperty("database.hostname", config.databaseHost());
-        p.setProperty("database.port", String.valueOf(config.databasePort()));
-        p.setProperty("database.dbname", config.databaseName());
-        p.setProperty("database.user", config.databaseUser());
-        p.setProperty("database.password", config.databasePassword().value());
-        p.setProperty("plugin.name", "pgoutput");
-        p.setProperty("slot.name", config.slotName());
-        p.setProperty("slot.drop.on.stop", "false");
-        p.setProperty("publication.name", config.publicationName());
-        p.setProperty("publication.autocreate.mode", "disabled");
-        p.setProperty("table.include.list", config.outboxTable().toString());
-        p.setProperty("snapshot.mode", "no_data");
-        // a stored position behind the slot means the slot was dropped and recreated (or moved by hand): the WAL in
-        // between is gone, so fail instead of resuming silently; a stored position ahead of the slot advances the slot
-        p.setProperty("offset.mismatch.strategy", "trust_offset");
-        p.setProperty("lsn.flush.mode", "connector");
-        long heartbeat = config.getLong(RelayConfig.HEARTBEAT_INTERVAL_MS);
-        if (heartbeat > 0) {
-            // a non-transactional logical message: decoded even though the publication covers only the outbox table, so
-            // the position moves past other tables' WAL; the relay publishes nothing for it
-            p.setProperty("heartbeat.interval.ms", String.valueOf(heartbeat));
-            p.setProperty("heartbeat.action.query", HEARTBEAT_QUERY);
-        }
-        p.setProperty("tombstones.on.delete", "false");
-        p.setProperty("skipped.operations", "u,d,t");
-        p.setProperty("poll.interval.ms", String.valueOf(config.getLong(RelayConfig.POLL_INTERVAL_MS)));
-        p.setProperty("max.batch.size", String.valueOf(config.getInt(RelayConfig.MAX_BATCH_SIZE)));
-        p.setProperty("max.queue.size", String.valueOf(config.getInt(RelayConfig.MAX_QUEUE_SIZE)));
-        p.putIfAbsent("binary.handling.mode", "bytes");
-        // Debezium waits 10 s by default before reconnecting after a retriable error (e.g. the
-        // walsender was terminated); a sidecar should be back within a couple of seconds.
-        // Overridable with debezium.retriable.restart.connector.wait.ms.
-        p.putIfAbsent("retriable.restart.connector.wait.ms", "2000");
-        // a new leader may find the previous leader's walsender still on the slot for a moment: retry every second
-        p.putIfAbsent("slot.retry.delay.ms", "1000");
-        p.putIfAbsent("slot.max.retries", "30");
-        return p;
+    /** One line for operators: the relay's name, state and, when failed or a standby, why. */
+    public String statusLine() {
+        return runtime.statusLine();
     }
 }

@@ -2,6 +2,7 @@ package dev.outboxbridge.relay;
 
 import dev.outboxbridge.db.OutboxRecordFormat;
 import dev.outboxbridge.db.TableName;
+import dev.outboxbridge.relay.internal.EngineProperties;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.TreeMap;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
@@ -152,11 +152,12 @@ public final class RelayConfig extends AbstractConfig {
                     "What to do with a record Kafka refuses for good (too large for its topic, invalid topic, not authorized)."
                             + " Empty (the default): stop publishing, report unhealthy with the event id and the reason, losing and"
                             + " reordering nothing. A topic name: send the record there instead (headers outbox.dlq.reason and"
-                            + " outbox.dlq.topic added; without its payload when it was too large) and go on.")
+                            + " outbox.dlq.topic added, see DeadLetterHeaders; without its payload when it was too large) and go on.")
             .define(HTTP_PORT, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM,
-                    "Port of the operations endpoints: /health/live (200 unless the relay failed), /health/ready (200 while"
-                            + " publishing) and /metrics (Prometheus). -1 = no HTTP server (the default, so an embedded relay"
-                            + " opens no port), 0 = any free port; the sidecar image sets 8080.")
+                    "Port of the relay application's (outbox-relay-app) operations endpoints: /health/live (200 unless the relay"
+                            + " failed), /health/ready (200 while publishing) and /metrics (Prometheus). -1 = no HTTP server (the"
+                            + " default), 0 = any free port; the sidecar image sets 8080. An embedded Relay (the outbox-relay"
+                            + " library) never opens a port: its metrics go to the MeterRegistry given to Relay.builder.")
             .define(HA_ENABLED, Type.BOOLEAN, true, Importance.HIGH,
                     "Let several relays run on the same database and slot, exactly one publishing: each competes for a lease"
                             + " (a PostgreSQL advisory lock on a connection of its own); the holder publishes, the others wait as"
@@ -171,25 +172,9 @@ public final class RelayConfig extends AbstractConfig {
                             + " ha.lease.ms plus the engine's start after a kill -9 of the leader, and twice that after the"
                             + " leader was cut off from PostgreSQL. Each start of a relay waits it once.")
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
-                    "Longest wait, on stop, for in-flight sends, the last position flush and the producer to close.");
-
-    /** Producer settings the relay owns, with the reason. */
-    private static final Map<String, String> OWNED_PRODUCER_SETTINGS = Map.of(
-            "bootstrap.servers", "set " + KAFKA_BOOTSTRAP_SERVERS + " instead",
-            "key.serializer", "the relay sends raw bytes",
-            "value.serializer", "the relay sends raw bytes",
-            "transactional.id", "the relay uses an idempotent, non-transactional producer");
-
-    /** Debezium settings the relay owns. */
-    private static final Set<String> OWNED_DEBEZIUM_SETTINGS = Set.of(
-            "name", "connector.class", "plugin.name", "slot.name", "publication.name", "publication.autocreate.mode",
-            "table.include.list", "snapshot.mode", "offset.storage", "offset.storage.file.filename",
-            "offset.flush.interval.ms", "database.hostname", "database.port", "database.dbname", "database.user",
-            "database.password", "max.batch.size", "max.queue.size", "poll.interval.ms", "tombstones.on.delete",
-            "skipped.operations", "slot.drop.on.stop", "topic.prefix", "offset.storage.topic", "offset.storage.partitions",
-            "offset.storage.replication.factor", "bootstrap.servers", "heartbeat.interval.ms", "heartbeat.action.query",
-            "offset.mismatch.strategy", "lsn.flush.mode", "flush.lsn.source", "message.prefix.include.list",
-            "message.prefix.exclude.list");
+                    "How long close() may take, all waits together: the batch in flight (at most half of it), the engine's"
+                            + " last position flush, the lease and the Kafka clients. What has not finished by then is abandoned"
+                            + " with a warning; events not yet marked processed are sent again after a restart.");
 
     private final Map<String, String> producerOverrides;
     private final Map<String, String> debeziumOverrides;
@@ -262,11 +247,9 @@ public final class RelayConfig extends AbstractConfig {
     }
 
     private void checkCrossKeyRules() {
-        OWNED_PRODUCER_SETTINGS.forEach((key, why) -> {
-            if (producerOverrides.containsKey(key)) {
-                throw new ConfigException(PRODUCER_PREFIX + key, producerOverrides.get(key), "not allowed: " + why);
-            }
-        });
+        // one table of the keys the relay sets, used to build the properties too: refused, never replaced
+        EngineProperties.refuseOwned(PRODUCER_PREFIX, producerOverrides);
+        EngineProperties.refuseOwned(DEBEZIUM_PREFIX, debeziumOverrides);
         String idempotence = producerOverrides.get("enable.idempotence");
         if (idempotence != null && !"true".equalsIgnoreCase(idempotence.trim())) {
             throw new ConfigException(PRODUCER_PREFIX + "enable.idempotence", idempotence,
@@ -288,12 +271,6 @@ public final class RelayConfig extends AbstractConfig {
             if (n < 1 || n > 5) {
                 throw new ConfigException(PRODUCER_PREFIX + "max.in.flight.requests.per.connection", inFlight,
                         "must be between 1 and 5: the idempotent producer keeps per-partition order only up to 5");
-            }
-        }
-        for (String key : debeziumOverrides.keySet()) {
-            if (OWNED_DEBEZIUM_SETTINGS.contains(key)) {
-                throw new ConfigException(DEBEZIUM_PREFIX + key, debeziumOverrides.get(key),
-                        "not allowed: the relay sets it" + (DEFINITION.names().contains(key) ? "; use '" + key + "' instead" : ""));
             }
         }
         if (getInt(MAX_QUEUE_SIZE) <= getInt(MAX_BATCH_SIZE)) {
@@ -405,6 +382,11 @@ public final class RelayConfig extends AbstractConfig {
         String k = key.toLowerCase(Locale.ROOT);
         return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token") || k.contains("credential")
                 ? "[hidden]" : value;
+    }
+
+    /** The configuration reference (a Markdown page, docs/relay-configuration.md) generated from {@link #DEFINITION}. */
+    public static String configurationReference() {
+        return ConfigDocs.referencePage();
     }
 
     /** Prints the configuration reference (Markdown table) generated from {@link #DEFINITION}. */

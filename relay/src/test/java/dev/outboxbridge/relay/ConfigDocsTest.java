@@ -15,7 +15,7 @@ class ConfigDocsTest {
         Path doc = Path.of("..", "docs", "relay-configuration.md");
         assertThat(Files.readString(doc, StandardCharsets.UTF_8))
                 .as("docs/relay-configuration.md is stale: regenerate it with"
-                        + " java -jar relay/target/outbox-relay-*.jar --print-config-reference > docs/relay-configuration.md")
+                        + " java -jar relay-app/target/outbox-relay-app-*.jar --print-config-reference > docs/relay-configuration.md")
                 .isEqualTo(ConfigDocs.referencePage());
     }
 }

@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay;
 
+import dev.outboxbridge.testsupport.SequenceWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

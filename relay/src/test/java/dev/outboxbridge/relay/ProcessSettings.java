@@ -5,10 +5,10 @@ import java.util.HashMap;
 import java.util.Map;
 
 /** Relay settings for the tests that run the relay against a broker of their own or as a process. */
-final class ProcessSettings {
+public final class ProcessSettings {
 
     /** The relay's {@code name} in these settings (in its log lines and Kafka client ids). */
-    static final String NAME = "test-relay";
+    public static final String NAME = "test-relay";
 
     private ProcessSettings() {
     }
@@ -18,7 +18,7 @@ final class ProcessSettings {
      * {@code bootstrapServers} and {@code topicPrefix}; the position goes to the relay's default
      * compacted Kafka topic. A mutable map: add or replace settings.
      */
-    static Map<String, String> of(TestDatabase db, String bootstrapServers, String topicPrefix) {
+    public static Map<String, String> of(TestDatabase db, String bootstrapServers, String topicPrefix) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, NAME);
         m.put(RelayConfig.DATABASE_HOSTNAME, db.host());

@@ -3,9 +3,11 @@ package dev.outboxbridge.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.outboxbridge.relay.internal.EngineProperties;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.junit.jupiter.api.Test;
@@ -189,5 +191,57 @@ class RelayConfigTest {
         Map<String, String> env = RelayConfig.toEnvironment(settings);
         assertThat(env).containsEntry("OUTBOX_RELAY_DATABASE_PASSWORD", "s3cret-pw").containsEntry("OUTBOX_RELAY_KAFKA_PRODUCER_LINGER_MS", "1");
         assertThat(RelayConfig.fromEnvironment(env)).isEqualTo(settings);
+    }
+
+    @Test
+    void aDebeziumLingerForThePositionProducerIsRefusedNotOverwritten() {
+        assertThatThrownBy(() -> with("debezium.linger.ms", "50")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("debezium.linger.ms").hasMessageContaining("50").hasMessageContaining("position");
+    }
+
+    @Test
+    void aDebeziumKafkaClientSettingIsRefusedInsteadOfBeingOverriddenByTheProducerOne() {
+        Map<String, String> m = minimal();
+        m.put("kafka.producer.security.protocol", "SASL_SSL");
+        m.put("debezium.security.protocol", "SSL");
+        assertThatThrownBy(() -> RelayConfig.of(m)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("debezium.security.protocol").hasMessageContaining("SSL")
+                .hasMessageContaining("kafka.producer.security.protocol");
+        // alone too: the position store's clients take their security settings from kafka.producer.*
+        assertThatThrownBy(() -> with("debezium.ssl.truststore.location", "/tmp/t.p12")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("kafka.producer.ssl.truststore.location");
+    }
+
+    @Test
+    void everyKeyTheRelaySetsIsOwnedOrADocumentedOverridableDefault() {
+        Map<String, String> kafkaPosition = minimal();
+        kafkaPosition.put("kafka.producer.security.protocol", "SASL_SSL"); // copied to the position store's clients
+        kafkaPosition.put("kafka.producer.sasl.mechanism", "SCRAM-SHA-512");
+        kafkaPosition.put("kafka.producer.retry.backoff.ms", "200");
+        Map<String, String> filePosition = minimal();
+        filePosition.put("ha.enabled", "false");
+        filePosition.put("offset.storage", "file");
+        for (Map<String, String> settings : List.of(kafkaPosition, filePosition)) {
+            RelayConfig config = RelayConfig.of(settings);
+            for (String key : EngineProperties.engine(config, "instance").stringPropertyNames()) {
+                assertThat(EngineProperties.OWNED.containsKey("debezium." + key) || EngineProperties.DEFAULTS.containsKey("debezium." + key))
+                        .as("Debezium setting %s is set by the relay but neither owned (refused from users) nor a documented default", key)
+                        .isTrue();
+            }
+            for (String key : EngineProperties.producer(config).keySet()) {
+                boolean userGiven = config.producerOverrides().containsKey(key);
+                boolean validated = key.equals("enable.idempotence") || key.equals("acks"); // users may give only the required value
+                assertThat(userGiven || validated || EngineProperties.OWNED.containsKey("kafka.producer." + key)
+                        || EngineProperties.DEFAULTS.containsKey("kafka.producer." + key))
+                        .as("producer setting %s is set by the relay but neither owned nor a documented default", key).isTrue();
+            }
+        }
+        // an owned key is refused whatever its value, with the reason and the fix
+        EngineProperties.OWNED.forEach((key, why) -> assertThatThrownBy(() -> with(key, "x")).as(key)
+                .isInstanceOf(ConfigException.class).hasMessageContaining(key).hasMessageContaining("Fix:"));
+        // a default is the user's to override
+        assertThat(EngineProperties.engine(with("debezium.slot.max.retries", "5"), "i")
+                .getProperty("slot.max.retries")).isEqualTo("5");
+        assertThat(EngineProperties.producer(with("kafka.producer.linger.ms", "20")).get("linger.ms")).isEqualTo("20");
     }
 }

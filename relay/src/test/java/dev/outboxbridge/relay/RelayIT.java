@@ -10,10 +10,12 @@ import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -93,6 +96,29 @@ class RelayIT {
             assertThat(r.timestamp()).as("commit time").isBetween(before - 5_000, System.currentTimeMillis());
             await().atMost(TIMEOUT).until(() -> relay.publishedCount() == 1);
         }
+    }
+
+    @Test
+    void metricsGoToTheHostsMeterRegistryAndLeaveItOnClose(TestDatabase db, TestKafka kafka) throws Exception {
+        String topic = kafka.prefix() + "outbox.event.order";
+        kafka.createTopic(topic, 1);
+        Map<String, String> settings = relaySettings(db, kafka, dir);
+        settings.put(RelayConfig.HA_ENABLED, "false");
+        settings.put(RelayConfig.OFFSET_STORAGE, RelayConfig.OFFSET_STORAGE_FILE);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Clock clock = Clock.offset(Clock.systemUTC(), Duration.ofHours(1)); // acknowledged an hour after the commit, by this clock
+        try (Relay relay = Relay.builder(RelayConfig.of(settings)).meterRegistry(registry).clock(clock).build()) {
+            relay.start();
+            write(db, outbox(kafka), List.of(OutboxEvent.of("order", "o-1", "A", "1"), OutboxEvent.of("order", "o-2", "A", "2")), true);
+            String name = settings.get(RelayConfig.NAME);
+            await().atMost(TIMEOUT).until(() -> registry.find("outbox.relay.events.published").tag("relay", name).counter() != null
+                    && registry.find("outbox.relay.events.published").tag("relay", name).counter().count() == 2.0);
+            assertThat(registry.find("outbox.relay.publish.latency").tag("relay", name).timer().max(TimeUnit.MINUTES))
+                    .as("latency measured with the given clock").isGreaterThanOrEqualTo(59.0);
+            assertThat(registry.find("outbox.relay.leader").tag("relay", name).gauge().value()).isEqualTo(1.0);
+        }
+        assertThat(registry.getMeters()).as("the relay's meters after close()").isEmpty();
+        assertThat(registry.isClosed()).as("the registry stays its owner's").isFalse();
     }
 
     @Test

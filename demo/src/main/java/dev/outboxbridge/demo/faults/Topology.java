@@ -39,7 +39,7 @@ final class Topology implements AutoCloseable {
     static final String CONSUMER_KAFKA = "consumer-kafka";
     static final String RELAY_POSTGRES = "relay-postgres";
     static final String CONSUMER_POSTGRES = "consumer-postgres";
-    private static final String RELAY_MAIN = "dev.outboxbridge.relay.RelayMain";
+    private static final String RELAY_MAIN = "dev.outboxbridge.relay.app.RelayMain";
     private static final String LEADER_GAUGE = "outbox_relay_leader";
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(1);
     private static final Duration RESTART_DELAY = Duration.ofSeconds(1);

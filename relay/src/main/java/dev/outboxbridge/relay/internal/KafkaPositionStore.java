@@ -39,7 +39,7 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
     private static final Map<String, BooleanSupplier> FENCES = new ConcurrentHashMap<>();
 
     private final AtomicReference<SharedTopicAdmin> admin;
-    private volatile BooleanSupplier mayWrite = () -> true;
+    private volatile String instance; // the relay instance this store writes for (FENCE_PROPERTY); null until configured
     private final Map<ByteBuffer, ByteBuffer> written = new HashMap<>(); // guarded by itself
 
     public KafkaPositionStore() {
@@ -54,7 +54,8 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
     /**
      * Ties the stores of a relay instance to its lease: once it returns false, no position is written, so a relay
-     * that lost its lease (or woke from a pause) cannot overwrite the position of the relay that took over.
+     * that lost its lease (or woke from a pause) cannot overwrite the position of the relay that took over. A store
+     * whose instance is not registered (never was, or was unregistered) writes nothing either: the fence fails closed.
      */
     public static void registerFence(String instance, BooleanSupplier mayWrite) {
         FENCES.put(instance, mayWrite);
@@ -66,13 +67,8 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
     @Override
     public void configure(WorkerConfig config) {
-        Object instance = config.originals().get(FENCE_PROPERTY);
-        if (instance != null) {
-            BooleanSupplier fence = FENCES.get(instance.toString());
-            if (fence != null) {
-                mayWrite = fence;
-            }
-        }
+        Object configured = config.originals().get(FENCE_PROPERTY);
+        instance = configured == null ? null : configured.toString();
         Map<String, Object> adminProps = new HashMap<>(config.originals());
         adminProps.keySet().retainAll(AdminClientConfig.configNames());
         adminProps.put(AdminClientConfig.CLIENT_ID_CONFIG, "outbox-relay-position-admin");
@@ -82,8 +78,9 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
     @Override
     public Future<Void> set(Map<ByteBuffer, ByteBuffer> values, Callback<Void> callback) {
-        if (!mayWrite.getAsBoolean()) {
-            ConnectException fenced = new ConnectException("Position not stored: this relay lost its lease, another relay owns the position");
+        String refusal = refusal();
+        if (refusal != null) {
+            ConnectException fenced = new ConnectException(refusal);
             if (callback != null) {
                 callback.onCompletion(fenced, null);
             }
@@ -102,6 +99,24 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
                 callback.onCompletion(error, result);
             }
         });
+    }
+
+    /** Why a write must not go through now, or null when it may: fails closed when the relay instance is unknown. */
+    private String refusal() {
+        String i = instance;
+        if (i == null) {
+            return "Position not stored: the position store has no relay instance (engine property " + FENCE_PROPERTY
+                    + " missing), so it cannot tell whether this relay may still publish. Only a Relay configures this store.";
+        }
+        BooleanSupplier fence = FENCES.get(i);
+        if (fence == null) {
+            return "Position not stored: relay instance " + i + " is not registered (the relay was closed or never started),"
+                    + " so it cannot tell whether this relay may still publish";
+        }
+        if (!fence.getAsBoolean()) {
+            return "Position not stored: this relay lost its lease, another relay owns the position";
+        }
+        return null;
     }
 
     @Override

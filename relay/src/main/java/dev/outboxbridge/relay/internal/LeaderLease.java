@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -44,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <p>A lost lease is final for this instance: the relay stops and its supervisor starts it again as a
  * standby, as Kubernetes controllers do after losing leader election.
  */
-public final class LeaderLease implements AutoCloseable {
+final class LeaderLease implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LeaderLease.class);
     /** Namespace of the relay's advisory lock keys in pg_locks (classid): "OB". */
@@ -276,6 +277,15 @@ public final class LeaderLease implements AutoCloseable {
     /** Gives the lease up (the lock is freed when the session closes) and stops both threads, within 5 s. */
     @Override
     public void close() {
+        close(Duration.ofSeconds(5));
+    }
+
+    /**
+     * Gives the lease up (the lock is freed when the session closes) and stops both threads, waiting at most
+     * {@code timeout}; when the worker is still busy then, closes its connection from here.
+     */
+    public void close(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         State previous = state.getAndSet(State.CLOSED);
         watchdog.shutdownNow();
         if (!worker.isShutdown()) {
@@ -283,12 +293,16 @@ public final class LeaderLease implements AutoCloseable {
         }
         worker.shutdown();
         try {
-            if (!worker.awaitTermination(5, TimeUnit.SECONDS) || !watchdog.awaitTermination(1, TimeUnit.SECONDS)) {
-                LOG.warn("Relay '{}': lease threads still running 5 s after close; interrupting them", config.name());
+            if (!worker.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+                    || !watchdog.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                LOG.warn("Relay '{}': lease threads still running {} ms after close; interrupting them and closing the lease"
+                        + " connection", config.name(), timeout.toMillis());
                 worker.shutdownNow();
+                closeConnection();
             }
         } catch (InterruptedException e) {
             worker.shutdownNow();
+            closeConnection();
             Thread.currentThread().interrupt();
         }
         if (previous == State.LEADER || previous == State.ACQUIRED) {

@@ -3,7 +3,7 @@ package dev.outboxbridge.relay.internal;
 import dev.outboxbridge.relay.RelayException;
 
 /** An outbox row that cannot become a valid Kafka record; the relay stops rather than skip it. */
-public final class MalformedOutboxRowException extends RelayException {
+final class MalformedOutboxRowException extends RelayException {
 
     private static final long serialVersionUID = 1L;
 

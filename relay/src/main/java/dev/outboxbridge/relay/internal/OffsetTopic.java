@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * deleting topic would one day drop the relay's position, and it would then resume from the slot.
  * Kafka Connect's {@code KafkaOffsetBackingStore} checks the same again when it starts.
  */
-public final class OffsetTopic {
+final class OffsetTopic {
 
     private static final Logger LOG = LoggerFactory.getLogger(OffsetTopic.class);
     private static final long TIMEOUT_SECONDS = 30;

@@ -21,7 +21,7 @@ import org.apache.kafka.connect.source.SourceRecord;
  * {@code eventType}, {@code aggregateType} and the row's {@code headers}, timestamp = the
  * transaction's commit time. Only inserts are published.
  */
-public final class OutboxRecordMapper {
+final class OutboxRecordMapper {
 
     private static final Set<String> RESERVED = OutboxRecordFormat.RESERVED_HEADERS;
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -2,6 +2,7 @@ package dev.outboxbridge.relay.internal;
 
 import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.db.OutboxRecordFormat;
+import dev.outboxbridge.relay.DeadLetterHeaders;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
 import io.debezium.engine.DebeziumEngine;
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * then mark the batch finished. The first failure fails the batch: nothing after it is marked, so
  * a restart resumes from it. Change events are only ever handled on the engine's thread.
  */
-public final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
+final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
 
     private static final Logger LOG = LoggerFactory.getLogger(PublishingChangeConsumer.class);
 
@@ -56,9 +57,6 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
     private final String deadLetterTopic; // null: fail-stop
     private final BooleanSupplier mayPublish;
 
-    /** Headers of a dead-lettered record: why Kafka refused it and where it was meant to go. */
-    public static final String HEADER_DLQ_REASON = "outbox.dlq.reason";
-    public static final String HEADER_DLQ_TOPIC = "outbox.dlq.topic";
 
     public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics,
             RelayMetrics metrics, Clock clock, String deadLetterTopic, BooleanSupplier mayPublish) {
@@ -89,8 +87,8 @@ public final class PublishingChangeConsumer implements DebeziumEngine.ChangeCons
     private ProducerRecord<byte[], byte[]> deadLetterRecord(ProducerRecord<byte[], byte[]> r, Throwable cause) throws InterruptedException {
         topics.ensure(List.of(deadLetterTopic));
         RecordHeaders headers = new RecordHeaders(r.headers().toArray());
-        headers.add(HEADER_DLQ_REASON, String.valueOf(cause).getBytes(StandardCharsets.UTF_8));
-        headers.add(HEADER_DLQ_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterHeaders.REASON, String.valueOf(cause).getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterHeaders.ORIGINAL_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
         boolean tooLarge = cause instanceof RecordTooLargeException || cause instanceof RecordBatchTooLargeException;
         // a record too large for its topic is sent without its payload (the outbox row still holds it, found by id)
         return new ProducerRecord<>(deadLetterTopic, null, r.timestamp(), r.key(), tooLarge ? null : r.value(), headers);

@@ -3,28 +3,44 @@ package dev.outboxbridge.relay.internal;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.DoubleSupplier;
 
-/** The relay's metrics (Micrometer, scraped in the Prometheus text format); one instance per relay. */
-public final class RelayMetrics {
+/**
+ * The relay's metrics, registered in the host's {@link MeterRegistry} (the relay application passes a Prometheus
+ * one), every meter tagged {@code relay=<relay.name>}; one instance per relay. {@link #close()} removes the relay's
+ * meters from the registry and leaves the registry itself to its owner.
+ */
+final class RelayMetrics {
 
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final MeterRegistry registry;
+    private final Tags tags;
+    private final List<Meter> meters = new CopyOnWriteArrayList<>();
     private final Counter published;
     private final Timer latency;
     private final DistributionSummary batchSize;
 
-    public RelayMetrics(String relayName) {
-        registry.config().commonTags("relay", relayName);
-        published = Counter.builder("outbox.relay.events.published").description("Events acknowledged by Kafka").register(registry);
-        latency = Timer.builder("outbox.relay.publish.latency").description("Transaction commit time to Kafka acknowledgement")
+    public RelayMetrics(String relayName, MeterRegistry registry) {
+        this.registry = registry;
+        this.tags = Tags.of("relay", relayName);
+        published = keep(Counter.builder("outbox.relay.events.published").description("Events acknowledged by Kafka").tags(tags)
+                .register(registry));
+        latency = keep(Timer.builder("outbox.relay.publish.latency").description("Transaction commit time to Kafka acknowledgement")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(5))
-                .register(registry);
-        batchSize = DistributionSummary.builder("outbox.relay.batch.size").description("Change events per batch handed over by Debezium")
-                .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(100_000.0).register(registry);
+                .tags(tags).register(registry));
+        batchSize = keep(DistributionSummary.builder("outbox.relay.batch.size").description("Change events per batch handed over by Debezium")
+                .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(100_000.0).tags(tags).register(registry));
+    }
+
+    private <M extends Meter> M keep(M meter) {
+        meters.add(meter);
+        return meter;
     }
 
     void published(long count) {
@@ -41,19 +57,19 @@ public final class RelayMetrics {
 
     /** Counts a failure by kind: mapping, send, topic, engine, startup. */
     public void error(String kind) {
-        Counter.builder("outbox.relay.errors").description("Failures by kind").tag("kind", kind).register(registry).increment();
+        keep(Counter.builder("outbox.relay.errors").description("Failures by kind").tags(tags).tag("kind", kind).register(registry))
+                .increment();
     }
 
-    /** Registers a gauge computed when scraped. */
+    /** Registers a gauge computed when read. */
     public void gauge(String name, String description, DoubleSupplier value) {
-        Gauge.builder(name, value, DoubleSupplier::getAsDouble).strongReference(true).description(description).register(registry);
+        keep(Gauge.builder(name, value, DoubleSupplier::getAsDouble).strongReference(true).description(description).tags(tags)
+                .register(registry));
     }
 
-    public String scrape() {
-        return registry.scrape();
-    }
-
+    /** Removes this relay's meters from the registry (the registry stays open: its owner closes it). */
     public void close() {
-        registry.close();
+        meters.forEach(registry::remove);
+        meters.clear();
     }
 }

@@ -2,6 +2,7 @@ package dev.outboxbridge.relay.internal;
 
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.relay.RelayException;
+import java.time.Duration;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -18,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * connection) and whether PostgreSQL invalidated it ({@code wal_status = lost}) or it was dropped,
  * in which case the relay must fail loudly instead of resuming silently from a wrong position.
  */
-public final class SlotMonitor implements AutoCloseable {
+final class SlotMonitor implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(SlotMonitor.class);
 
@@ -104,10 +105,15 @@ public final class SlotMonitor implements AutoCloseable {
     /** Stops the thread (waiting up to 10 s for a check in progress) and closes the connection. */
     @Override
     public void close() {
+        close(Duration.ofSeconds(10));
+    }
+
+    /** Stops the thread (waiting at most {@code timeout} for a check in progress) and closes the connection. */
+    public void close(Duration timeout) {
         executor.shutdown();
         try {
-            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
-                LOG.warn("Slot monitor of relay '{}' still running 10 s after close; interrupting it", config.name());
+            if (!executor.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                LOG.warn("Slot monitor of relay '{}' still running {} ms after close; interrupting it", config.name(), timeout.toMillis());
                 executor.shutdownNow();
             }
         } catch (InterruptedException e) {

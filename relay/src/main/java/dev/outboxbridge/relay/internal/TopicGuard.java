@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * Makes sure a target topic exists before the first send to it: the relay never relies on broker
  * auto-creation (a send to a missing topic would block for {@code max.block.ms} and then fail).
  */
-public final class TopicGuard {
+final class TopicGuard {
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicGuard.class);
     private static final long ADMIN_TIMEOUT_SECONDS = 30;

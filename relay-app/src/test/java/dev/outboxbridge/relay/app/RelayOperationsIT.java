@@ -1,9 +1,11 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
@@ -32,8 +34,8 @@ class RelayOperationsIT {
     @TempDir
     Path dir;
 
-    private static HttpResponse<String> get(Relay relay, String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + relay.httpPort() + path)).timeout(Duration.ofSeconds(10)).build(),
+    private static HttpResponse<String> get(RelayApplication app, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.httpPort() + path)).timeout(Duration.ofSeconds(10)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -41,21 +43,22 @@ class RelayOperationsIT {
     void healthAndMetricsFollowPublishingAndFailure(TestDatabase db, TestKafka kafka) throws Exception {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 1);
-        Map<String, String> m = RelayIT.relaySettings(db, kafka, dir);
+        Map<String, String> m = RelaySettings.of(db, kafka, dir);
         m.put(RelayConfig.HTTP_PORT, "0");
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
-        try (Relay relay = Relay.create(RelayConfig.of(m))) {
-            relay.start();
-            assertThat(get(relay, "/health/live").statusCode()).isEqualTo(200);
-            assertThat(get(relay, "/health/ready").statusCode()).isEqualTo(200);
+        try (RelayApplication app = RelayApplication.create(RelayConfig.of(m))) {
+            Relay relay = app.relay();
+            app.start();
+            assertThat(get(app, "/health/live").statusCode()).isEqualTo(200);
+            assertThat(get(app, "/health/ready").statusCode()).isEqualTo(200);
             try (Connection c = db.connect()) {
                 c.setAutoCommit(false);
                 outbox.appendAll(c, List.of(OutboxEvent.of("order", "o-1", "A", "1"), OutboxEvent.of("order", "o-2", "A", "2"),
                         OutboxEvent.of("order", "o-3", "A", "3")));
                 c.commit();
             }
-            await().atMost(TIMEOUT).until(() -> get(relay, "/metrics").body().contains("outbox_relay_events_published_total{relay=\"" + m.get(RelayConfig.NAME) + "\"} 3.0"));
-            String metrics = get(relay, "/metrics").body();
+            await().atMost(TIMEOUT).until(() -> get(app, "/metrics").body().contains("outbox_relay_events_published_total{relay=\"" + m.get(RelayConfig.NAME) + "\"} 3.0"));
+            String metrics = get(app, "/metrics").body();
             assertThat(metrics).contains("outbox_relay_publish_latency_seconds_bucket").contains("outbox_relay_publish_latency_seconds_count{relay=\"" + m.get(RelayConfig.NAME) + "\"} 3")
                     .contains("outbox_relay_batch_size_count").contains("outbox_relay_leader{relay=\"" + m.get(RelayConfig.NAME) + "\"} 1.0")
                     .contains("outbox_relay_slot_retained_wal_bytes").doesNotContain("outbox_relay_slot_retained_wal_bytes{relay=\"" + m.get(RelayConfig.NAME) + "\"} NaN");
@@ -66,11 +69,11 @@ class RelayOperationsIT {
                 c.commit();
             }
             assertThat(relay.awaitTermination(TIMEOUT)).isTrue();
-            HttpResponse<String> ready = get(relay, "/health/ready");
+            HttpResponse<String> ready = get(app, "/health/ready");
             assertThat(ready.statusCode()).isEqualTo(503);
             assertThat(ready.body()).contains("FAILED").contains("does not exist");
-            assertThat(get(relay, "/health/live").statusCode()).isEqualTo(503);
-            assertThat(get(relay, "/metrics").body()).contains("outbox_relay_errors_total{kind=\"topic\"")
+            assertThat(get(app, "/health/live").statusCode()).isEqualTo(503);
+            assertThat(get(app, "/metrics").body()).contains("outbox_relay_errors_total{kind=\"topic\"")
                     .contains("outbox_relay_leader{relay=\"" + m.get(RelayConfig.NAME) + "\"} 0.0");
         }
     }

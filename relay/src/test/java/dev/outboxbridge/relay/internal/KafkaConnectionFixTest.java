@@ -1,4 +1,5 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.internal;
+
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -24,7 +25,7 @@ class KafkaConnectionFixTest {
 
     @Test
     void untrustedCertificateNamesTheTruststoreSettings() {
-        String fix = Relay.kafkaConnectionFix(handshakeFailed(new CertificateException(
+        String fix = KafkaClients.kafkaConnectionFix(handshakeFailed(new CertificateException(
                 "PKIX path building failed: unable to find valid certification path to requested target")));
         assertThat(fix).contains("does not trust the brokers' certificate", "kafka.producer.ssl.truststore.location",
                 "kafka.producer.ssl.truststore.password", "keytool -importcert");
@@ -32,7 +33,7 @@ class KafkaConnectionFixTest {
 
     @Test
     void certificateForAnotherHostNamesTheHostNotTheTruststore() {
-        String fix = Relay.kafkaConnectionFix(handshakeFailed(new CertificateException(
+        String fix = KafkaClients.kafkaConnectionFix(handshakeFailed(new CertificateException(
                 "No subject alternative DNS name matching kafka-1.internal found.")));
         assertThat(fix).contains("does not name the host", "kafka.bootstrap.servers", "subject alternative name")
                 .doesNotContain("truststore");
@@ -40,18 +41,18 @@ class KafkaConnectionFixTest {
 
     @Test
     void tlsClientOnAPlaintextListenerNamesTheSecurityProtocol() {
-        String fix = Relay.kafkaConnectionFix(handshakeFailed(new SSLException("Unrecognized SSL message, plaintext connection?")));
+        String fix = KafkaClients.kafkaConnectionFix(handshakeFailed(new SSLException("Unrecognized SSL message, plaintext connection?")));
         assertThat(fix).contains("does not speak TLS", "kafka.producer.security.protocol");
     }
 
     @Test
     void refusedCredentialsNameTheJaasConfig() {
-        String fix = Relay.kafkaConnectionFix(new SaslAuthenticationException("Authentication failed: Invalid username or password"));
+        String fix = KafkaClients.kafkaConnectionFix(new SaslAuthenticationException("Authentication failed: Invalid username or password"));
         assertThat(fix).contains("refused the relay's credentials", "kafka.producer.sasl.jaas.config");
     }
 
     @Test
     void timeoutNamesTheServersAndTheSecuritySettings() {
-        assertThat(Relay.kafkaConnectionFix(null)).contains("kafka.bootstrap.servers", "kafka.producer.security.protocol");
+        assertThat(KafkaClients.kafkaConnectionFix(null)).contains("kafka.bootstrap.servers", "kafka.producer.security.protocol");
     }
 }

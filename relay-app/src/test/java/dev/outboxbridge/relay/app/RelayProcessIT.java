@@ -1,9 +1,11 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.relay.internal.Preflight;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
@@ -36,12 +38,12 @@ class RelayProcessIT {
 
     static Path relayJar() throws IOException {
         try (Stream<Path> files = Files.list(Path.of("target"))) {
-            return files.filter(p -> p.getFileName().toString().matches("outbox-relay-.*\\.jar") && !p.toString().endsWith("-sources.jar"))
-                    .findFirst().orElseThrow(() -> new IllegalStateException("run 'package' first: no target/outbox-relay-*.jar"));
+            return files.filter(p -> p.getFileName().toString().matches("outbox-relay-app-.*\\.jar") && !p.toString().endsWith("-sources.jar"))
+                    .findFirst().orElseThrow(() -> new IllegalStateException("run 'package' first: no target/outbox-relay-app-*.jar"));
         }
     }
 
-    /** Starts {@code java -jar outbox-relay.jar} configured through OUTBOX_RELAY_* environment variables. */
+    /** Starts {@code java -jar outbox-relay-app.jar} configured through OUTBOX_RELAY_* environment variables. */
     static Process startRelayProcess(Map<String, String> settings, Path log) throws IOException {
         return startRelayProcess(settings, log, Map.of());
     }
@@ -60,7 +62,7 @@ class RelayProcessIT {
     void sigtermUnderLoadExitsZeroAndTheNextRelayResumesWithNoLossAndNoDuplicate(TestDatabase db, TestKafka kafka) throws Exception {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
-        Map<String, String> settings = RelayIT.relaySettings(db, kafka, dir);
+        Map<String, String> settings = RelaySettings.of(db, kafka, dir);
         settings.put(RelayConfig.DATABASE_PASSWORD, "Sup3r-Secret-Relay-Pw"); // the test server trusts local connections
         settings.put("kafka.producer.ssl.key.password", "Kafka-Secret-Pw"); // unused by PLAINTEXT, must not be logged either
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());

@@ -1,5 +1,7 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -11,7 +13,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Command line of the relay sidecar: {@code java -jar outbox-relay.jar --config relay.properties}. */
+/** Command line of the relay sidecar: {@code java -jar outbox-relay-app.jar --config relay.properties}. */
 @Command(name = "outbox-relay", mixinStandardHelpOptions = true, version = "outbox-relay 0.1.0",
         description = "Publishes committed outbox rows from the PostgreSQL WAL to Kafka."
                 + " Settings come from the --config file and OUTBOX_RELAY_* environment variables (environment wins).")
@@ -23,8 +25,9 @@ public final class RelayMain implements Callable<Integer> {
     public static final int EXIT_FAILED = 1;
 
     static {
-        // Before the first logger: the relay jar is also a library (the demo embeds it), so its
-        // logging configuration is not called logback.xml; the process picks it explicitly.
+        // Before the first logger: the application's jar is on other modules' classpaths too (the demo and the
+        // benchmarks run RelayMain as a child JVM), so its logging configuration is not called logback.xml; the
+        // process picks it explicitly.
         if (System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "outbox-relay-logback.xml");
         }
@@ -45,7 +48,7 @@ public final class RelayMain implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         if (printReference) {
-            System.out.print(ConfigDocs.referencePage());
+            System.out.print(RelayConfig.configurationReference());
             return 0;
         }
         RelayConfig config;
@@ -55,21 +58,22 @@ public final class RelayMain implements Callable<Integer> {
             LOG.error("Invalid relay configuration: {}", e.getMessage());
             return EXIT_CONFIG;
         }
-        Relay relay = Relay.create(config);
+        RelayApplication application = RelayApplication.create(config);
+        Relay relay = application.relay();
         CountDownLatch stopRequested = new CountDownLatch(1);
-        installStopSignals(stopRequested, relay);
+        installStopSignals(stopRequested, application);
         try {
-            relay.start();
+            application.start();
         } catch (RuntimeException e) {
             LOG.error("Relay could not start: {}", e.getMessage());
-            relay.close();
+            application.close();
             return EXIT_FAILED;
         }
         // the engine runs on its own thread; SIGTERM/SIGINT only count the latch down, the stop itself runs here
         while (stopRequested.getCount() > 0 && !relay.awaitTermination(Duration.ofMillis(200))) {
             // waits in awaitTermination; a signal ends the loop within 200 ms
         }
-        relay.close(); // drains the batch in flight and stores the position, within shutdown.timeout.ms
+        application.close(); // drains the batch in flight and stores the position, within shutdown.timeout.ms
         if (relay.state() == Relay.State.FAILED) {
             LOG.error("Relay failed: {}", relay.failure().map(Throwable::getMessage).orElse("unknown cause"));
             return EXIT_FAILED;
@@ -82,7 +86,7 @@ public final class RelayMain implements Callable<Integer> {
      * signal through its shutdown hooks would exit with 143). Where signal handlers cannot be installed,
      * a shutdown hook closes the relay instead.
      */
-    private static void installStopSignals(CountDownLatch stopRequested, Relay relay) {
+    private static void installStopSignals(CountDownLatch stopRequested, RelayApplication application) {
         try {
             for (String name : new String[] {"TERM", "INT"}) {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
@@ -94,7 +98,7 @@ public final class RelayMain implements Callable<Integer> {
             }
         } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
             LOG.warn("Cannot handle SIGTERM ({}); a shutdown hook will stop the relay instead", e.toString());
-            Runtime.getRuntime().addShutdownHook(new Thread(relay::close, "outbox-relay-shutdown"));
+            Runtime.getRuntime().addShutdownHook(new Thread(application::close, "outbox-relay-shutdown"));
         }
     }
 }

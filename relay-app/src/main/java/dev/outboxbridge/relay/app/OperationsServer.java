@@ -1,4 +1,4 @@
-package dev.outboxbridge.relay.internal;
+package dev.outboxbridge.relay.app;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -19,14 +19,14 @@ import org.slf4j.LoggerFactory;
  * HTTP endpoints for operators on one named thread: {@code /health/live}, {@code /health/ready}
  * (200 or 503, the body says why) and {@code /metrics} (Prometheus text format).
  */
-public final class OperationsServer implements AutoCloseable {
+final class OperationsServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OperationsServer.class);
 
     private final HttpServer server;
     private final ExecutorService executor;
 
-    public OperationsServer(String relayName, int port, BooleanSupplier live, BooleanSupplier ready, Supplier<String> status,
+    OperationsServer(String relayName, int port, BooleanSupplier live, BooleanSupplier ready, Supplier<String> status,
             Supplier<String> metrics) {
         try {
             server = HttpServer.create(new InetSocketAddress(port), 16);
@@ -42,7 +42,7 @@ public final class OperationsServer implements AutoCloseable {
         LOG.info("Operations endpoints on port {}: /health/live, /health/ready, /metrics", port());
     }
 
-    public int port() {
+    int port() {
         return server.getAddress().getPort();
     }
 

@@ -1,5 +1,8 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.ProcessSettings;
+import dev.outboxbridge.testsupport.SequenceWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -59,12 +62,12 @@ class RelayFailoverIT {
             a.put(RelayConfig.DATABASE_PORT, String.valueOf(leaderLink.port()));
             Map<String, String> b = new HashMap<>(settings);
             b.put(RelayConfig.NAME, "failover-b");
-            ChildJvm relayA = ChildJvm.start("relay-a", "dev.outboxbridge.relay.RelayMain", List.of(), RelayConfig.toEnvironment(a),
+            ChildJvm relayA = ChildJvm.start("relay-a", "dev.outboxbridge.relay.app.RelayMain", List.of(), RelayConfig.toEnvironment(a),
                     logA, "256m");
             ChildJvm relayB = null;
             try {
                 await().atMost(TIMEOUT).until(() -> line(logA, "is the leader for slot").isPresent());
-                relayB = ChildJvm.start("relay-b", "dev.outboxbridge.relay.RelayMain", List.of(), RelayConfig.toEnvironment(b), logB,
+                relayB = ChildJvm.start("relay-b", "dev.outboxbridge.relay.app.RelayMain", List.of(), RelayConfig.toEnvironment(b), logB,
                         "256m");
                 await().atMost(TIMEOUT).until(() -> line(logB, "is a standby for slot").isPresent());
                 writer = new SequenceWriter(db, outbox);

@@ -1,9 +1,11 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.relay.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.outboxbridge.outbox.Outbox;
+import dev.outboxbridge.relay.Relay;
+import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.relay.internal.Preflight;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
@@ -52,7 +54,7 @@ class RelayHighAvailabilityIT {
     void standbyTakesOverAfterLeaderKill(TestDatabase db, TestKafka kafka) throws Exception {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
-        Map<String, String> settings = RelayIT.relaySettings(db, kafka, dir);
+        Map<String, String> settings = RelaySettings.of(db, kafka, dir);
         new Preflight(RelayConfig.of(settings)).run();
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
         Path logA = dir.resolve(testName() + "-a.log");
@@ -90,7 +92,7 @@ class RelayHighAvailabilityIT {
     void pausedLeaderIsFencedAndPublishesNothingAfterItWakes(TestDatabase db, TestKafka kafka) throws Exception {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
-        Map<String, String> settings = RelayIT.relaySettings(db, kafka, dir);
+        Map<String, String> settings = RelaySettings.of(db, kafka, dir);
         new Preflight(RelayConfig.of(settings)).run();
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
         Path logA = dir.resolve(testName() + "-a.log");
@@ -143,7 +145,7 @@ class RelayHighAvailabilityIT {
     void standbyTakesOverWhenLeaderLosesItsDatabaseConnection(TestDatabase db, TestKafka kafka) throws Exception {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
-        Map<String, String> settingsA = RelayIT.relaySettings(db, kafka, dir);
+        Map<String, String> settingsA = RelaySettings.of(db, kafka, dir);
         settingsA.put(RelayConfig.NAME, "ha-a");
         Map<String, String> settingsB = new HashMap<>(settingsA);
         settingsB.put(RelayConfig.NAME, "ha-b");

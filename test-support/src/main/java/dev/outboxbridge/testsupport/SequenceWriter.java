@@ -1,4 +1,4 @@
-package dev.outboxbridge.relay;
+package dev.outboxbridge.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -23,14 +23,14 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * the sequence number) until stopped, so that the order of each aggregate's events can be checked
  * from the payloads.
  */
-final class SequenceWriter implements AutoCloseable {
+public final class SequenceWriter implements AutoCloseable {
 
     private final List<UUID> committed = new ArrayList<>(); // guarded by itself
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread thread;
 
-    SequenceWriter(TestDatabase db, Outbox outbox) {
+    public SequenceWriter(TestDatabase db, Outbox outbox) {
         thread = new Thread(() -> {
             try (Connection c = db.connect()) {
                 c.setAutoCommit(false);
@@ -49,14 +49,14 @@ final class SequenceWriter implements AutoCloseable {
         thread.start();
     }
 
-    int committedCount() {
+    public int committedCount() {
         synchronized (committed) {
             return committed.size();
         }
     }
 
     /** Stops writing; returns every committed event id, or fails if the writer failed. */
-    List<UUID> stop() throws InterruptedException {
+    public List<UUID> stop() throws InterruptedException {
         close();
         if (failure.get() != null) {
             throw new AssertionError("the writer failed", failure.get());
@@ -73,7 +73,7 @@ final class SequenceWriter implements AutoCloseable {
     }
 
     /** Per aggregate, the first occurrence of each event id comes in write order (duplicates may follow). */
-    static void assertFirstOccurrencesInOrder(List<ConsumerRecord<byte[], byte[]>> records) {
+    public static void assertFirstOccurrencesInOrder(List<ConsumerRecord<byte[], byte[]>> records) {
         Map<String, Integer> last = new HashMap<>();
         Set<UUID> seen = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
