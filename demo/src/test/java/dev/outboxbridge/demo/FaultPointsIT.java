@@ -75,7 +75,6 @@ class FaultPointsIT {
             List<UUID> ids = new ArrayList<>(append(shop, outbox, 1));
             await().atMost(TIMEOUT).ignoreExceptions().until(() -> endOffset(ns, topic) == 1 && endOffset(ns, positionTopic) >= 1);
             long positionsBefore = endOffset(ns, positionTopic);
-            Thread.sleep(2 * FaultPoints.FILE_CHECK_INTERVAL_MS); // the relay reads the file again at its next hit
 
             FaultPoints.arm(armFile, point, 1);
             ids.addAll(append(shop, outbox, 10));
@@ -153,7 +152,6 @@ class FaultPointsIT {
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(ns.producerProperties())) {
             send(producer, topic, 1);
             await().atMost(TIMEOUT).ignoreExceptions().until(() -> billing.count(effects) == 1 && committed(ns, groupId, topic) == 1);
-            Thread.sleep(2 * FaultPoints.FILE_CHECK_INTERVAL_MS); // the consumer reads the file again at its next hit
 
             FaultPoints.arm(armFile, point, 1);
             send(producer, topic, 10);

@@ -9,13 +9,13 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
-import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 
 /**
@@ -33,9 +33,10 @@ import java.util.stream.Collectors;
  * <li>{@value #ENV} (or {@value #PROPERTY}) holds a spec armed from the start, e.g.
  * {@code relay.after-ack@3}: halt at the third time the point is reached;</li>
  * <li>{@value #FILE_ENV} (or {@value #FILE_PROPERTY}) names a file holding a spec, so a harness can
- * arm a point in a running process. The file is read again, when a point is reached, at most every
- * {@value #FILE_CHECK_INTERVAL_MS} ms; counting starts when a changed spec is read; a missing or
- * empty file disarms. The file is deleted just before the halt, so the restarted process is not
+ * arm a point in a running process. At every point reached the file's attributes are looked at (one
+ * {@code stat}) and the file is read again when it changed ({@link #arm} replaces it atomically, so
+ * the next point reached after {@code arm} returns sees the new spec); counting starts when a
+ * changed spec is read; a missing or empty file disarms. The file is deleted just before the halt, so the restarted process is not
  * armed again.</li>
  * </ul>
  * A spec is one or more {@code point[@n]} separated by commas or white space ({@code n} defaults to
@@ -51,23 +52,18 @@ public final class FaultPoints implements FaultHook {
     public static final String FILE_PROPERTY = "outbox.faultpoints.file";
     public static final String ENV = "OUTBOX_FAULTPOINTS";
     public static final String FILE_ENV = "OUTBOX_FAULTPOINTS_FILE";
-    /** The longest time a change of the fault point file goes unnoticed by a process reaching points. */
-    public static final long FILE_CHECK_INTERVAL_MS = 100;
 
     private final Path file; // null: armed only by the start-up spec
     private final IntConsumer halt;
-    private final LongSupplier nanoTime;
     private final String source;
     private final boolean enabled; // false: reached() does nothing, not even take the lock
     private Map<FaultPoint, Long> remaining = new EnumMap<>(FaultPoint.class); // guarded by this
     private String lastFileSpec = ""; // guarded by this; a missing file reads as ""
-    private long lastFileCheck; // guarded by this
-    private boolean fileChecked; // guarded by this
+    private List<Object> lastFileVersion = List.of(); // guarded by this; (file key, modified time, size), empty when missing
 
-    FaultPoints(String spec, Path file, IntConsumer halt, LongSupplier nanoTime, String source) {
+    FaultPoints(String spec, Path file, IntConsumer halt, String source) {
         this.file = file;
         this.halt = halt;
-        this.nanoTime = nanoTime;
         this.source = source;
         this.enabled = spec != null || file != null;
         if (spec != null) {
@@ -84,7 +80,7 @@ public final class FaultPoints implements FaultHook {
     }
 
     private FaultPoints(Startup startup) {
-        this(startup.spec, startup.file, Runtime.getRuntime()::halt, System::nanoTime, startup.source);
+        this(startup.spec, startup.file, Runtime.getRuntime()::halt, startup.source);
         if (startup.enabled()) {
             System.err.println("Fault points enabled (" + startup.source + "): this process halts with exit status " + HALT_STATUS
                     + " where armed. For fault tests only.");
@@ -221,15 +217,23 @@ public final class FaultPoints implements FaultHook {
         if (file == null) {
             return;
         }
-        long now = nanoTime.getAsLong();
-        if (fileChecked && now - lastFileCheck < TimeUnit.MILLISECONDS.toNanos(FILE_CHECK_INTERVAL_MS)) {
+        List<Object> version;
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+            version = Arrays.asList(a.fileKey(), a.lastModifiedTime(), a.size());
+        } catch (NoSuchFileException e) {
+            version = List.of();
+        } catch (IOException e) {
+            System.err.println("Could not read the attributes of fault point file " + file + " (" + e + "); keeping what was armed");
             return;
         }
-        fileChecked = true;
-        lastFileCheck = now;
+        if (version.equals(lastFileVersion)) {
+            return;
+        }
+        lastFileVersion = version;
         String spec;
         try {
-            spec = Files.readString(file, StandardCharsets.UTF_8).trim();
+            spec = version.isEmpty() ? "" : Files.readString(file, StandardCharsets.UTF_8).trim();
         } catch (NoSuchFileException e) {
             spec = "";
         } catch (IOException e) {

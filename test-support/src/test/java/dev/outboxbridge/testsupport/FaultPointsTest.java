@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,7 +21,6 @@ class FaultPointsTest {
     Path dir;
 
     private final List<Integer> halts = new ArrayList<>();
-    private long now;
 
     /** Stands in for Runtime.halt: records the status and, like a halt, lets nothing after it run. */
     private static final class Halted extends RuntimeException {
@@ -35,7 +33,7 @@ class FaultPointsTest {
         return new FaultPoints(spec, file, status -> {
             halts.add(status);
             throw new Halted();
-        }, () -> now, "test");
+        }, "test");
     }
 
     private boolean hit(FaultPoints points, FaultPoint point) {
@@ -87,16 +85,13 @@ class FaultPointsTest {
     }
 
     @Test
-    void aFileArmsARunningProcessIsReadAtMostEveryIntervalAndIsDeletedWhenFiring() throws Exception {
+    void aFileArmsARunningProcessAtItsNextHitAndIsDeletedWhenFiring() throws Exception {
         Path file = dir.resolve("relay.faultpoints");
         FaultPoints points = points(null, file);
         assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("no file: nothing armed").isFalse();
 
         FaultPoints.arm(file, FaultPoint.RELAY_AFTER_POSITION_FLUSH, 2);
-        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("not read again within the interval").isFalse();
-        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).isFalse();
-        now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
-        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("read now: first hit of 2").isFalse();
+        assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).as("read at once: first hit of 2").isFalse();
         assertThat(hit(points, FaultPoint.RELAY_AFTER_POSITION_FLUSH)).isTrue();
         assertThat(file).as("deleted so that the restarted process is not armed").doesNotExist();
         assertThat(dir.resolve("relay.faultpoints.tmp")).doesNotExist();
@@ -109,9 +104,7 @@ class FaultPointsTest {
         FaultPoints points = points(null, file);
         assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).isFalse();
         FaultPoints.disarm(file);
-        now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
         assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).as("disarmed").isFalse();
-        now += TimeUnit.MILLISECONDS.toNanos(FaultPoints.FILE_CHECK_INTERVAL_MS);
         FaultPoints.arm(file, FaultPoint.INBOX_BEFORE_DB_COMMIT, 1);
         assertThat(hit(points, FaultPoint.INBOX_BEFORE_DB_COMMIT)).isTrue();
         assertThat(halts).containsExactly(FaultPoints.HALT_STATUS);
