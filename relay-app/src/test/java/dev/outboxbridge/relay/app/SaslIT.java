@@ -1,5 +1,6 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.ProcessSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -68,7 +69,7 @@ class SaslIT {
                         new NewTopic("billing.dlt", Optional.of(1), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
             }
 
-            Map<String, String> settings = DemoRun.relaySettings(shop, broker.bootstrapServers(), topicPrefix, dir);
+            Map<String, String> settings = ProcessSettings.of(shop, broker.bootstrapServers(), topicPrefix);
             RelayRole.provision(shop, settings);
             String dbPassword = settings.get("database.password");
             saslClient("relay", RELAY_SECRET).forEach((k, v) -> settings.put("kafka.producer." + k, v));
@@ -115,7 +116,7 @@ class SaslIT {
             assertThat(relay.terminate(Duration.ofSeconds(40))).isIn(0, 143);
             relay = null;
             String log = Files.readString(relayLog, StandardCharsets.UTF_8);
-            assertThat(log).as("relay log").contains("Relay 'demo-relay' running")
+            assertThat(log).as("relay log").contains("Relay '" + ProcessSettings.NAME + "' running")
                     .doesNotContain(RELAY_SECRET).doesNotContain(dbPassword);
         } finally {
             if (relay != null) {

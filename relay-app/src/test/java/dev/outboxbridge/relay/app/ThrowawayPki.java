@@ -1,4 +1,4 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay.app;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

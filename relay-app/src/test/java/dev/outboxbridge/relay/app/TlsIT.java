@@ -1,5 +1,6 @@
-package dev.outboxbridge.demo;
+package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.ProcessSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,7 +11,6 @@ import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.RelayConfig;
-import dev.outboxbridge.relay.app.RelayMain;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TopicReader;
@@ -110,7 +110,7 @@ class TlsIT {
 
     /** The relay's settings: as the demo's, least-privilege database role, Kafka security through kafka.producer.*. */
     private static Map<String, String> relaySettings(TestDatabase shop, Path workDir, Path truststore) throws Exception {
-        Map<String, String> settings = DemoRun.relaySettings(shop, broker.bootstrapServers(), TOPIC_PREFIX, workDir);
+        Map<String, String> settings = ProcessSettings.of(shop, broker.bootstrapServers(), TOPIC_PREFIX);
         RelayRole.provision(shop, settings);
         client("relay", RELAY_SECRET, truststore).forEach((k, v) -> {
             if (!k.equals("bootstrap.servers")) {
@@ -202,14 +202,14 @@ class TlsIT {
                             .contains(RelayConfig.of(settings).offsetServerName()));
 
             String log = Files.readString(relayLog, StandardCharsets.UTF_8);
-            assertThat(log).as("relay log").contains("Relay 'demo-relay' running");
+            assertThat(log).as("relay log").contains("Relay '" + ProcessSettings.NAME + "' running");
             assertNoSecret(log, dbPassword);
             assertThat(log).as("no TLS or SASL failure of any relay client")
                     .doesNotContain("SSL handshake failed").doesNotContain("terminated during authentication")
                     .doesNotContain("Authentication failed");
             Map<String, Map<String, String>> clients = kafkaClientConfigurations(log);
             assertThat(clients.keySet()).as("Kafka clients the relay created (type/client.id)")
-                    .contains("AdminClientConfig/demo-relay-admin", "ProducerConfig/demo-relay-producer",
+                    .contains("AdminClientConfig/" + ProcessSettings.NAME + "-admin", "ProducerConfig/" + ProcessSettings.NAME + "-producer",
                             "AdminClientConfig/outbox-relay-position-admin")
                     .anyMatch(id -> id.startsWith("ConsumerConfig/")) // the position store's
                     .filteredOn(id -> id.startsWith("ProducerConfig/")).hasSizeGreaterThanOrEqualTo(2); // the relay's and the position store's
@@ -266,7 +266,7 @@ class TlsIT {
             RelayRole.dropQuietly(shop, settings.get(RelayConfig.DATABASE_USER));
         }
         String log = Files.readString(relayLog, StandardCharsets.UTF_8);
-        assertThat(log).as("relay log").doesNotContain("Relay 'demo-relay' running");
+        assertThat(log).as("relay log").doesNotContain("Relay '" + ProcessSettings.NAME + "' running");
         return log;
     }
 
