@@ -17,12 +17,17 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
+import org.springframework.core.MethodIntrospector;
+import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.util.ReflectionUtils;
 
 /**
  * Runs the shipped migrations ({@link OutboxMigrations}) at start-up when Flyway is on the class path and the
  * application has one {@code DataSource}, unless {@code outbox.migrations.enabled=false}. The outbox table is
  * migrated unless {@code outbox.migrations.outbox=false}; the inbox tables when
- * {@code outbox.migrations.inbox=true} or, unset, when the application declares an inbox consumer.
+ * {@code outbox.migrations.inbox=true} or, unset, when the application declares an inbox consumer (in the
+ * properties, by an {@link InboxConsumerRegistration} bean, or by {@link InboxListener} methods of a bean whose
+ * declared type shows them).
  */
 @AutoConfiguration(afterName = {
         "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
@@ -41,9 +46,23 @@ public class OutboxMigrationsAutoConfiguration {
         boolean inbox = migrations.getInbox() != null ? migrations.getInbox()
                 : !properties.getInbox().getConsumers().isEmpty()
                         // names only: instantiating the registrations could reach beans that wait for this one
-                        || beanFactory.getBeanNamesForType(InboxConsumerRegistration.class, true, false).length > 0;
+                        || beanFactory.getBeanNamesForType(InboxConsumerRegistration.class, true, false).length > 0
+                        || hasInboxListeners(beanFactory);
         checkTableNames(properties, migrations.isOutbox(), inbox);
         return new OutboxMigrations(dataSource, migrations.isOutbox(), inbox);
+    }
+
+    /** Whether a bean's type (as declared, without creating it) has {@link InboxListener} methods. */
+    private static boolean hasInboxListeners(ConfigurableListableBeanFactory beanFactory) {
+        for (String name : beanFactory.getBeanDefinitionNames()) {
+            Class<?> type = beanFactory.getType(name, false);
+            if (type != null && !type.getName().startsWith("org.springframework.")
+                    && !MethodIntrospector.selectMethods(type, (ReflectionUtils.MethodFilter) method ->
+                            AnnotatedElementUtils.hasAnnotation(method, InboxListener.class)).isEmpty()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The shipped migrations create the default tables only: refuse other names rather than miss them at run time. */

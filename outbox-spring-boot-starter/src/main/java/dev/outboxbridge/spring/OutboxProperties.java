@@ -152,6 +152,12 @@ public class OutboxProperties {
         private String handler;
 
         /**
+         * For a consumer with {@code @InboxListener} methods: what to do with an event whose type has none;
+         * {@code skip} (record it in the inbox and count it) or {@code dead-letter}.
+         */
+        private InboxListeners.UnknownEventTypes unknownEventTypes = InboxListeners.UnknownEventTypes.SKIP;
+
+        /**
          * Kafka consumer settings of this consumer, over those taken from {@code spring.kafka.*}
          * (e.g. {@code group.id}, {@code max.poll.records}, {@code bootstrap.servers}).
          */
@@ -212,6 +218,14 @@ public class OutboxProperties {
 
         public void setHandler(String handler) {
             this.handler = handler;
+        }
+
+        public InboxListeners.UnknownEventTypes getUnknownEventTypes() {
+            return unknownEventTypes;
+        }
+
+        public void setUnknownEventTypes(InboxListeners.UnknownEventTypes unknownEventTypes) {
+            this.unknownEventTypes = unknownEventTypes;
         }
 
         public Map<String, String> getKafka() {

@@ -51,6 +51,27 @@ class OutboxMigrationsAutoConfigurationTest {
     }
 
     @Test
+    void theInboxTablesAreMigratedByDefaultOnlyWhenAConsumerIsDeclared() {
+        ApplicationContextRunner outboxOff = runner.withBean(DataSource.class, () -> NOWHERE)
+                .withPropertyValues("outbox.migrations.outbox=false");
+        outboxOff.run(context -> assertThat(context.getBean(OutboxMigrations.class).inbox()).isFalse());
+        String tried = "Outbox Bridge could not migrate the inbox tables";
+        outboxOff.withPropertyValues("outbox.inbox.consumers.billing.topics=t")
+                .run(context -> assertThat(context).hasFailed().getFailure().hasStackTraceContaining(tried));
+        outboxOff.withBean(InboxConsumerRegistration.class, () -> InboxConsumerRegistration.of("billing",
+                java.util.List.of("t"), (event, tx) -> { }))
+                .run(context -> assertThat(context).hasFailed().getFailure().hasStackTraceContaining(tried));
+        outboxOff.withBean(Listening.class, Listening::new)
+                .run(context -> assertThat(context).hasFailed().getFailure().hasStackTraceContaining(tried));
+    }
+
+    static class Listening {
+        @InboxListener(consumer = "billing", eventType = "OrderPlaced", topics = "t")
+        void placed(dev.outboxbridge.inbox.InboxEvent event) {
+        }
+    }
+
+    @Test
     void anOwnOutboxTableNameIsRefusedBeforeConnectingNamingTheFix() {
         runner.withBean(DataSource.class, () -> NOWHERE).withPropertyValues("outbox.table=app.events")
                 .run(context -> assertThat(context).hasFailed().getFailure()
