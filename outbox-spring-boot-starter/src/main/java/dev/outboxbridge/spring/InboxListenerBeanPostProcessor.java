@@ -64,9 +64,9 @@ final class InboxListenerBeanPostProcessor implements BeanPostProcessor, BeanFac
         }
         InboxListeners registry = listeners.get();
         candidates.forEach((beanName, methods) -> {
-            if (!beanFactory.isSingleton(beanName)) {
+            if (!beanFactory.containsBean(beanName) || !beanFactory.isSingleton(beanName)) {
                 throw new IllegalStateException("@InboxListener methods on bean '" + beanName + "', which is not a "
-                        + "singleton: make it a singleton");
+                        + "singleton bean of the context (a prototype or an inner bean): declare it as a singleton");
             }
             Object bean = beanFactory.getBean(beanName);
             methods.forEach((method, annotation) -> {

@@ -137,6 +137,23 @@ class InboxListenerAutoConfigurationTest {
                         .hasStackTraceContaining("outbox.inbox.consumers.billing.handler=other"));
     }
 
+    @Test
+    void listenersOnAPrototypeBeanAreRefused() {
+        runner.withBean(Billing.class, Billing::new, definition -> definition.setScope("prototype"))
+                .withBean(PrototypeUser.class, PrototypeUser::new)
+                .withPropertyValues("billing.name=billing", "billing.topic=t", "outbox.inbox.auto-startup=false")
+                .run(context -> assertThat(context).hasFailed().getFailure()
+                        .hasStackTraceContaining("not a singleton bean of the context"));
+    }
+
+    /** Creates a Billing prototype at start-up, as a prototype's user would. */
+    static class PrototypeUser implements org.springframework.beans.factory.BeanFactoryAware {
+        @Override
+        public void setBeanFactory(org.springframework.beans.factory.BeanFactory beanFactory) {
+            beanFactory.getBean(Billing.class);
+        }
+    }
+
     private static InboxEvent event(String type, String key) {
         return InboxEvent.builder().id(UUID.randomUUID()).eventType(type).key(key).payload("{}").topic("t").build();
     }
