@@ -44,10 +44,23 @@ public class InboxAutoConfiguration {
             ObjectProvider<PlatformTransactionManager> transactionManagers,
             @org.springframework.beans.factory.annotation.Qualifier(KAFKA_SETTINGS_BEAN)
             Function<Map<String, String>, Map<String, Object>> kafkaSettings,
-            ObjectProvider<InboxConsumerCustomizer> customizers) {
+            ObjectProvider<InboxConsumerCustomizer> customizers, InboxListeners listeners) {
         return new SpringInboxConsumers(properties.getInbox(), registrations.orderedStream().toList(), beanFactory,
                 dataSource, () -> new SpringTransactionRunner(transactionManager(transactionManagers)), kafkaSettings,
-                customizers.orderedStream().toList());
+                customizers.orderedStream().toList(), listeners);
+    }
+
+    /** The {@link InboxListener} methods of the context, by consumer. */
+    @Bean
+    @ConditionalOnMissingBean
+    InboxListeners inboxListeners() {
+        return new InboxListeners();
+    }
+
+    /** Collects the {@link InboxListener} methods (static: a post-processor is created before the other beans). */
+    @Bean
+    static InboxListenerBeanPostProcessor outboxInboxListenerBeanPostProcessor(ObjectProvider<InboxListeners> listeners) {
+        return new InboxListenerBeanPostProcessor(listeners::getObject);
     }
 
     private static PlatformTransactionManager transactionManager(ObjectProvider<PlatformTransactionManager> managers) {

@@ -25,6 +25,8 @@ public class OutboxProperties {
 
     private final Inbox inbox = new Inbox();
 
+    private final Migrations migrations = new Migrations();
+
     public String getTable() {
         return table;
     }
@@ -51,6 +53,56 @@ public class OutboxProperties {
 
     public Inbox getInbox() {
         return inbox;
+    }
+
+    public Migrations getMigrations() {
+        return migrations;
+    }
+
+    /**
+     * The shipped Flyway migrations of the outbox and inbox tables, run at start-up (with Flyway on the class
+     * path), each with its own schema history table beside the application's own Flyway.
+     */
+    public static class Migrations {
+
+        /**
+         * Whether to run the shipped migrations at start-up when Flyway is on the class path: after the
+         * application's own Flyway, before the beans that use the database and before the inbox consumers start.
+         */
+        private boolean enabled = true;
+
+        /** Whether to migrate the outbox table ({@code outbox_event}). */
+        private boolean outbox = true;
+
+        /**
+         * Whether to migrate the inbox tables ({@code inbox_event} and the parked-key tables); unset: only when the
+         * application declares an inbox consumer.
+         */
+        private Boolean inbox;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public boolean isOutbox() {
+            return outbox;
+        }
+
+        public void setOutbox(boolean outbox) {
+            this.outbox = outbox;
+        }
+
+        public Boolean getInbox() {
+            return inbox;
+        }
+
+        public void setInbox(Boolean inbox) {
+            this.inbox = inbox;
+        }
     }
 
     /** The inbox consumers run by the application context. */
@@ -98,6 +150,12 @@ public class OutboxProperties {
 
         /** Name of the {@code InboxHandler} bean that applies the events; unset: the bean named like the consumer. */
         private String handler;
+
+        /**
+         * For a consumer with {@code @InboxListener} methods: what to do with an event whose type has none;
+         * {@code skip} (record it in the inbox and count it) or {@code dead-letter}.
+         */
+        private InboxListeners.UnknownEventTypes unknownEventTypes = InboxListeners.UnknownEventTypes.SKIP;
 
         /**
          * Kafka consumer settings of this consumer, over those taken from {@code spring.kafka.*}
@@ -160,6 +218,14 @@ public class OutboxProperties {
 
         public void setHandler(String handler) {
             this.handler = handler;
+        }
+
+        public InboxListeners.UnknownEventTypes getUnknownEventTypes() {
+            return unknownEventTypes;
+        }
+
+        public void setUnknownEventTypes(InboxListeners.UnknownEventTypes unknownEventTypes) {
+            this.unknownEventTypes = unknownEventTypes;
         }
 
         public Map<String, String> getKafka() {

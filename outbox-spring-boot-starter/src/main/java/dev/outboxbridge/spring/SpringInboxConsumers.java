@@ -39,6 +39,7 @@ public final class SpringInboxConsumers implements SmartLifecycle {
     private final java.util.function.Supplier<SpringTransactionRunner> transactionRunner;
     private final Function<Map<String, String>, Map<String, Object>> kafkaSettings;
     private final List<InboxConsumerCustomizer> customizers;
+    private final InboxListeners listeners;
 
     private final Map<String, InboxConsumer> consumers = new LinkedHashMap<>();
     private volatile boolean running;
@@ -51,6 +52,21 @@ public final class SpringInboxConsumers implements SmartLifecycle {
             BeanFactory beanFactory, DataSource dataSource,
             java.util.function.Supplier<SpringTransactionRunner> transactionRunner,
             Function<Map<String, String>, Map<String, Object>> kafkaSettings, List<InboxConsumerCustomizer> customizers) {
+        this(properties, registrations, beanFactory, dataSource, transactionRunner, kafkaSettings, customizers,
+                new InboxListeners());
+    }
+
+    /**
+     * @param kafkaSettings the Kafka consumer settings of a consumer, given its overrides
+     *        ({@code spring.kafka.*} below them)
+     * @param listeners the {@link InboxListener} methods, whose consumers are declared too
+     */
+    public SpringInboxConsumers(OutboxProperties.Inbox properties, List<InboxConsumerRegistration> registrations,
+            BeanFactory beanFactory, DataSource dataSource,
+            java.util.function.Supplier<SpringTransactionRunner> transactionRunner,
+            Function<Map<String, String>, Map<String, Object>> kafkaSettings, List<InboxConsumerCustomizer> customizers,
+            InboxListeners listeners) {
+        this.listeners = Objects.requireNonNull(listeners, "listeners");
         this.properties = Objects.requireNonNull(properties, "properties");
         this.registrations = List.copyOf(registrations);
         this.beanFactory = Objects.requireNonNull(beanFactory, "beanFactory");
@@ -60,11 +76,19 @@ public final class SpringInboxConsumers implements SmartLifecycle {
         this.customizers = List.copyOf(customizers);
     }
 
-    /** The names of the declared consumers, in declaration order (registrations first). */
+    /**
+     * The names of the declared consumers, in declaration order: registrations, properties, then
+     * {@link InboxListener} methods (those are known once the context has created its singletons).
+     */
     public List<String> names() {
         List<String> names = new ArrayList<>();
         registrations.forEach(r -> names.add(r.name()));
         properties.getConsumers().keySet().forEach(n -> {
+            if (!names.contains(n)) {
+                names.add(n);
+            }
+        });
+        listeners.consumers().forEach(n -> {
             if (!names.contains(n)) {
                 names.add(n);
             }
@@ -165,6 +189,8 @@ public final class SpringInboxConsumers implements SmartLifecycle {
             builder.topics(settings.getTopics());
         } else if (registration != null && !registration.topics().isEmpty()) {
             builder.topics(registration.topics());
+        } else if (!listeners.topics(name).isEmpty()) {
+            builder.topics(listeners.topics(name));
         } else {
             throw new IllegalStateException("Inbox consumer '" + name + "' has no topics. Fix: set " + prefix
                     + ".topics (or " + prefix + ".topic-pattern)");
@@ -212,6 +238,15 @@ public final class SpringInboxConsumers implements SmartLifecycle {
 
     private InboxHandler handler(String name, InboxConsumerRegistration registration, OutboxProperties.Consumer settings,
             String prefix) {
+        if (listeners.consumers().contains(name)) {
+            if (settings.getHandler() != null || registration != null) {
+                throw new IllegalStateException("Inbox consumer '" + name + "' has @InboxListener methods (event types "
+                        + listeners.eventTypes(name) + ") and also " + (registration != null
+                                ? "an InboxConsumerRegistration bean" : prefix + ".handler=" + settings.getHandler())
+                        + ". Fix: give a consumer either listener methods or one handler");
+            }
+            return listeners.handler(name, settings.getUnknownEventTypes());
+        }
         if (settings.getHandler() == null && registration != null) {
             return registration.handler();
         }

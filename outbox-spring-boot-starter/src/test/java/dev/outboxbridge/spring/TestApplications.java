@@ -25,6 +25,9 @@ final class TestApplications {
         p.put("spring.main.banner-mode", "off");
         // JPA is on the test class path for SpringOutboxJpaIT only; elsewhere Boot's JdbcTransactionManager is used
         p.put("spring.autoconfigure.exclude", JPA_AUTO_CONFIGURATION);
+        // Boot's Flyway is on the class path for OutboxMigrationsIT only; the testkit's databases hold the outbox
+        // and inbox tables already (the starter's migrations find them applied and do nothing)
+        p.put("spring.flyway.enabled", "false");
         return p;
     }
 

@@ -126,6 +126,6 @@ final class InboxCounters {
 
     InboxStats snapshot() {
         return new InboxStats(processed.sum(), duplicates.sum(), failures.sum(), deadLettered.sum(), parked.sum(),
-                lastCommittedOffsets);
+                parkedKeys.get(), lastCommittedOffsets);
     }
 }
