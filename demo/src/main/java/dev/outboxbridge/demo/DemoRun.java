@@ -286,6 +286,7 @@ public final class DemoRun {
                 ticker.scheduleAtFixedRate(monitor::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
                 workload.run(committed -> {
                 });
+                monitor.expectedEffects = workload.expectedEffects();
                 awaitDrain(consumer, workload.expectedEffects(), relays, monitor);
                 awaitDeadLetters(billingPool, workload.committedCount(Workload.Kind.POISON), ns.bootstrapServers(),
                         ns.topic(RELAY_DEAD_LETTER_TOPIC), workload.committedCount(Workload.Kind.OVERSIZED), options.drainTimeout(), out);
@@ -352,6 +353,9 @@ public final class DemoRun {
         private volatile long firstPublishAtNanos;
         private volatile long caughtUpAtNanos;
         private Set<UUID> pendingAtTakeover;
+        /** Set once the writers are done: what the consumer applies when everything is drained. */
+        volatile long expectedEffects = Long.MAX_VALUE;
+        private volatile boolean settled;
         private volatile boolean broken;
 
         Monitor(Workload workload, InboxConsumer consumer, RelayProcesses relays, Admin admin, List<TopicPartition> published,
@@ -372,6 +376,10 @@ public final class DemoRun {
             try {
                 ticks++;
                 watchFailover();
+                settled = !options.killLeaderMidway() || caughtUpAtNanos != 0
+                        || successor != null && consumer.stats().processed() >= expectedEffects
+                                && (publishedAtKill < 0 // Kafka did not answer at the kill: no first record to wait for
+                                        || firstPublishAtNanos == 0 && publishedRecords() <= publishedAtKill); // nothing left
                 if (ticks % TICKS_PER_LINE == 0) {
                     line();
                 }
@@ -464,9 +472,12 @@ public final class DemoRun {
             return (nanos - startNanos) / 1e9;
         }
 
-        /** Whether the run is past the failover (or has none): the leader was killed and the standby took over. */
+        /**
+         * Whether the run is past the failover (or has none): the leader was killed, the standby took over and the backlog
+         * was caught up (or nothing was left to publish); true as well once the monitor failed, so a drain cannot hang on it.
+         */
         boolean failoverDone() {
-            return !options.killLeaderMidway() || successor != null;
+            return settled || broken;
         }
 
         Optional<Failover> failover() {
@@ -518,7 +529,7 @@ public final class DemoRun {
             }
             if (System.nanoTime() > deadline) {
                 out.printf("  drain timed out after %s: %,d of %,d consumed%s; checking what is there%n", options.drainTimeout(),
-                        consumer.stats().processed(), expected, monitor.failoverDone() ? "" : ", no relay took over");
+                        consumer.stats().processed(), expected, monitor.failoverDone() ? "" : ", the failover not over");
                 return;
             }
             Thread.sleep(100);
