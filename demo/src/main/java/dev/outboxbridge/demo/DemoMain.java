@@ -51,6 +51,11 @@ public final class DemoMain implements Callable<Integer> {
     @Option(names = "--flat-out", description = "Write as fast as the writers can (same as --rate 0): shows throughput and backlog, not latency.")
     boolean flatOut;
 
+    @Option(names = "--warm-up", defaultValue = "10", paramLabel = "SECONDS",
+            description = "Seconds at the start of the writes whose latency the summary reports apart from the steady state,"
+                    + " while the JVMs compile the hot paths; 0 = none (default: ${DEFAULT-VALUE}).")
+    int warmUpSeconds;
+
     @Option(names = {"--kill-relay", "--restart-relay"}, defaultValue = "true", negatable = true, fallbackValue = "true",
             description = "Run a standby relay process next to the leader, kill -9 the leader halfway and let the standby take over"
                     + " (default: ${DEFAULT-VALUE}).")
@@ -70,6 +75,10 @@ public final class DemoMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (warmUpSeconds < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value " + warmUpSeconds
+                    + " for option '--warm-up': must be 0 (none) or more seconds");
+        }
         if (rate < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value " + rate
                     + " for option '--rate': must be 0 (flat out) or more events per second");
@@ -80,7 +89,7 @@ public final class DemoMain implements Callable<Integer> {
         System.out.printf("PostgreSQL %s:%d, Kafka %s%n", postgres.host(), postgres.port(), kafka.bootstrapServers());
         DemoRun.Options options = new DemoRun.Options(
                 new Workload.Settings(events, aggregates, writers, maxTxSize, rollbackRatio, seed, flatOut ? 0 : rate),
-                partitions, killRelay, redeliver, Duration.ofMinutes(5));
+                partitions, killRelay, redeliver, Duration.ofMinutes(5), Duration.ofSeconds(warmUpSeconds));
         DemoRun.Report report = new DemoRun(postgres, kafka, options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;

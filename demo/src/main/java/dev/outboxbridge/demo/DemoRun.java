@@ -76,9 +76,17 @@ public final class DemoRun {
      * @param killLeaderMidway run a standby relay next to the leader, {@code kill -9} the leader once half the events
      *        committed, and let the standby take over
      * @param forceRedelivery at the end, replay the whole topic into the same inbox (every record must be a duplicate)
+     * @param warmUp the first part of the writes whose latency is reported apart from the steady state: the JVMs compile
+     *        the hot paths then
      */
     public record Options(Workload.Settings workload, int partitions, boolean killLeaderMidway, boolean forceRedelivery,
-            Duration drainTimeout) {
+            Duration drainTimeout, Duration warmUp) {
+
+        /** Options without a warm-up: every event outside the failover window counts as steady state. */
+        public Options(Workload.Settings workload, int partitions, boolean killLeaderMidway, boolean forceRedelivery,
+                Duration drainTimeout) {
+            this(workload, partitions, killLeaderMidway, forceRedelivery, drainTimeout, Duration.ZERO);
+        }
     }
 
     /**
@@ -97,12 +105,14 @@ public final class DemoRun {
     /**
      * What happened.
      *
-     * @param steadyLatency commit-to-consume latency of the events outside the failover window
+     * @param steadyLatency commit-to-consume latency of the events outside the warm-up and the failover window
+     * @param warmUpLatency commit-to-consume latency of the events committed during the warm-up (outside the failover window)
      * @param failoverLatency commit-to-consume latency of the events the failover delayed: not yet consumed at the kill and
      *        committed before the backlog was caught up
      */
     public record Report(HistoryChecker.Verdict verdict, InboxStats consumer, long redeliveredDuplicates, Optional<Failover> failover,
-            int eventsPerSecond, Histogram steadyLatency, Histogram failoverLatency, Duration elapsed, long deadLetteredKeysSkipped) {
+            int eventsPerSecond, Duration warmUp, Histogram steadyLatency, Histogram warmUpLatency, Histogram failoverLatency,
+            Duration elapsed, long deadLetteredKeysSkipped) {
 
         public boolean ok() {
             return verdict.ok();
@@ -130,8 +140,15 @@ public final class DemoRun {
                     ? String.format("paced at %,d events/s", eventsPerSecond) : "flat out (no rate limit)");
             if (steadyLatency.getTotalCount() > 0) {
                 out.printf("  commit -> consume latency (ms)   %s%n", percentiles(steadyLatency));
+                String excluded = warmUpLatency.getTotalCount() > 0 && failover.isPresent() ? "the warm-up and the failover window"
+                        : warmUpLatency.getTotalCount() > 0 ? "the warm-up" : failover.isPresent() ? "the failover window" : null;
                 out.printf("                                   (%,d events%s)%n", steadyLatency.getTotalCount(),
-                        failover.isPresent() ? ", steady state: the failover window below excluded" : "");
+                        excluded == null ? "" : ", steady state: " + excluded + " below excluded");
+            }
+            if (warmUpLatency.getTotalCount() > 0) {
+                out.printf("  latency in the warm-up           %s%n", percentiles(warmUpLatency));
+                out.printf("                                   (%,d events committed in the first %d s of writes)%n",
+                        warmUpLatency.getTotalCount(), warmUp.toSeconds());
             }
             failover.ifPresent(f -> {
                 out.printf("  relay failover                   %s killed (kill -9) at %.1f s; %s leader %.1f s later%n",
@@ -273,6 +290,9 @@ public final class DemoRun {
                     w.events(), w.aggregates(), w.writers(), w.maxTransactionSize(), w.rollbackRatio() * 100,
                     w.eventsPerSecond() > 0 ? String.format("%,d events/s", w.eventsPerSecond()) : "flat out",
                     options.killLeaderMidway() ? "; the leader gets a kill -9 halfway" : "");
+            if (!options.warmUp().isZero()) {
+                out.printf("  (the summary reports the latency of the first %d s, the warm-up, apart)%n", options.warmUp().toSeconds());
+            }
             workload = new Workload(shopPool, Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build()), w);
             List<TopicPartition> published = new ArrayList<>();
             for (int p = 0; p < options.partitions(); p++) {
@@ -282,7 +302,8 @@ public final class DemoRun {
             monitor = new Monitor(workload, consumer, relays, admin, published, latency, clock);
             ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "demo-monitor"));
             try {
-                out.println("       time   committed   published    consumed   commit->consume, last 2 s");
+                out.println("       time   committed    in Kafka    consumed   commit->consume, last 2 s");
+                latency.warmUpEndMillis = clock.millis() + options.warmUp().toMillis();
                 ticker.scheduleAtFixedRate(monitor::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
                 workload.run(committed -> {
                 });
@@ -306,26 +327,30 @@ public final class DemoRun {
         }
         HistoryChecker.Verdict verdict = HistoryChecker.check(workload.committed(), workload.rolledBack(), ns.bootstrapServers(),
                 topic, ns.topic(RELAY_DEAD_LETTER_TOPIC), ns.topic(DEAD_LETTER_TOPIC), billingPool, EFFECTS_TABLE);
-        return new Report(verdict, stats, redelivered, monitor.failover(), options.workload().eventsPerSecond(), latency.steady,
-                latency.failover, Duration.ofNanos(System.nanoTime() - start), operator == null ? 0 : operator.skipped());
+        return new Report(verdict, stats, redelivered, monitor.failover(), options.workload().eventsPerSecond(), options.warmUp(),
+                latency.steady, latency.warmUp, latency.failover, Duration.ofNanos(System.nanoTime() - start), operator == null ? 0 : operator.skipped());
     }
 
     /**
-     * Commit-to-consume latency, split in two: the events the failover delayed (consumed after the kill and committed
-     * before the backlog was caught up) and the rest, the steady state; plus an interval recorder for the live lines.
+     * Commit-to-consume latency, split in three: the events the failover delayed (consumed after the kill and committed
+     * before the backlog was caught up), the others committed during the warm-up, and the rest, the steady state; plus an
+     * interval recorder for the live lines.
      */
     private static final class Latency {
         final Histogram steady = new ConcurrentHistogram(MAX_LATENCY_MILLIS, 3);
         final Histogram failover = new ConcurrentHistogram(MAX_LATENCY_MILLIS, 3);
+        final Histogram warmUp = new ConcurrentHistogram(MAX_LATENCY_MILLIS, 3);
         final Recorder interval = new Recorder(MAX_LATENCY_MILLIS, 3);
         final Set<UUID> consumed = ConcurrentHashMap.newKeySet();
         volatile long killedAtMillis = Long.MAX_VALUE;
         volatile long caughtUpAtMillis = Long.MAX_VALUE;
+        volatile long warmUpEndMillis = Long.MIN_VALUE;
 
         void record(UUID id, long committedAtMillis, long nowMillis) {
             long millis = Math.min(MAX_LATENCY_MILLIS, Math.max(0, nowMillis - committedAtMillis));
             interval.recordValue(millis);
-            (nowMillis >= killedAtMillis && committedAtMillis <= caughtUpAtMillis ? failover : steady).recordValue(millis);
+            (nowMillis >= killedAtMillis && committedAtMillis <= caughtUpAtMillis ? failover
+                    : committedAtMillis < warmUpEndMillis ? warmUp : steady).recordValue(millis);
             consumed.add(id);
         }
     }
