@@ -1,20 +1,30 @@
 package dev.outboxbridge.demo;
 
 import dev.outboxbridge.testkit.TestServers;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The one-command demo: starts an embedded PostgreSQL (wal_level=logical) and Kafka broker (or
- * uses the servers named by the testkit's environment variables), runs the relay, a sample shop
- * service and an inbox consumer, and prints a summary with the guarantees checked.
+ * uses the servers named by the testkit's environment variables), runs two relay processes (a leader and a standby),
+ * a sample shop service writing at a steady rate and an inbox consumer, prints live latency, kills the leader with
+ * {@code kill -9} halfway, and prints a summary with the guarantees checked.
  */
 @Command(name = "outbox-demo", mixinStandardHelpOptions = true, version = "outbox-demo 0.1.0",
         description = "Runs the whole outbox path on real PostgreSQL and Kafka and checks that nothing is lost or invented.")
 public final class DemoMain implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--events", defaultValue = "20000", description = "Committed events to write (default: ${DEFAULT-VALUE}).")
     int events;
@@ -34,9 +44,22 @@ public final class DemoMain implements Callable<Integer> {
     @Option(names = "--partitions", defaultValue = "3", description = "Partitions of the topic (default: ${DEFAULT-VALUE}).")
     int partitions;
 
-    @Option(names = "--restart-relay", defaultValue = "true", negatable = true, fallbackValue = "true",
-            description = "Stop the relay mid-stream and start a new one (default: ${DEFAULT-VALUE}).")
-    boolean restartRelay;
+    @Option(names = "--rate", defaultValue = "500",
+            description = "Committed events per second, all writers together; 0 = flat out (default: ${DEFAULT-VALUE}).")
+    int rate;
+
+    @Option(names = "--flat-out", description = "Write as fast as the writers can (same as --rate 0): shows throughput and backlog, not latency.")
+    boolean flatOut;
+
+    @Option(names = "--warm-up", defaultValue = "10", paramLabel = "SECONDS",
+            description = "Seconds at the start of the writes whose latency the summary reports apart from the steady state,"
+                    + " while the JVMs compile the hot paths; 0 = none (default: ${DEFAULT-VALUE}).")
+    int warmUpSeconds;
+
+    @Option(names = {"--kill-relay", "--restart-relay"}, defaultValue = "true", negatable = true, fallbackValue = "true",
+            description = "Run a standby relay process next to the leader, kill -9 the leader halfway and let the standby take over"
+                    + " (default: ${DEFAULT-VALUE}).")
+    boolean killRelay;
 
     @Option(names = "--redeliver", defaultValue = "true", negatable = true, fallbackValue = "true",
             description = "Replay the whole topic into the inbox at the end (default: ${DEFAULT-VALUE}).")
@@ -52,17 +75,45 @@ public final class DemoMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (warmUpSeconds < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value " + warmUpSeconds
+                    + " for option '--warm-up': must be 0 (none) or more seconds");
+        }
+        if (rate < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value " + rate
+                    + " for option '--rate': must be 0 (flat out) or more events per second");
+        }
         System.out.println("Outbox Bridge demo: starting PostgreSQL and Kafka (embedded unless OUTBOX_TEST_* variables point elsewhere)...");
         var postgres = TestServers.postgres();
-        var kafka = TestServers.kafka();
+        var kafka = quietly(TestServers::kafka);
         System.out.printf("PostgreSQL %s:%d, Kafka %s%n", postgres.host(), postgres.port(), kafka.bootstrapServers());
-        System.out.printf("Writing %,d events over %,d orders (transactions of 1-%d events, %.0f%% rolled back)...%n",
-                events, aggregates, maxTxSize, rollbackRatio * 100);
         DemoRun.Options options = new DemoRun.Options(
-                new Workload.Settings(events, aggregates, writers, maxTxSize, rollbackRatio, seed),
-                partitions, restartRelay, redeliver, Duration.ofMinutes(5));
+                new Workload.Settings(events, aggregates, writers, maxTxSize, rollbackRatio, seed, flatOut ? 0 : rate),
+                partitions, killRelay, redeliver, Duration.ofMinutes(5), Duration.ofSeconds(warmUpSeconds));
         DemoRun.Report report = new DemoRun(postgres, kafka, options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;
+    }
+
+    /**
+     * Runs {@code start} with this JVM's stdout and stderr captured: the in-process Kafka broker prints its storage
+     * formatting there ("Formatting metadata directory ..."), which says nothing to a user. Shown only if it fails.
+     */
+    private static <T> T quietly(Supplier<T> start) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream capture = new PrintStream(captured, true, StandardCharsets.UTF_8);
+        System.setOut(capture);
+        System.setErr(capture);
+        try {
+            return start.get();
+        } catch (RuntimeException | Error e) {
+            err.print(captured.toString(StandardCharsets.UTF_8));
+            throw e;
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
     }
 }

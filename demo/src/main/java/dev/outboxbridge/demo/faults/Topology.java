@@ -1,5 +1,6 @@
 package dev.outboxbridge.demo.faults;
 
+import dev.outboxbridge.demo.RelayProcesses;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testsupport.BrokerProcess;
@@ -254,15 +255,6 @@ final class Topology implements AutoCloseable {
 
     /** The value of the leader gauge in a Prometheus scrape, or -1 if it is not there. */
     static double leaderGauge(String scrape) {
-        for (String line : scrape.split("\n")) {
-            if (line.startsWith(LEADER_GAUGE + "{") || line.startsWith(LEADER_GAUGE + " ")) {
-                try {
-                    return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1).trim());
-                } catch (NumberFormatException e) {
-                    return -1;
-                }
-            }
-        }
-        return -1;
+        return RelayProcesses.gauge(scrape, LEADER_GAUGE);
     }
 }
