@@ -114,6 +114,8 @@ class RelayHighAvailabilityIT {
             String outputA = Files.readString(logA, StandardCharsets.UTF_8);
             assertThat(a.exitValue()).as("exit code of the fenced relay; log:\n%s", outputA).isEqualTo(RelayMain.EXIT_FAILED);
             assertThat(outputA).contains("lost the lease");
+            assertThat(outputA).as("the leader's DEBUG batch lines, with the time of their last permission check")
+                    .contains(" published (last permitted at ");
             assertThat(batchesPublishedAfter(outputA, woke)).as("batches the fenced leader published after it woke").isEmpty();
             int more = load.committedCount() + 50;
             await().atMost(TIMEOUT).until(() -> kafka.readAll(topic, more, Duration.ofSeconds(2)).size() >= more);
@@ -226,10 +228,19 @@ class RelayHighAvailabilityIT {
                 .map(RelayHighAvailabilityIT::timestamp);
     }
 
-    /** Batches with events published (DEBUG lines "Batch n: x change events, y published") logged after a moment. */
+    /**
+     * Batch lines whose last permission check (sends and marks happen only after one passes) began after {@code after}.
+     * Not the line's own timestamp: a process paused between its last check and the log line logs it late.
+     */
     private static List<String> batchesPublishedAfter(String log, Instant after) {
-        return log.lines().filter(l -> l.contains("PublishingChangeConsumer") && l.contains(" published"))
-                .filter(l -> !l.endsWith(" 0 published")).filter(l -> timestamp(l).isAfter(after)).toList();
+        return log.lines().filter(l -> l.contains("PublishingChangeConsumer") && l.contains(" published (last permitted at "))
+                .filter(l -> !l.contains(" 0 published")).filter(l -> lastPermitted(l).isAfter(after)).toList();
+    }
+
+    private static Instant lastPermitted(String batchLine) {
+        String marker = "(last permitted at ";
+        int start = batchLine.indexOf(marker) + marker.length();
+        return Instant.parse(batchLine.substring(start, batchLine.indexOf(')', start)));
     }
 
     private static Instant timestamp(String logLine) {

@@ -209,6 +209,7 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
             mappingFailure = refused; // it comes before any malformed row: the batch was cut there
         }
 
+        long lastCheckMillis = -1; // when the batch's last permission check began (the log of a paused process is late)
         List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
         boolean anySent = false;
         for (ProducerRecord<byte[], byte[]> r : records) {
@@ -253,6 +254,9 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
                     sent++; // dead-lettered records are counted as errors of kind dead_letter, not as published
                 }
             }
+            if (i == records.size() - 1) {
+                lastCheckMillis = clock.millis(); // read before the check: a pause between the two makes the check fail
+            }
             checkMayPublish();
             committer.markProcessed(changes.get(i));
         }
@@ -261,7 +265,8 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         metrics.published(sent);
         long n = batches.incrementAndGet();
         if (LOG.isDebugEnabled()) {
-            LOG.debug("Batch {}: {} change events, {} published", n, changes.size(), sent);
+            LOG.debug("Batch {}: {} change events, {} published (last permitted at {})", n, changes.size(), sent,
+                    lastCheckMillis < 0 ? "-" : java.time.Instant.ofEpochMilli(lastCheckMillis));
         }
         if (mappingFailure != null) {
             throw mappingFailure;
