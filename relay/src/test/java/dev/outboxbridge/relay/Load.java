@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** A writer committing multi-event outbox transactions flat out on its own thread until closed. */
-final class Load implements AutoCloseable {
+public final class Load implements AutoCloseable {
 
     private final List<UUID> committed = Collections.synchronizedList(new ArrayList<>());
 
@@ -21,7 +21,7 @@ final class Load implements AutoCloseable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread thread;
 
-    Load(TestDatabase db, Outbox outbox, String aggregateType, int maxTxSize) {
+    public Load(TestDatabase db, Outbox outbox, String aggregateType, int maxTxSize) {
         thread = new Thread(() -> {
             Random random = new Random(42);
             try (Connection c = db.connect()) {
@@ -46,12 +46,12 @@ final class Load implements AutoCloseable {
         thread.start();
     }
 
-    int committedCount() {
+    public int committedCount() {
         return committed.size();
     }
 
     /** Stops writing and returns the ids of every committed event. */
-    List<UUID> stop() throws InterruptedException {
+    public List<UUID> stop() throws InterruptedException {
         running.set(false);
         thread.join(30_000);
         if (failure.get() != null) {

@@ -39,19 +39,7 @@ class RelayIT {
     Path dir;
 
     static Map<String, String> relaySettings(TestDatabase db, TestKafka kafka, Path offsets) {
-        Map<String, String> m = new HashMap<>();
-        m.put(RelayConfig.NAME, "relay-" + db.name());
-        m.put(RelayConfig.DATABASE_HOSTNAME, db.host());
-        m.put(RelayConfig.DATABASE_PORT, String.valueOf(db.port()));
-        m.put(RelayConfig.DATABASE_DBNAME, db.name());
-        m.put(RelayConfig.DATABASE_USER, db.user());
-        m.put(RelayConfig.DATABASE_PASSWORD, db.password() == null ? "" : db.password());
-        m.put(RelayConfig.SLOT_NAME, db.uniqueName("slot"));
-        m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
-        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        m.put(RelayConfig.TOPIC_PREFIX, kafka.prefix() + "outbox.event.");
-        m.put(RelayConfig.OFFSET_FILE, offsets.resolve("offsets.dat").toString()); // used by tests that choose offset.storage=file
-        return m;
+        return RelaySettings.of(db, kafka, offsets);
     }
 
     private Outbox outbox(TestKafka kafka) {

@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.RelaySettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

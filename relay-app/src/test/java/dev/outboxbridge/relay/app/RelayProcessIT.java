@@ -1,5 +1,7 @@
 package dev.outboxbridge.relay.app;
 
+import dev.outboxbridge.relay.Load;
+import dev.outboxbridge.relay.RelaySettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

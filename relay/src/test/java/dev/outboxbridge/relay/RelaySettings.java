@@ -1,19 +1,18 @@
-package dev.outboxbridge.relay.app;
+package dev.outboxbridge.relay;
 
-import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Relay settings for a test database and Kafka namespace (as the relay module's RelayIT.relaySettings). */
-final class RelaySettings {
+/** Relay settings for a test database and Kafka namespace; shared with relay-app's tests through the test-jar. */
+public final class RelaySettings {
 
     private RelaySettings() {
     }
 
-    static Map<String, String> of(TestDatabase db, TestKafka kafka, Path offsets) {
+    public static Map<String, String> of(TestDatabase db, TestKafka kafka, Path offsets) {
         Map<String, String> m = new HashMap<>();
         m.put(RelayConfig.NAME, "relay-" + db.name());
         m.put(RelayConfig.DATABASE_HOSTNAME, db.host());
