@@ -61,6 +61,7 @@ public class OutboxAutoConfiguration {
     @ConditionalOnMissingBean
     @ConditionalOnBooleanProperty("outbox.cloudevents.enabled")
     CloudEventsHeaders outboxCloudEventsHeaders(OutboxProperties properties, ObjectProvider<Clock> clock) {
-        return CloudEventsHeaders.binaryMode(properties.getCloudevents().getSource(), clock.getIfUnique(Clock::systemUTC));
+        return CloudEventsHeaders.binaryMode(properties.getCloudevents().getSource(),
+                clock.getIfAvailable(Clock::systemUTC));
     }
 }

@@ -117,6 +117,10 @@ class TypedPayloadsAutoConfigurationTest {
             assertThat(new String(encoded.bytes(), UTF_8)).isEqualTo("{\"order_id\":\"o-1\",\"quantity\":2}");
             assertThat(encoded.contentType()).isEqualTo("application/json");
         });
+        runner.withBean("one", JsonMapper.class, () -> snake).withBean("two", JsonMapper.class, JsonMapper::new)
+                .run(context -> assertThat(context).as("several mappers, none @Primary: no silent choice").hasFailed()
+                        .getFailure().hasStackTraceContaining("NoUniqueBeanDefinitionException")
+                        .hasStackTraceContaining(JsonMapper.class.getName()));
         runner.run(context -> assertThat(context.getBean(PayloadCodec.class).serialize(new OrderPlaced("o-1", 2)))
                 .as("Boot's JsonMapper").isEqualTo(new EncodedPayload("{\"orderId\":\"o-1\",\"quantity\":2}"
                         .getBytes(UTF_8), "application/json")));
