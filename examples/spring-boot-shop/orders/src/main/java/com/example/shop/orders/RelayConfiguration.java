@@ -4,8 +4,6 @@ import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Map;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.context.properties.bind.Bindable;
@@ -55,8 +53,6 @@ public class RelayConfiguration {
     /** Starts and stops the relay with the application context. */
     public static final class EmbeddedRelay implements SmartLifecycle, AutoCloseable {
 
-        private static final Logger LOG = LoggerFactory.getLogger(EmbeddedRelay.class);
-
         private final Relay relay;
 
         EmbeddedRelay(Relay relay) {
@@ -71,7 +67,6 @@ public class RelayConfiguration {
         @Override
         public void start() {
             relay.start(); // returns once the slot exists: every outbox row committed from now on is published
-            LOG.info("relay started: {}", relay.statusLine().strip());
         }
 
         @Override
