@@ -15,6 +15,7 @@ import org.springframework.transaction.support.AbstractPlatformTransactionManage
 import org.springframework.transaction.support.DefaultTransactionDefinition;
 import org.springframework.transaction.support.ResourceTransactionManager;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
+import org.springframework.util.ClassUtils;
 
 /**
  * Runs the inbox transaction (inbox insert + handler) as a Spring-managed transaction of a
@@ -38,12 +39,17 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
  * failure is blamed on its event, the wrapped handler flushes the persistence context after each event
  * (a constraint violation of the event's entities surfaces there, not at commit) and fails the event if
  * code it called marked the transaction rollback-only (e.g. a {@code @Transactional} method that threw,
- * whose exception the handler caught).</li>
+ * whose exception the handler caught). Then it clears the persistence context: each event's handler starts
+ * with an empty one, as in a transaction of its own (no entity loaded for an earlier event is served stale,
+ * and flushing stays proportional to one event's entities).</li>
  * </ul>
  * The transaction manager must bind the inbox's DataSource (a {@code JpaTransactionManager} does, given that
  * DataSource, as Boot's is), so that the inbox's own statements run in the same transaction.
  */
 public final class SpringTransactionRunner implements TransactionRunner {
+
+    private static final boolean JPA_PRESENT = ClassUtils.isPresent("org.springframework.orm.jpa.EntityManagerHolder",
+            SpringTransactionRunner.class.getClassLoader());
 
     private final PlatformTransactionManager transactionManager;
     private final boolean savepoints;
@@ -142,7 +148,8 @@ public final class SpringTransactionRunner implements TransactionRunner {
      * savepoint. Without, each call takes part in the inbox transaction; after it returns, the transaction is
      * flushed (JPA: the event's entities are written now, so a constraint they violate fails this event), and
      * if the transaction is marked rollback-only the event fails with an {@link UnexpectedRollbackException}:
-     * the consumer rolls the whole transaction back and applies the events before it again.
+     * the consumer rolls the whole transaction back and applies the events before it again. Otherwise the
+     * persistence context is cleared (JPA), so the next event's handler starts with an empty one.
      */
     public InboxHandler handler(InboxHandler handler) {
         Objects.requireNonNull(handler, "handler");
@@ -180,12 +187,29 @@ public final class SpringTransactionRunner implements TransactionRunner {
                             + "that method failed, run the method in a transaction of its own (REQUIRES_NEW) or declare "
                             + "noRollbackFor for the exception the handler handles");
                 }
+                clearPersistenceContext();
             } catch (Throwable failure) {
                 rollback(status, failure); // marks the inbox transaction rollback-only: the consumer rolls it back
                 throw failure;
             }
             transactionManager.commit(status);
         };
+    }
+
+    /** JPA: detaches the entities of the event just flushed, so the next event starts with an empty persistence context. */
+    private void clearPersistenceContext() {
+        if (JPA_PRESENT && transactionManager instanceof ResourceTransactionManager r) {
+            PersistenceContexts.clear(TransactionSynchronizationManager.getResource(r.getResourceFactory()));
+        }
+    }
+
+    /** Kept apart so that spring-orm is loaded only when it is on the class path. */
+    private static final class PersistenceContexts {
+        static void clear(Object resource) {
+            if (resource instanceof org.springframework.orm.jpa.EntityManagerHolder holder) {
+                holder.getEntityManager().clear();
+            }
+        }
     }
 
     private void rollback(TransactionStatus status, Throwable failure) {

@@ -13,6 +13,8 @@ import dev.outboxbridge.spring.jpa.OrderEntity;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.PersistenceContext;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -113,6 +115,8 @@ class SpringInboxJpaIT {
             assertThat(billing.runs.get(flaky.id()).get()).as("failed once, applied as its key's head").isEqualTo(2);
             assertThat(billing.runs.get(audited.id()).get()).as("failed once (rollback-only), then applied")
                     .isEqualTo(2);
+            assertThat(billing.leaked).as("each event starts with an empty persistence context, in a batch and in "
+                    + "the redo after a rollback").hasValue(0);
 
             List<ConsumerRecord<byte[], byte[]>> dead = kafka.readAll(consumer + ".dlt", 1, WAIT);
             assertThat(dead).hasSize(1);
@@ -215,6 +219,11 @@ class SpringInboxJpaIT {
         final Audit audit;
         final Map<UUID, AtomicInteger> runs = new ConcurrentHashMap<>();
         private final Set<UUID> failedOnce = ConcurrentHashMap.newKeySet();
+        /** Entities of an earlier event (committed, or of a rolled-back attempt) found in this event's persistence context. */
+        final AtomicInteger leaked = new AtomicInteger();
+        private volatile LedgerEntry previous;
+        @PersistenceContext
+        private EntityManager entityManager;
 
         JpaBilling(LedgerRepository ledger, Audit audit) {
             this.ledger = ledger;
@@ -226,8 +235,13 @@ class SpringInboxJpaIT {
             runs.computeIfAbsent(event.id(), id -> new AtomicInteger()).incrementAndGet();
             int seq = Integer.parseInt(event.payloadAsString());
             boolean first = seq == 0 && failedOnce.add(event.id());
-            ledger.save(new LedgerEntry(event.id(), event.key(), seq,
-                    event.key().equals("clash") ? "taken" : event.id().toString()));
+            if (previous != null && entityManager.contains(previous)) {
+                leaked.incrementAndGet();
+            }
+            LedgerEntry entry = new LedgerEntry(event.id(), event.key(), seq,
+                    event.key().equals("clash") ? "taken" : event.id().toString());
+            ledger.save(entry);
+            previous = entry;
             if (event.key().equals("flaky") && first) {
                 throw new IllegalStateException("flaky, first attempt");
             }
