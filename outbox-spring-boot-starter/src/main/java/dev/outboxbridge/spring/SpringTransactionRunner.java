@@ -181,11 +181,11 @@ public final class SpringTransactionRunner implements TransactionRunner {
                 if (status.isRollbackOnly()) {
                     throw new UnexpectedRollbackException("Code called by the inbox handler" + (event == null ? ""
                             : " of event " + event.id() + " (" + event.eventType() + ")") + " marked the inbox "
-                            + "transaction rollback-only (typically a @Transactional method that threw, whose exception "
-                            + "the handler caught), so its work cannot commit. The transaction is rolled back and the "
-                            + "event fails; the events before it are applied again. Fix: if the event should succeed although "
-                            + "that method failed, run the method in a transaction of its own (REQUIRES_NEW) or declare "
-                            + "noRollbackFor for the exception the handler handles");
+                            + "transaction rollback-only (typically a @Transactional method that threw, whose "
+                            + "exception the handler caught), so its work cannot commit. The transaction is rolled "
+                            + "back and the event fails; the events before it are applied again. Fix: if the event "
+                            + "should succeed although that method failed, run the method in a transaction of its own "
+                            + "(REQUIRES_NEW) or declare noRollbackFor for the exception the handler handles");
                 }
                 clearPersistenceContext();
             } catch (Throwable failure) {
@@ -196,7 +196,7 @@ public final class SpringTransactionRunner implements TransactionRunner {
         };
     }
 
-    /** JPA: detaches the entities of the event just flushed, so the next event starts with an empty persistence context. */
+    /** JPA: detaches the entities of the event just flushed; the next event starts with an empty persistence context. */
     private void clearPersistenceContext() {
         if (JPA_PRESENT && transactionManager instanceof ResourceTransactionManager r) {
             PersistenceContexts.clear(TransactionSynchronizationManager.getResource(r.getResourceFactory()));

@@ -194,7 +194,10 @@ class SpringInboxJpaIT {
     public interface LedgerRepository extends JpaRepository<LedgerEntry, UUID> {
     }
 
-    /** A @Transactional service that writes, then refuses: its exception marks the caller's transaction rollback-only. */
+    /**
+     * A @Transactional service that writes, then refuses: its exception marks the caller's transaction
+     * rollback-only.
+     */
     public static class Audit {
         private final JdbcTemplate jdbc;
 
@@ -219,7 +222,7 @@ class SpringInboxJpaIT {
         final Audit audit;
         final Map<UUID, AtomicInteger> runs = new ConcurrentHashMap<>();
         private final Set<UUID> failedOnce = ConcurrentHashMap.newKeySet();
-        /** Entities of an earlier event (committed, or of a rolled-back attempt) found in this event's persistence context. */
+        /** Entities of an earlier event (committed, or of a rolled-back attempt) in this event's persistence context. */
         final AtomicInteger leaked = new AtomicInteger();
         private volatile LedgerEntry previous;
         @PersistenceContext

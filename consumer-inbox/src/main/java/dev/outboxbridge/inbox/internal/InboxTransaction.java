@@ -206,7 +206,7 @@ final class InboxTransaction {
             return applyBeforeFailure(run, failed.index, failed.failure, attempt.inserted, keepGoing);
         } catch (Exception e) {
             if (attempt.worked == null) {
-                throw e; // the database failed before the commit, or a handler misused the transaction: nothing committed
+                throw e; // the database failed before the commit, or a handler misused it: nothing committed
             }
             return commitFailed(run, attempt.worked, e, keepGoing);
         }
@@ -274,8 +274,8 @@ final class InboxTransaction {
             right = applyRunWithoutSavepoints(run.subList(half, worked.committed()), keepGoing);
         } catch (Exception e) {
             // the first half committed; the next run starts after it and meets this failure again
-            LOG.debug("Inbox consumer '{}': applying the second half failed; the first {} events committed", consumerName,
-                    half, e);
+            LOG.debug("Inbox consumer '{}': applying the second half failed; the first {} events committed",
+                    consumerName, half, e);
             return widen(left, run.size());
         }
         boolean[] both = widen(left, run.size()).applied();
