@@ -3,6 +3,7 @@ package dev.outboxbridge.spring;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
 import javax.sql.DataSource;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -41,7 +42,8 @@ public class OutboxAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     @ConditionalOnSingleCandidate(DataSource.class)
-    SpringOutbox springOutbox(Outbox outbox, DataSource dataSource) {
-        return SpringOutbox.create(outbox, dataSource);
+    SpringOutbox springOutbox(Outbox outbox, DataSource dataSource, ObjectProvider<AppendObserver> observer) {
+        // the observer: OutboxObservationAutoConfiguration's tracing, when the application has Micrometer's Observation
+        return new SpringOutboxImpl(outbox, dataSource, observer.getIfAvailable(() -> AppendObserver.NONE));
     }
 }

@@ -16,20 +16,31 @@ final class SpringOutboxImpl implements SpringOutbox {
 
     private final Outbox outbox;
     private final DataSource dataSource;
+    private final AppendObserver observer;
 
     SpringOutboxImpl(Outbox outbox, DataSource dataSource) {
+        this(outbox, dataSource, AppendObserver.NONE);
+    }
+
+    /** @param observer observes each append and may add headers (the trace context) to its events */
+    SpringOutboxImpl(Outbox outbox, DataSource dataSource, AppendObserver observer) {
         this.outbox = Objects.requireNonNull(outbox, "outbox");
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+        this.observer = Objects.requireNonNull(observer, "observer");
     }
 
     @Override
     public UUID append(OutboxEvent event) {
-        return onTransactionalConnection(connection -> outbox.append(connection, event));
+        Objects.requireNonNull(event, "event");
+        return observer.observe(List.of(event),
+                observed -> onTransactionalConnection(connection -> outbox.append(connection, observed.get(0))));
     }
 
     @Override
     public List<UUID> appendAll(List<OutboxEvent> events) {
-        return onTransactionalConnection(connection -> outbox.appendAll(connection, events));
+        Objects.requireNonNull(events, "events");
+        return observer.observe(events,
+                observed -> onTransactionalConnection(connection -> outbox.appendAll(connection, observed)));
     }
 
     @Override
