@@ -26,7 +26,10 @@ import org.springframework.context.SmartLifecycle;
  * parallel, each within its close timeout. Nothing is connected before {@link #start()}; a consumer that
  * cannot start fails the start (and the application's start-up) with the reason.
  *
- * <p>Every handler runs in a Spring-managed transaction ({@link SpringTransactionRunner}).
+ * <p>Every handler runs in a Spring-managed transaction ({@link SpringTransactionRunner}), wrapped by the
+ * {@link InboxHandlerDecorator} beans: among them, with Micrometer's Observation API, the starter's
+ * {@value OutboxObservation#HANDLE} observation, whose consumer span continues the producer's trace from the event
+ * headers (see {@link OutboxObservationAutoConfiguration}).
  */
 public final class SpringInboxConsumers implements SmartLifecycle {
 

@@ -22,6 +22,12 @@ import javax.sql.DataSource;
  *
  * <p>Outside a transaction it writes nothing and throws
  * {@link dev.outboxbridge.outbox.NotInTransactionException} naming the fix. Thread-safe.
+ *
+ * <p>When the application has Micrometer's Observation API (and {@code outbox.tracing.enabled} is not false), the
+ * starter's bean runs each append in an {@value OutboxObservation#APPEND} observation: with Micrometer Tracing its
+ * span context ({@code traceparent}, {@code tracestate}) goes into the headers of the appended events, unless an
+ * event has a {@code traceparent} of its own, and no header of the event is overwritten (see
+ * {@link OutboxObservationAutoConfiguration}). {@link #create(Outbox, DataSource)} makes an unobserved one.
  */
 public interface SpringOutbox {
 
