@@ -7,6 +7,8 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 
 /**
  * Trace context end to end, through Micrometer's Observation API, when the application has it (optional dependency
@@ -39,7 +41,9 @@ public class OutboxObservationAutoConfiguration {
         return new ObservedAppends(registry.getIfUnique(() -> ObservationRegistry.NOOP), convention.getIfUnique());
     }
 
+    /** The outermost decorator: the application's own decorators run inside the span (their logs carry its ids). */
     @Bean
+    @Order(Ordered.HIGHEST_PRECEDENCE)
     @ConditionalOnMissingBean(name = "outboxInboxHandlerObservation")
     InboxHandlerDecorator outboxInboxHandlerObservation(ObjectProvider<ObservationRegistry> registry,
             ObjectProvider<OutboxObservation.HandleConvention> convention) {

@@ -169,10 +169,15 @@ class OutboxObservationTest {
                 return "shop.billing";
             }
         };
-        runner.withBean(ObservationRegistry.class, () -> registry)
+        InboxHandlerDecorator applications = (consumer, handler) -> handler;
+        runner.withBean(InboxHandlerDecorator.class, () -> applications).withBean(ObservationRegistry.class, () -> registry)
                 .withBean(OutboxObservation.HandleConvention.class, () -> own).run(context -> {
                     assertThat(context).hasNotFailed().hasSingleBean(SpringOutbox.class).hasSingleBean(AppendObserver.class);
-                    InboxHandler observed = context.getBean(InboxHandlerDecorator.class).decorate("billing", (e, tx) -> { });
+                    assertThat(context.getBeanProvider(InboxHandlerDecorator.class).orderedStream().toList())
+                            .as("the observation outermost, the application's decorators inside its span")
+                            .hasSize(2).first().isInstanceOf(ObservedInboxHandlers.class);
+                    InboxHandler observed = context.getBean("outboxInboxHandlerObservation", InboxHandlerDecorator.class)
+                            .decorate("billing", (e, tx) -> { });
                     observed.handle(InboxEvent.builder().id(UUID.randomUUID()).topic("t").payload("{}").build(), null);
                     assertThat(handler.stopped.remove().getName()).isEqualTo("shop.billing");
                 });
