@@ -44,6 +44,17 @@ public final class OutboxEvent {
         return builder().aggregateType(aggregateType).aggregateId(aggregateId).type(type).payload(payload).build();
     }
 
+    /**
+     * A builder holding every value of this event (id, if supplied, payload and headers included), e.g. to add a
+     * header to a copy of it.
+     */
+    public Builder toBuilder() {
+        Builder b = builder().aggregateType(aggregateType).aggregateId(aggregateId).type(type).headers(headers);
+        b.id = id;
+        b.payload = payload; // shared: no event changes its array, and payload() hands out copies
+        return b;
+    }
+
     /** The caller-supplied event id, if any; otherwise a UUIDv7 is generated at append time. */
     public Optional<UUID> id() {
         return Optional.ofNullable(id);

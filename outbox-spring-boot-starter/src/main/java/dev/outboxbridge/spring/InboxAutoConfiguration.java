@@ -45,10 +45,11 @@ public class InboxAutoConfiguration {
             ObjectProvider<PlatformTransactionManager> transactionManagers,
             @org.springframework.beans.factory.annotation.Qualifier(KAFKA_SETTINGS_BEAN)
             Function<Map<String, String>, Map<String, Object>> kafkaSettings,
-            ObjectProvider<InboxConsumerCustomizer> customizers, InboxListeners listeners) {
+            ObjectProvider<InboxConsumerCustomizer> customizers, InboxListeners listeners,
+            ObjectProvider<InboxHandlerDecorator> decorators) {
         return new SpringInboxConsumers(properties.getInbox(), registrations.orderedStream().toList(), beanFactory,
                 dataSource, () -> new SpringTransactionRunner(transactionManager(transactionManagers)), kafkaSettings,
-                customizers.orderedStream().toList(), listeners);
+                customizers.orderedStream().toList(), listeners, decorators.orderedStream().toList());
     }
 
     /** The {@link InboxListener} methods of the context, by consumer; typed ones read with the {@link PayloadCodec}. */

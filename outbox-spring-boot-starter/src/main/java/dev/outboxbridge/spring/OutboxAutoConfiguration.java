@@ -48,9 +48,11 @@ public class OutboxAutoConfiguration {
     @ConditionalOnMissingBean
     @ConditionalOnSingleCandidate(DataSource.class)
     SpringOutbox springOutbox(Outbox outbox, DataSource dataSource, ObjectProvider<PayloadCodec> codec,
-            ObjectProvider<CloudEventsHeaders> cloudEvents) {
+            ObjectProvider<CloudEventsHeaders> cloudEvents, ObjectProvider<AppendObserver> observer) {
+        // the observer: OutboxObservationAutoConfiguration's tracing, when the application has Micrometer's Observation
         return SpringOutbox.builder(outbox, dataSource).payloadCodec(codec.getIfAvailable())
-                .cloudEvents(cloudEvents.getIfAvailable()).build();
+                .cloudEvents(cloudEvents.getIfAvailable())
+                .observer(observer.getIfAvailable(() -> AppendObserver.NONE)).build();
     }
 
     /**

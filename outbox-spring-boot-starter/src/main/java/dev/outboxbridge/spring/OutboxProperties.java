@@ -29,6 +29,8 @@ public class OutboxProperties {
 
     private final CloudEvents cloudevents = new CloudEvents();
 
+    private final Tracing tracing = new Tracing();
+
     public String getTable() {
         return table;
     }
@@ -95,6 +97,32 @@ public class OutboxProperties {
 
         public void setSource(String source) {
             this.source = source;
+        }
+    }
+
+    public Tracing getTracing() {
+        return tracing;
+    }
+
+    /**
+     * Trace context carried from the append to the inbox handler, through the application's Micrometer
+     * {@code ObservationRegistry} (see {@code OutboxObservationAutoConfiguration}).
+     */
+    public static class Tracing {
+
+        /**
+         * Whether appends and inbox handler calls are observed when the application has an {@code ObservationRegistry}:
+         * the append's span context written into the event headers ({@code traceparent}, {@code tracestate}), the
+         * handler run in a consumer span whose parent is the producing span.
+         */
+        private boolean enabled = true;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
         }
     }
 

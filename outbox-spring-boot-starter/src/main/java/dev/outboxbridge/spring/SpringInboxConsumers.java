@@ -26,7 +26,10 @@ import org.springframework.context.SmartLifecycle;
  * parallel, each within its close timeout. Nothing is connected before {@link #start()}; a consumer that
  * cannot start fails the start (and the application's start-up) with the reason.
  *
- * <p>Every handler runs in a Spring-managed transaction ({@link SpringTransactionRunner}).
+ * <p>Every handler runs in a Spring-managed transaction ({@link SpringTransactionRunner}), wrapped by the
+ * {@link InboxHandlerDecorator} beans: among them, with Micrometer's Observation API, the starter's
+ * {@value OutboxObservation#HANDLE} observation, whose consumer span continues the producer's trace from the event
+ * headers (see {@link OutboxObservationAutoConfiguration}).
  */
 public final class SpringInboxConsumers implements SmartLifecycle {
 
@@ -40,6 +43,7 @@ public final class SpringInboxConsumers implements SmartLifecycle {
     private final Function<Map<String, String>, Map<String, Object>> kafkaSettings;
     private final List<InboxConsumerCustomizer> customizers;
     private final InboxListeners listeners;
+    private final List<InboxHandlerDecorator> decorators;
 
     private final Map<String, InboxConsumer> consumers = new LinkedHashMap<>();
     private volatile boolean running;
@@ -66,6 +70,23 @@ public final class SpringInboxConsumers implements SmartLifecycle {
             java.util.function.Supplier<SpringTransactionRunner> transactionRunner,
             Function<Map<String, String>, Map<String, Object>> kafkaSettings, List<InboxConsumerCustomizer> customizers,
             InboxListeners listeners) {
+        this(properties, registrations, beanFactory, dataSource, transactionRunner, kafkaSettings, customizers, listeners,
+                List.of());
+    }
+
+    /**
+     * @param kafkaSettings the Kafka consumer settings of a consumer, given its overrides
+     *        ({@code spring.kafka.*} below them)
+     * @param listeners the {@link InboxListener} methods, whose consumers are declared too
+     * @param decorators wrap each consumer's handler (inside the inbox transaction, around the event's savepoint),
+     *        the first one outermost; e.g. the starter's tracing
+     */
+    public SpringInboxConsumers(OutboxProperties.Inbox properties, List<InboxConsumerRegistration> registrations,
+            BeanFactory beanFactory, DataSource dataSource,
+            java.util.function.Supplier<SpringTransactionRunner> transactionRunner,
+            Function<Map<String, String>, Map<String, Object>> kafkaSettings, List<InboxConsumerCustomizer> customizers,
+            InboxListeners listeners, List<InboxHandlerDecorator> decorators) {
+        this.decorators = List.copyOf(decorators);
         this.listeners = Objects.requireNonNull(listeners, "listeners");
         this.properties = Objects.requireNonNull(properties, "properties");
         this.registrations = List.copyOf(registrations);
@@ -182,7 +203,7 @@ public final class SpringInboxConsumers implements SmartLifecycle {
                 .kafkaProperties(kafkaSettings.apply(settings.getKafka()))
                 .dataSource(dataSource)
                 .transactionRunner(runner)
-                .handler(runner.handler(handler));
+                .handler(decorated(name, runner.handler(handler)));
         if (settings.getTopicPattern() != null) {
             builder.topicPattern(Pattern.compile(settings.getTopicPattern()));
         } else if (!settings.getTopics().isEmpty()) {
@@ -258,6 +279,15 @@ public final class SpringInboxConsumers implements SmartLifecycle {
                     + "bean named '" + bean + "'. Fix: declare an InboxHandler bean named '" + bean + "', set " + prefix
                     + ".handler to the name of yours, or declare an InboxConsumerRegistration bean", e);
         }
+    }
+
+    private InboxHandler decorated(String name, InboxHandler handler) {
+        InboxHandler result = handler;
+        for (int i = decorators.size() - 1; i >= 0; i--) {
+            result = Objects.requireNonNull(decorators.get(i).decorate(name, result),
+                    () -> "InboxHandlerDecorator returned no handler for consumer '" + name + "'");
+        }
+        return result;
     }
 
     private static void closeAll(List<InboxConsumer> toClose) {

@@ -43,6 +43,12 @@ import javax.sql.DataSource;
  *
  * <p>Outside a transaction it writes nothing and throws
  * {@link dev.outboxbridge.outbox.NotInTransactionException} naming the fix. Thread-safe.
+ *
+ * <p>When the application has Micrometer's Observation API (and {@code outbox.tracing.enabled} is not false), the
+ * starter's bean runs each append in an {@value OutboxObservation#APPEND} observation: with Micrometer Tracing its
+ * span context ({@code traceparent}, {@code tracestate}) goes into the headers of the appended events, unless an
+ * event has a {@code traceparent} of its own, and no header of the event is overwritten (see
+ * {@link OutboxObservationAutoConfiguration}). {@link #create(Outbox, DataSource)} makes an unobserved one.
  */
 public interface SpringOutbox {
 
@@ -102,6 +108,7 @@ public interface SpringOutbox {
         private final DataSource dataSource;
         private PayloadCodec payloadCodec;
         private CloudEventsHeaders cloudEvents;
+        private AppendObserver observer = AppendObserver.NONE;
 
         private Builder(Outbox outbox, DataSource dataSource) {
             this.outbox = outbox;
@@ -120,8 +127,15 @@ public interface SpringOutbox {
             return this;
         }
 
+        /** Observes each append (the starter's tracing); unset: none. */
+        Builder observer(AppendObserver observer) {
+            this.observer = java.util.Objects.requireNonNull(observer, "observer");
+            return this;
+        }
+
         public SpringOutbox build() {
-            return new SpringOutboxImpl(outbox, dataSource, new AppendHeaders(outbox, payloadCodec, cloudEvents));
+            return new SpringOutboxImpl(outbox, dataSource, new AppendHeaders(outbox, payloadCodec, cloudEvents),
+                    observer);
         }
     }
 }

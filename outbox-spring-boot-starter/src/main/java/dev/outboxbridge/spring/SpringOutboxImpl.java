@@ -18,23 +18,31 @@ final class SpringOutboxImpl implements SpringOutbox {
     private final Outbox outbox;
     private final DataSource dataSource;
     private final AppendHeaders headers;
+    private final AppendObserver observer;
 
-    SpringOutboxImpl(Outbox outbox, DataSource dataSource, AppendHeaders headers) {
+    /**
+     * @param headers completes each event before the insert (typed payloads, CloudEvents headers)
+     * @param observer observes each append and may add headers (the trace context) to its completed events
+     */
+    SpringOutboxImpl(Outbox outbox, DataSource dataSource, AppendHeaders headers, AppendObserver observer) {
         this.outbox = Objects.requireNonNull(outbox, "outbox");
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
         this.headers = Objects.requireNonNull(headers, "headers");
+        this.observer = Objects.requireNonNull(observer, "observer");
     }
 
     @Override
     public UUID append(OutboxEvent event) {
-        OutboxEvent complete = headers.complete(event);
-        return onTransactionalConnection(connection -> outbox.append(connection, complete));
+        OutboxEvent complete = headers.complete(Objects.requireNonNull(event, "event"));
+        return observer.observe(List.of(complete),
+                observed -> onTransactionalConnection(connection -> outbox.append(connection, observed.get(0))));
     }
 
     @Override
     public List<UUID> appendAll(List<OutboxEvent> events) {
         List<OutboxEvent> complete = Objects.requireNonNull(events, "events").stream().map(headers::complete).toList();
-        return onTransactionalConnection(connection -> outbox.appendAll(connection, complete));
+        return observer.observe(complete,
+                observed -> onTransactionalConnection(connection -> outbox.appendAll(connection, observed)));
     }
 
     @Override
