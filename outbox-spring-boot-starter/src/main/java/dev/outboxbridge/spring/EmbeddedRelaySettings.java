@@ -59,6 +59,11 @@ final class EmbeddedRelaySettings {
         typed(explicit, "outbox.relay.database.username", db.getUsername(), RelayConfig.DATABASE_USER);
         typed(explicit, "outbox.relay.database.password", db.getPassword(), RelayConfig.DATABASE_PASSWORD);
 
+        if (explicit.containsKey(RelayConfig.HTTP_PORT)) {
+            throw new IllegalStateException("outbox.relay.properties." + RelayConfig.HTTP_PORT + " is the port of the sidecar's"
+                    + " operations endpoints; the embedded relay opens none (its health is the outboxRelay contributor, its"
+                    + " metrics are in the application's MeterRegistry). Fix: remove it");
+        }
         Map<String, String> settings = new LinkedHashMap<>();
         database(settings, explicit, dataSource);
         kafka.forEach((key, value) -> settings.put(key.equals("bootstrap.servers") ? RelayConfig.KAFKA_BOOTSTRAP_SERVERS

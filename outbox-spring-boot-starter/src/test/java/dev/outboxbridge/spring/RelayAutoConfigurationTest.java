@@ -149,6 +149,12 @@ class RelayAutoConfigurationTest {
     }
 
     @Test
+    void theSidecarsHttpPortIsRefusedRatherThanIgnored() {
+        enabled.withPropertyValues("outbox.relay.properties.http.port=8081").run(context -> assertFailure(context,
+                "outbox.relay.properties.http.port is the port of the sidecar's operations endpoints", "Fix: remove it"));
+    }
+
+    @Test
     void aSettingGivenTwiceIsRefused() {
         enabled.withPropertyValues("outbox.relay.slot-name=a", "outbox.relay.properties.slot.name=b")
                 .run(context -> assertFailure(context, "slot.name is given twice: outbox.relay.slot-name and"
