@@ -29,8 +29,8 @@ import org.springframework.util.ClassUtils;
  * The relay embedded in the application ({@link SpringRelay}), when {@code outbox.relay.enabled=true} and
  * {@code outbox-relay} is on the class path. Its settings ({@link RelayProperties}) are resolved and checked when
  * the bean is created, so a bad setting fails the context's refresh with the relay's own message; it connects
- * only when the context starts. The application's {@code MeterRegistry} and {@code Clock} beans are used when
- * there is one of each.
+ * only when the context starts. The application's {@code MeterRegistry} and {@code Clock} beans are used (the
+ * {@code @Primary} one of several; several without a primary fail the start).
  */
 @AutoConfiguration(after = { OutboxAutoConfiguration.class, OutboxMigrationsAutoConfiguration.class }, afterName = {
         "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
@@ -58,7 +58,8 @@ public class RelayAutoConfiguration {
             throw new IllegalStateException("The embedded relay's settings (outbox.relay.*, with the application's"
                     + " spring.datasource.*, spring.kafka.* and outbox.*) are invalid: " + e.getMessage(), e);
         }
-        return new SpringRelay(config, meterRegistries.getIfUnique(), clocks.getIfUnique(), relay.isAutoStartup());
+        // the @Primary one of several; several without one fail the start naming them (no silent private default)
+        return new SpringRelay(config, meterRegistries.getIfAvailable(), clocks.getIfAvailable(), relay.isAutoStartup());
     }
 
     /** The application's database: its Hikari pool's URL and credentials, else {@code spring.datasource.*}. */

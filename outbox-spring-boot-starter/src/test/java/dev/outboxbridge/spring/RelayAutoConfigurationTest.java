@@ -155,6 +155,16 @@ class RelayAutoConfigurationTest {
     }
 
     @Test
+    void severalClocksWithoutAPrimaryFailTheStartInsteadOfASilentDefault() {
+        enabled.withBean("utc", java.time.Clock.class, java.time.Clock::systemUTC)
+                .withBean("local", java.time.Clock.class, java.time.Clock::systemDefaultZone)
+                .run(context -> assertFailure(context, "java.time.Clock", "utc", "local"));
+        enabled.withBean("utc", java.time.Clock.class, java.time.Clock::systemUTC)
+                .withBean("local", java.time.Clock.class, java.time.Clock::systemDefaultZone, d -> d.setPrimary(true))
+                .run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
     void aSettingGivenTwiceIsRefused() {
         enabled.withPropertyValues("outbox.relay.slot-name=a", "outbox.relay.properties.slot.name=b")
                 .run(context -> assertFailure(context, "slot.name is given twice: outbox.relay.slot-name and"
