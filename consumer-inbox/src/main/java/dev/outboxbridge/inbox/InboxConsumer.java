@@ -16,7 +16,7 @@ import javax.sql.DataSource;
  * {@link InboxHandler} in the same database transaction, and it commits a Kafka offset only after
  * that transaction has committed. A redelivered event finds its inbox row and is skipped.
  * Consecutive records of a partition share one transaction (one multi-row inbox insert, each handler
- * in its own savepoint; see {@link Builder#maxBatchSize(int)}). A poll batch that takes longer than
+ * in its own savepoint, or none if the {@link TransactionRunner} has none; see {@link Builder#maxBatchSize(int)}). A poll batch that takes longer than
  * half of {@code max.poll.interval.ms} is cut short (the rest is read again after the next poll), so a
  * slow handler does not get the consumer evicted from its group.
  *
@@ -233,6 +233,12 @@ public interface InboxConsumer extends AutoCloseable {
          * in a savepoint, so a failing record rolls back only its own work: the records before it
          * commit, it is handled alone (parked or dead-lettered), and the records after it go on in a
          * new transaction. The handler sees the same per-record semantics either way.
+         *
+         * <p>When the {@link TransactionRunner} {@linkplain TransactionRunner#supportsSavepoints() has no
+         * savepoints} (a JPA transaction), a failing record rolls back the whole transaction instead; the records
+         * before it are applied again in a new transaction (their handlers run a second time), then it is handled
+         * alone as above. A commit that fails (a constraint checked at commit) is retried in halves of the batch
+         * until the record it fails for is found. The outcome is the same; the cost is the redo.
          */
         Builder maxBatchSize(int maxBatchSize);
 
@@ -299,7 +305,8 @@ public interface InboxConsumer extends AutoCloseable {
          * (a connection of {@link #dataSource(DataSource)}, committed or rolled back by the consumer).
          * A framework integration gives its own, e.g. one that runs the work in a Spring-managed
          * transaction so that code the handler calls joins the inbox transaction. The runner must
-         * follow the contract of {@link TransactionRunner}.
+         * follow the contract of {@link TransactionRunner}; one that returns false from
+         * {@link TransactionRunner#supportsSavepoints()} gets batches without savepoints.
          */
         Builder transactionRunner(TransactionRunner transactionRunner);
 

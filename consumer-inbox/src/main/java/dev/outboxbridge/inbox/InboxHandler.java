@@ -10,7 +10,8 @@ import java.sql.Connection;
  * row. Do not commit, roll back, close it or turn auto-commit on: the consumer does that after the
  * handler returns.
  *
- * <p>Throwing an exception rolls back this event's work (the handler runs in a savepoint; other
+ * <p>Throwing an exception rolls back this event's work (the handler runs in a savepoint; without
+ * savepoints the batch is rolled back and the events before it applied again; either way other
  * events of the same batch are not affected) and parks the event's key: it and the later events of
  * the same key wait while other keys flow, and it is retried with backoff up to
  * {@link InboxConsumer.Builder#maxAttempts(int)} times, then sent to the dead-letter topic. Throw

@@ -145,6 +145,12 @@ public final class DemoRun {
                         : warmUpLatency.getTotalCount() > 0 ? "the warm-up" : failover.isPresent() ? "the failover window" : null;
                 out.printf("                                   (%,d events%s)%n", steadyLatency.getTotalCount(),
                         excluded == null ? "" : ", steady state: " + excluded + " below excluded");
+            } else if (warmUpLatency.getTotalCount() + failoverLatency.getTotalCount() > 0) {
+                // Say why, rather than leave the line out: a short run (--events small, --rate high) can fall entirely
+                // into the warm-up and the failover window.
+                out.printf("  commit -> consume latency (ms)   no steady-state figure: all %,d events were committed in the"
+                        + " warm-up (first %d s) or the failover window; run longer (--events) or shorten --warm-up%n",
+                        warmUpLatency.getTotalCount() + failoverLatency.getTotalCount(), warmUp.toSeconds());
             }
             if (warmUpLatency.getTotalCount() > 0) {
                 out.printf("  latency in the warm-up           %s%n", percentiles(warmUpLatency));

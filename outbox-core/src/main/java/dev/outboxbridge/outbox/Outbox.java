@@ -43,5 +43,13 @@ public interface Outbox {
      */
     List<UUID> appendAll(Connection connection, List<OutboxEvent> events);
 
+    /**
+     * A new event id from the generator {@link #append} uses for events without one: a UUIDv7 of the config's
+     * clock, ordered after the ids this outbox gave before. For callers that need the id before the insert (to put
+     * it in a header, e.g. CloudEvents' {@code ce_id}, or to return it); pass it on with
+     * {@link OutboxEvent.Builder#id(UUID)}.
+     */
+    UUID newEventId();
+
     OutboxConfig config();
 }

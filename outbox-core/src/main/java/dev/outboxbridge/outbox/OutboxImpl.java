@@ -88,6 +88,11 @@ final class OutboxImpl implements Outbox {
     }
 
     @Override
+    public UUID newEventId() {
+        return ids.next();
+    }
+
+    @Override
     public OutboxConfig config() {
         return config;
     }

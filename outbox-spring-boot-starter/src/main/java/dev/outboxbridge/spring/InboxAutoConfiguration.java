@@ -1,6 +1,7 @@
 package dev.outboxbridge.spring;
 
 import dev.outboxbridge.inbox.InboxConsumer;
+import dev.outboxbridge.spring.payload.PayloadCodec;
 import java.util.Map;
 import java.util.function.Function;
 import javax.sql.DataSource;
@@ -50,11 +51,11 @@ public class InboxAutoConfiguration {
                 customizers.orderedStream().toList(), listeners);
     }
 
-    /** The {@link InboxListener} methods of the context, by consumer. */
+    /** The {@link InboxListener} methods of the context, by consumer; typed ones read with the {@link PayloadCodec}. */
     @Bean
     @ConditionalOnMissingBean
-    InboxListeners inboxListeners() {
-        return new InboxListeners();
+    InboxListeners inboxListeners(ObjectProvider<PayloadCodec> codec) {
+        return new InboxListeners(codec.getIfAvailable());
     }
 
     /** Collects the {@link InboxListener} methods (static: a post-processor is created before the other beans). */

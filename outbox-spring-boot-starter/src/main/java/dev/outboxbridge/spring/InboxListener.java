@@ -19,11 +19,24 @@ import java.lang.annotation.Target;
  *
  *     @InboxListener(consumer = "billing", eventType = "OrderCancelled")
  *     void cancelled(InboxEvent event, Connection transaction) { ... }
+ *
+ *     @InboxListener(consumer = "billing", eventType = "OrderShipped")
+ *     void shipped(OrderShipped shipped, InboxEvent event) { ... } // typed: the payload read by the PayloadCodec
  * }
  * }</pre>
  *
- * <p>The method takes {@code (InboxEvent)} or {@code (InboxEvent, java.sql.Connection)} and returns nothing; what
- * it throws is what an {@code InboxHandler} throws (rollback and retry, {@code FatalEventException}: dead-letter).
+ * <p>The method returns nothing and takes, in any order, the {@code InboxEvent} and/or the <b>payload</b> (a
+ * parameter of any other type, generic ones included), and optionally the {@code java.sql.Connection} of the inbox
+ * transaction; anything else refuses the start with the bean, the method and what is allowed. The payload is read
+ * by the application's {@link dev.outboxbridge.spring.payload.PayloadCodec} (default: JSON with Jackson 3) by the
+ * record's {@code content-type} header; a record without one is read as the codec's default
+ * ({@code application/json}). A typed method with no codec in the context refuses the start, naming the fix. A
+ * payload that cannot be read (malformed, the wrong shape, a JSON {@code null}, an unknown content type) is never
+ * retried and never lost: it goes to the consumer's dead-letter topic at once, reason {@code handler-fatal}, the
+ * exception message naming the event id, the event type, the content type, the Java type and the parse error; as
+ * for any fatal failure the key stays parked (the aggregate's later events wait, in order) until an operator
+ * redrives it ({@code InboxConsumer.redrive}). What the method throws is what an {@code InboxHandler} throws
+ * (rollback and retry, {@code FatalEventException}: dead-letter).
  * It is called through the bean, so {@code @Transactional} on it joins the inbox transaction. One method per event
  * type and consumer. An event whose type has no method is skipped (recorded in the inbox, counted by
  * {@link InboxListeners#skipped(String)}, logged at debug) unless the consumer's

@@ -3,8 +3,11 @@ package dev.outboxbridge.spring;
 import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxHandler;
+import dev.outboxbridge.spring.payload.PayloadCodec;
+import dev.outboxbridge.spring.payload.PayloadException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.lang.reflect.Type;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -21,7 +24,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The {@link InboxListener} methods of the application context, by consumer and event type, and for each consumer
  * the handler that dispatches on the event type. Filled while the context creates its beans (before the inbox
- * consumers start); thread-safe.
+ * consumers start); thread-safe. A typed listener method's payload is read by the {@link PayloadCodec}; one that
+ * cannot be read ({@link PayloadException}) is a {@link FatalEventException}: dead-lettered at once, never retried.
  */
 public final class InboxListeners {
 
@@ -38,8 +42,23 @@ public final class InboxListeners {
     private final Map<String, Map<String, Listener>> byConsumer = new ConcurrentHashMap<>();
     private final Map<String, Set<String>> topics = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> skipped = new ConcurrentHashMap<>();
+    private final PayloadCodec codec;
 
-    private record Listener(Object bean, Method method, boolean withConnection, String description) {
+    /** What a listener method's parameter receives. */
+    private enum Argument { EVENT, CONNECTION, PAYLOAD }
+
+    private record Listener(Object bean, Method method, List<Argument> arguments, Type payloadType,
+            String description) {
+    }
+
+    /** Listeners without a payload codec: a listener method with a payload parameter is refused. */
+    public InboxListeners() {
+        this(null);
+    }
+
+    /** @param codec reads the payload parameter of typed listener methods; null: such methods are refused */
+    public InboxListeners(PayloadCodec codec) {
+        this.codec = codec;
     }
 
     synchronized void register(String consumer, String eventType, List<String> listenerTopics, Object bean,
@@ -48,12 +67,37 @@ public final class InboxListeners {
             throw new IllegalStateException("@InboxListener on " + description + " needs a consumer and an event type "
                     + "(consumer='" + consumer + "', eventType='" + eventType + "')");
         }
-        Class<?>[] parameters = method.getParameterTypes();
-        boolean withConnection = parameters.length == 2 && parameters[1] == Connection.class;
-        if (parameters.length == 0 || parameters.length > 2 || parameters[0] != InboxEvent.class
-                || (parameters.length == 2 && !withConnection) || method.getReturnType() != void.class) {
-            throw new IllegalStateException("@InboxListener method " + description + " must return void and take "
-                    + "(InboxEvent) or (InboxEvent, java.sql.Connection)");
+        List<Argument> arguments = new ArrayList<>();
+        Type payloadType = null;
+        Type[] parameters = method.getGenericParameterTypes();
+        for (int i = 0; i < parameters.length; i++) {
+            Class<?> raw = method.getParameterTypes()[i];
+            Argument argument = raw == InboxEvent.class ? Argument.EVENT
+                    : raw == Connection.class ? Argument.CONNECTION : Argument.PAYLOAD;
+            if (arguments.contains(argument)) {
+                throw new IllegalStateException(signatureProblem(description, "it has more than one parameter "
+                        + (argument == Argument.PAYLOAD ? "that is neither InboxEvent nor Connection (payload types "
+                        + parameters[i].getTypeName() + " and " + payloadType.getTypeName() + ")"
+                        : "of type " + raw.getSimpleName())));
+            }
+            arguments.add(argument);
+            if (argument == Argument.PAYLOAD) {
+                payloadType = parameters[i];
+            }
+        }
+        if (!arguments.contains(Argument.EVENT) && !arguments.contains(Argument.PAYLOAD)) {
+            throw new IllegalStateException(signatureProblem(description, "it takes neither the InboxEvent nor a "
+                    + "payload"));
+        }
+        if (method.getReturnType() != void.class) {
+            throw new IllegalStateException(signatureProblem(description, "it returns "
+                    + method.getReturnType().getName() + ": nothing reads a listener's result"));
+        }
+        if (payloadType != null && codec == null) {
+            throw new IllegalStateException("@InboxListener method " + description + " takes a payload of type "
+                    + payloadType.getTypeName() + ", which needs a PayloadCodec to read it, and the context has none "
+                    + "(Jackson 3 is not on the class path and there is no PayloadCodec bean). "
+                    + AppendHeaders.NO_CODEC_FIX + "; or take the InboxEvent and read its bytes yourself");
         }
         Map<String, Listener> types = byConsumer.computeIfAbsent(consumer, c -> new LinkedHashMap<>());
         Listener existing = types.get(eventType);
@@ -63,7 +107,7 @@ public final class InboxListeners {
                     + "one, or give one of them another consumer");
         }
         method.setAccessible(true);
-        types.put(eventType, new Listener(bean, method, withConnection, description));
+        types.put(eventType, new Listener(bean, method, List.copyOf(arguments), payloadType, description));
         topics.computeIfAbsent(consumer, c -> new LinkedHashSet<>()).addAll(listenerTopics);
     }
 
@@ -106,17 +150,29 @@ public final class InboxListeners {
                         event, event.eventType(), known);
                 return;
             }
-            invoke(listener, event, transaction);
+            invoke(consumer, listener, event, transaction);
         };
     }
 
-    private static void invoke(Listener listener, InboxEvent event, Connection transaction) throws Exception {
+    private static String signatureProblem(String description, String problem) {
+        return "@InboxListener method " + description + " has a signature the inbox cannot call: " + problem + ". "
+                + "A listener method returns void and takes, in any order, the InboxEvent and/or the payload (any "
+                + "other type, read by the PayloadCodec), and optionally the java.sql.Connection of the inbox "
+                + "transaction: e.g. (OrderPlaced), (OrderPlaced, InboxEvent), (InboxEvent, Connection)";
+    }
+
+    private void invoke(String consumer, Listener listener, InboxEvent event, Connection transaction)
+            throws Exception {
+        Object[] values = new Object[listener.arguments().size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = switch (listener.arguments().get(i)) {
+                case EVENT -> event;
+                case CONNECTION -> transaction;
+                case PAYLOAD -> read(consumer, listener, event);
+            };
+        }
         try {
-            if (listener.withConnection()) {
-                listener.method().invoke(listener.bean(), event, transaction);
-            } else {
-                listener.method().invoke(listener.bean(), event);
-            }
+            listener.method().invoke(listener.bean(), values);
         } catch (InvocationTargetException e) {
             Throwable cause = e.getCause();
             if (cause instanceof Exception exception) {
@@ -127,6 +183,31 @@ public final class InboxListeners {
             }
             throw e;
         }
+    }
+
+    /**
+     * The payload of the event as the listener's payload type, read by its content type (the codec's default when
+     * the record has none). A payload that can never be read is a {@link FatalEventException}: dead-lettered at once
+     * with this message, the key parked as for any fatal failure.
+     */
+    private Object read(String consumer, Listener listener, InboxEvent event) {
+        String contentType = SpringPayloadHeaders.contentType(event.headers());
+        Object value;
+        try {
+            value = codec.deserialize(event.payload(), contentType, listener.payloadType());
+        } catch (PayloadException e) {
+            throw new FatalEventException("Inbox consumer '" + consumer + "' cannot read the payload of event "
+                    + event.id() + " (event type '" + event.eventType() + "', content type "
+                    + (contentType == null ? "absent, read as " + codec.defaultContentType() : "'" + contentType + "'")
+                    + ") as " + listener.payloadType().getTypeName() + " for " + listener.description() + ": "
+                    + e.getMessage(), e);
+        }
+        if (value == null) {
+            throw new FatalEventException("Inbox consumer '" + consumer + "': the PayloadCodec " + codec + " read "
+                    + "the payload of event " + event.id() + " (event type '" + event.eventType() + "') as null, and "
+                    + listener.description() + " takes a " + listener.payloadType().getTypeName());
+        }
+        return value;
     }
 
     @Override

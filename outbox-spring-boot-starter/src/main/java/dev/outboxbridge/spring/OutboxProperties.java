@@ -27,6 +27,8 @@ public class OutboxProperties {
 
     private final Migrations migrations = new Migrations();
 
+    private final CloudEvents cloudevents = new CloudEvents();
+
     public String getTable() {
         return table;
     }
@@ -57,6 +59,43 @@ public class OutboxProperties {
 
     public Migrations getMigrations() {
         return migrations;
+    }
+
+    public CloudEvents getCloudevents() {
+        return cloudevents;
+    }
+
+    /**
+     * CloudEvents 1.0 headers on every appended event, binary content mode of the Kafka protocol binding
+     * ({@code ce_specversion}, {@code ce_id} = the event id, {@code ce_type} = the event type, {@code ce_source},
+     * {@code ce_time}; the {@code content-type} header is the {@code datacontenttype}). See {@code CloudEventsHeaders}.
+     */
+    public static class CloudEvents {
+
+        /** Whether every append adds the CloudEvents binary-mode headers; needs outbox.cloudevents.source. */
+        private boolean enabled = false;
+
+        /**
+         * The CloudEvents source of this application's events (header ce_source): a URI-reference such as
+         * /orders-service or https://shop.example.com/orders. Required when outbox.cloudevents.enabled=true.
+         */
+        private String source;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getSource() {
+            return source;
+        }
+
+        public void setSource(String source) {
+            this.source = source;
+        }
     }
 
     /**

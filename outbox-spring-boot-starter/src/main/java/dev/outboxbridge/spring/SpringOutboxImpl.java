@@ -5,6 +5,7 @@ import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxEvent;
 import java.sql.Connection;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.function.Function;
@@ -16,20 +17,30 @@ final class SpringOutboxImpl implements SpringOutbox {
 
     private final Outbox outbox;
     private final DataSource dataSource;
+    private final AppendHeaders headers;
 
-    SpringOutboxImpl(Outbox outbox, DataSource dataSource) {
+    SpringOutboxImpl(Outbox outbox, DataSource dataSource, AppendHeaders headers) {
         this.outbox = Objects.requireNonNull(outbox, "outbox");
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+        this.headers = Objects.requireNonNull(headers, "headers");
     }
 
     @Override
     public UUID append(OutboxEvent event) {
-        return onTransactionalConnection(connection -> outbox.append(connection, event));
+        OutboxEvent complete = headers.complete(event);
+        return onTransactionalConnection(connection -> outbox.append(connection, complete));
     }
 
     @Override
     public List<UUID> appendAll(List<OutboxEvent> events) {
-        return onTransactionalConnection(connection -> outbox.appendAll(connection, events));
+        List<OutboxEvent> complete = Objects.requireNonNull(events, "events").stream().map(headers::complete).toList();
+        return onTransactionalConnection(connection -> outbox.appendAll(connection, complete));
+    }
+
+    @Override
+    public UUID append(String aggregateType, String aggregateId, String eventType, Object payload,
+            Map<String, String> extraHeaders) {
+        return append(headers.typed(aggregateType, aggregateId, eventType, payload, extraHeaders));
     }
 
     @Override

@@ -10,34 +10,73 @@ import org.springframework.transaction.NestedTransactionNotSupportedException;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
 import org.springframework.transaction.TransactionStatus;
+import org.springframework.transaction.UnexpectedRollbackException;
 import org.springframework.transaction.support.AbstractPlatformTransactionManager;
 import org.springframework.transaction.support.DefaultTransactionDefinition;
+import org.springframework.transaction.support.ResourceTransactionManager;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
+import org.springframework.util.ClassUtils;
 
 /**
  * Runs the inbox transaction (inbox insert + handler) as a Spring-managed transaction of a
- * {@link PlatformTransactionManager}, so that {@code JdbcTemplate}, jOOQ, repositories and
+ * {@link PlatformTransactionManager}, so that {@code JdbcTemplate}, jOOQ, JPA repositories and
  * {@code @Transactional} services called from the handler join it and commit or roll back together
  * with the inbox row. The connection given to the handler is the transaction's own.
  *
- * <p>Use {@link #handler(InboxHandler)} around the handler as well (the starter does): it runs each
- * event's handler in a nested transaction (a savepoint), so a {@code @Transactional} service that
- * fails inside the handler rolls back only that event's work, not the events of the batch before it.
- * The transaction manager must therefore allow nested transactions
- * ({@code JdbcTransactionManager}/{@code DataSourceTransactionManager} do by default).
+ * <p>Use {@link #handler(InboxHandler)} around the handler as well (the starter does). How a batch's
+ * events share one transaction depends on the transaction manager:
+ * <ul>
+ * <li>a manager of the DataSource itself ({@code JdbcTransactionManager}/{@code DataSourceTransactionManager},
+ * nested transactions allowed, as by default): each event's handler runs in a nested transaction (a
+ * savepoint), so a handler or a {@code @Transactional} service that fails inside it rolls back only that
+ * event's work, and Spring's rollback-only mark is cleared with the savepoint
+ * ({@link #supportsSavepoints()} true);</li>
+ * <li>any other manager, e.g. a {@code JpaTransactionManager} (Hibernate's persistence context is not rolled
+ * back with a savepoint, and its JpaDialect has none): no savepoints ({@link #supportsSavepoints()} false).
+ * The consumer then applies a batch optimistically in one transaction and, when an event fails, rolls the
+ * whole transaction back (a new transaction gets a new {@code EntityManager}), applies the events before it
+ * again and handles the failing one alone; see {@link TransactionRunner#supportsSavepoints()}. So that a
+ * failure is blamed on its event, the wrapped handler flushes the persistence context after each event
+ * (a constraint violation of the event's entities surfaces there, not at commit) and fails the event if
+ * code it called marked the transaction rollback-only (e.g. a {@code @Transactional} method that threw,
+ * whose exception the handler caught). Then it clears the persistence context: each event's handler starts
+ * with an empty one, as in a transaction of its own (no entity loaded for an earlier event is served stale,
+ * and flushing stays proportional to one event's entities).</li>
+ * </ul>
+ * The transaction manager must bind the inbox's DataSource (a {@code JpaTransactionManager} does, given that
+ * DataSource, as Boot's is), so that the inbox's own statements run in the same transaction.
  */
 public final class SpringTransactionRunner implements TransactionRunner {
 
+    private static final boolean JPA_PRESENT = ClassUtils.isPresent("org.springframework.orm.jpa.EntityManagerHolder",
+            SpringTransactionRunner.class.getClassLoader());
+
     private final PlatformTransactionManager transactionManager;
+    private final boolean savepoints;
 
     public SpringTransactionRunner(PlatformTransactionManager transactionManager) {
         this.transactionManager = Objects.requireNonNull(transactionManager, "transactionManager");
-        if (transactionManager instanceof AbstractPlatformTransactionManager m && !m.isNestedTransactionAllowed()) {
-            throw new IllegalArgumentException("Transaction manager " + transactionManager.getClass().getName()
-                    + " does not allow nested transactions, which the inbox needs to roll back one event's handler "
-                    + "without the rest of the batch. Fix: setNestedTransactionAllowed(true) on it (JDBC savepoints), "
-                    + "or give the inbox a JdbcTransactionManager of the same DataSource");
+        this.savepoints = savepointsRollBackEverything(transactionManager);
+    }
+
+    /**
+     * Whether a savepoint of the manager's transaction rolls back all a handler did: only when the manager's
+     * resource is the DataSource (every write goes through its connection) and it opens nested transactions.
+     */
+    private static boolean savepointsRollBackEverything(PlatformTransactionManager manager) {
+        if (!(manager instanceof ResourceTransactionManager r) || !(r.getResourceFactory() instanceof DataSource)) {
+            return false;
         }
+        return !(manager instanceof AbstractPlatformTransactionManager m) || m.isNestedTransactionAllowed();
+    }
+
+    /**
+     * True for a transaction manager of the DataSource that allows nested transactions: each event's handler then
+     * runs in a savepoint. False otherwise (JPA): the consumer applies batches without savepoints.
+     */
+    @Override
+    public boolean supportsSavepoints() {
+        return savepoints;
     }
 
     @Override
@@ -56,7 +95,8 @@ public final class SpringTransactionRunner implements TransactionRunner {
                 throw new IllegalStateException("Transaction manager " + transactionManager.getClass().getName()
                         + " does not manage the inbox's DataSource (" + dataSource.getClass().getName() + "): the "
                         + "handler's writes would not commit with the inbox row. Fix: give the inbox the DataSource of "
-                        + "that transaction manager, or a transaction manager of the inbox's DataSource");
+                        + "that transaction manager, or a transaction manager of the inbox's DataSource (a "
+                        + "JpaTransactionManager exposes it when its DataSource is set, as Boot's is)");
             }
             Connection connection = DataSourceUtils.getConnection(dataSource);
             try {
@@ -74,8 +114,9 @@ public final class SpringTransactionRunner implements TransactionRunner {
 
     /**
      * Checks once, before any event, that this runner works on {@code dataSource}: a transaction of the
-     * transaction manager binds the data source's connection, and a nested transaction (a savepoint)
-     * can be opened in it. Opens and commits one empty transaction.
+     * transaction manager binds the data source's connection, and, when it {@linkplain #supportsSavepoints()
+     * uses savepoints}, a nested transaction (a savepoint) can be opened in it. Opens and commits one empty
+     * transaction.
      *
      * @throws IllegalStateException naming the reason and the fix
      */
@@ -88,10 +129,10 @@ public final class SpringTransactionRunner implements TransactionRunner {
             });
         } catch (NestedTransactionNotSupportedException e) {
             throw new IllegalStateException("Transaction manager " + transactionManager.getClass().getName()
-                    + " cannot open a nested transaction (" + e.getMessage() + "), which the inbox needs to roll back "
-                    + "one event's handler without the rest of its batch. A JpaTransactionManager over Hibernate "
-                    + "supports no savepoints: the starter cannot run inbox handlers in JPA transactions yet. Fix: "
-                    + "use a JdbcTransactionManager/DataSourceTransactionManager of the DataSource", e);
+                    + " allows nested transactions but cannot open one (" + e.getMessage() + "), which the inbox "
+                    + "needs to roll back one event's handler without the rest of its batch. Fix: "
+                    + "setNestedTransactionAllowed(false) on it (the inbox then applies batches without savepoints), "
+                    + "or use a JdbcTransactionManager/DataSourceTransactionManager of the DataSource", e);
         } catch (IllegalStateException e) {
             throw e;
         } catch (Exception e) {
@@ -101,12 +142,20 @@ public final class SpringTransactionRunner implements TransactionRunner {
     }
 
     /**
-     * Wraps {@code handler} so that each call runs in a nested Spring transaction (a savepoint) of the
-     * inbox transaction: when it throws, only its own work is rolled back, and Spring's rollback-only
-     * mark set by a failing {@code @Transactional} service inside it is cleared with the savepoint.
+     * Wraps {@code handler} for the inbox transaction. With savepoints, each call runs in a nested Spring
+     * transaction (a savepoint) of the inbox transaction: when it throws, only its own work is rolled back, and
+     * Spring's rollback-only mark set by a failing {@code @Transactional} service inside it is cleared with the
+     * savepoint. Without, each call takes part in the inbox transaction; after it returns, the transaction is
+     * flushed (JPA: the event's entities are written now, so a constraint they violate fails this event), and
+     * if the transaction is marked rollback-only the event fails with an {@link UnexpectedRollbackException}:
+     * the consumer rolls the whole transaction back and applies the events before it again. Otherwise the
+     * persistence context is cleared (JPA), so the next event's handler starts with an empty one.
      */
     public InboxHandler handler(InboxHandler handler) {
         Objects.requireNonNull(handler, "handler");
+        if (!savepoints) {
+            return participating(handler);
+        }
         DefaultTransactionDefinition nested = new DefaultTransactionDefinition(TransactionDefinition.PROPAGATION_NESTED);
         nested.setName("outbox-inbox-handler");
         return (event, connection) -> {
@@ -119,6 +168,48 @@ public final class SpringTransactionRunner implements TransactionRunner {
             }
             transactionManager.commit(status);
         };
+    }
+
+    private InboxHandler participating(InboxHandler handler) {
+        DefaultTransactionDefinition joined = new DefaultTransactionDefinition(TransactionDefinition.PROPAGATION_MANDATORY);
+        joined.setName("outbox-inbox-handler");
+        return (event, connection) -> {
+            TransactionStatus status = transactionManager.getTransaction(joined);
+            try {
+                handler.handle(event, connection);
+                status.flush();
+                if (status.isRollbackOnly()) {
+                    throw new UnexpectedRollbackException("Code called by the inbox handler" + (event == null ? ""
+                            : " of event " + event.id() + " (" + event.eventType() + ")") + " marked the inbox "
+                            + "transaction rollback-only (typically a @Transactional method that threw, whose "
+                            + "exception the handler caught), so its work cannot commit. The transaction is rolled "
+                            + "back and the event fails; the events before it are applied again. Fix: if the event "
+                            + "should succeed although that method failed, run the method in a transaction of its own "
+                            + "(REQUIRES_NEW) or declare noRollbackFor for the exception the handler handles");
+                }
+                clearPersistenceContext();
+            } catch (Throwable failure) {
+                rollback(status, failure); // marks the inbox transaction rollback-only: the consumer rolls it back
+                throw failure;
+            }
+            transactionManager.commit(status);
+        };
+    }
+
+    /** JPA: detaches the entities of the event just flushed; the next event starts with an empty persistence context. */
+    private void clearPersistenceContext() {
+        if (JPA_PRESENT && transactionManager instanceof ResourceTransactionManager r) {
+            PersistenceContexts.clear(TransactionSynchronizationManager.getResource(r.getResourceFactory()));
+        }
+    }
+
+    /** Kept apart so that spring-orm is loaded only when it is on the class path. */
+    private static final class PersistenceContexts {
+        static void clear(Object resource) {
+            if (resource instanceof org.springframework.orm.jpa.EntityManagerHolder holder) {
+                holder.getEntityManager().clear();
+            }
+        }
     }
 
     private void rollback(TransactionStatus status, Throwable failure) {

@@ -125,8 +125,8 @@ class InboxListenerAutoConfigurationTest {
     @Test
     void aListenerWithAnotherSignatureIsRefused() {
         runner.withBean(WrongSignature.class, WrongSignature::new).run(context -> assertThat(context).hasFailed()
-                .getFailure().hasStackTraceContaining("must return void and take (InboxEvent) or (InboxEvent, "
-                        + "java.sql.Connection)"));
+                .getFailure().hasStackTraceContaining("has a signature the inbox cannot call: it returns "
+                        + "java.lang.String"));
     }
 
     @Test

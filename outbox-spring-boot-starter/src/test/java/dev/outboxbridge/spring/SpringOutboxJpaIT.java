@@ -26,7 +26,7 @@ import org.springframework.transaction.annotation.Transactional;
 /**
  * {@link SpringOutbox} in a Spring Boot application with JPA (Hibernate, Boot's
  * {@code JpaTransactionManager}) on a real PostgreSQL: an entity persisted in a {@code @Transactional}
- * method and the outbox row commit and roll back together.
+ * method and the outbox row commit and roll back together. Inbox handlers under JPA: {@link SpringInboxJpaIT}.
  */
 @ExtendWith(OutboxBridgeExtension.class)
 class SpringOutboxJpaIT {
@@ -52,28 +52,6 @@ class SpringOutboxJpaIT {
         assertThat(db.count("SELECT count(*) FROM outbox_event WHERE aggregateid = 'p-2'")).isZero();
     }
 
-    @Test
-    void inboxHandlersCannotRunInAJpaTransactionAndTheStartSaysSo(TestDatabase db) throws Exception {
-        Map<String, Object> properties = TestApplications.database(db);
-        properties.put("spring.autoconfigure.exclude", "");
-        properties.put("spring.jpa.hibernate.ddl-auto", "none");
-        properties.put("spring.jpa.open-in-view", "false");
-        properties.put("outbox.inbox.auto-startup", "false");
-        properties.put("outbox.inbox.consumers.billing.topics", "outbox.event.order");
-        try (ConfigurableApplicationContext app = TestApplications.run(JpaApp.class, properties)) {
-            SpringInboxConsumers consumers = app.getBean(SpringInboxConsumers.class);
-            JpaTransactionManager jpa = app.getBean(JpaTransactionManager.class);
-            // Boot's JpaTransactionManager allows no nested transactions: refused before anything connects
-            assertThatThrownBy(consumers::start).hasMessageContaining("does not allow nested transactions");
-            // allowing them does not help: Hibernate's JpaDialect has no savepoints; refused before any event
-            jpa.setNestedTransactionAllowed(true);
-            assertThatThrownBy(consumers::start).hasMessageContaining("cannot open a nested transaction")
-                    .hasMessageContaining("JdbcTransactionManager");
-            assertThat(consumers.isRunning()).isFalse();
-            assertThat(consumers.consumers()).isEmpty();
-        }
-    }
-
     @SpringBootConfiguration
     @EnableAutoConfiguration
     @EntityScan(basePackageClasses = OrderEntity.class)
@@ -81,11 +59,6 @@ class SpringOutboxJpaIT {
         @Bean
         JpaOrders jpaOrders(SpringOutbox outbox) {
             return new JpaOrders(outbox);
-        }
-
-        @Bean
-        dev.outboxbridge.inbox.InboxHandler billing() {
-            return (event, tx) -> { };
         }
     }
 

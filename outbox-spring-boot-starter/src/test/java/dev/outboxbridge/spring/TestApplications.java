@@ -10,7 +10,8 @@ import org.springframework.context.ConfigurableApplicationContext;
 /** Starts real Spring Boot applications (auto-configuration, Hikari pool, Boot's transaction manager) for the ITs. */
 final class TestApplications {
 
-    static final String JPA_AUTO_CONFIGURATION = "org.springframework.boot.hibernate.autoconfigure.HibernateJpaAutoConfiguration";
+    static final String JPA_AUTO_CONFIGURATION = "org.springframework.boot.hibernate.autoconfigure.HibernateJpaAutoConfiguration"
+            + ",org.springframework.boot.data.jpa.autoconfigure.DataJpaRepositoriesAutoConfiguration";
 
     private TestApplications() {
     }
@@ -23,7 +24,7 @@ final class TestApplications {
         p.put("spring.datasource.hikari.maximum-pool-size", "4");
         p.put("spring.jooq.sql-dialect", "POSTGRES");
         p.put("spring.main.banner-mode", "off");
-        // JPA is on the test class path for SpringOutboxJpaIT only; elsewhere Boot's JdbcTransactionManager is used
+        // JPA (and Spring Data JPA) is on the test class path for the JPA tests only; elsewhere Boot's JdbcTransactionManager is used
         p.put("spring.autoconfigure.exclude", JPA_AUTO_CONFIGURATION);
         // Boot's Flyway is on the class path for OutboxMigrationsIT only; the testkit's databases hold the outbox
         // and inbox tables already (the starter's migrations find them applied and do nothing)

@@ -19,13 +19,36 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies one event in one database transaction: insert the inbox row, run the handler on the same
  * connection if the row is new, commit. Any failure rolls everything back. The transaction comes from
  * the consumer's {@link TransactionRunner} (default: a connection of the data source).
+ *
+ * <p>A run of events shares one transaction ({@link #applyRun}), in one of two ways:
+ * <ul>
+ * <li>with savepoints (the runner {@linkplain TransactionRunner#supportsSavepoints() supports them}): each
+ * handler runs in a savepoint; a failing handler's savepoint is rolled back and the events before it commit.
+ * Every handler runs once per call.</li>
+ * <li>without savepoints (a JPA transaction: Hibernate's persistence context is not rolled back with a
+ * savepoint): the run is applied optimistically in one transaction. When the handler of event k throws,
+ * the whole transaction is rolled back (and with it the ORM's session), events {@code [0, k)} are applied
+ * again in a new transaction, and k's failure is reported as with savepoints: k's handler ran once, on the
+ * same state (the events before it applied, uncommitted), so the failure is k's. When the work returns but
+ * the commit fails (a deferred constraint, or an ORM that flushes at commit), the run is applied in halves,
+ * recursively, until a transaction of one new event fails at commit: a data or constraint error
+ * ({@link #isEventsFault}) is then that event's failure, anything else the database's. Cost: after a
+ * handler failure at k, the handlers of the new events before k run a second time (one more transaction);
+ * a commit failure costs about {@code 2 log2(n)} transactions.</li>
+ * </ul>
+ * Either way an event's effects commit with its inbox row, and the result is the same as if each event had
+ * a transaction of its own: events {@code [0, committed)} committed, in order, the failure is of the next.
  */
 final class InboxTransaction {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InboxTransaction.class);
 
     private final String consumerName;
     private final DataSource dataSource;
@@ -73,7 +96,8 @@ final class InboxTransaction {
      * in its own savepoint. When a handler throws, or {@code keepGoing} turns false, the transaction
      * keeps the events before it: the savepoint is rolled back, the inbox rows inserted for that
      * event and the ones after it are deleted, and the rest commits. Each event's handler runs at most
-     * once per call, as in a transaction of its own.
+     * once per call, as in a transaction of its own. Without savepoints the outcome is the same, but the
+     * handlers of the events before a failing one run again (see the class comment).
      *
      * @return how many events (from the start of the run) committed, whether each was applied or a
      *         duplicate, and the handler's exception of the next one, if that is why the run ended
@@ -81,6 +105,11 @@ final class InboxTransaction {
      * @throws Exception if the database failed: nothing of the run committed
      */
     RunResult applyRun(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
+        return transactions.supportsSavepoints() ? applyRunWithSavepoints(run, keepGoing)
+                : applyRunWithoutSavepoints(run, keepGoing);
+    }
+
+    private RunResult applyRunWithSavepoints(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
         RunResult result = transactions.inTransaction(dataSource, connection -> {
             Set<UUID> inserted = insertInboxRows(run, connection);
             Set<UUID> claimed = new HashSet<>();
@@ -126,6 +155,177 @@ final class InboxTransaction {
 
     /** The outcome of {@link #applyRun}: events {@code [0, committed)} committed; {@code failure} is of event {@code committed}. */
     record RunResult(int committed, boolean[] applied, Exception failure) {
+    }
+
+    /**
+     * {@link #applyRun} when the runner supports no savepoints: the run in one transaction; a handler failure rolls
+     * it all back and the events before the failing one are applied again; a failed commit splits the run. See the
+     * class comment.
+     */
+    private RunResult applyRunWithoutSavepoints(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
+        Attempt attempt = new Attempt();
+        RunResult result;
+        try {
+            result = transactions.inTransaction(dataSource, connection -> {
+                Set<UUID> inserted = insertInboxRows(run, connection);
+                attempt.inserted = inserted;
+                Set<UUID> claimed = new HashSet<>();
+                boolean[] applied = new boolean[run.size()];
+                int done = 0;
+                for (; done < run.size(); done++) {
+                    if (!keepGoing.getAsBoolean()) {
+                        break;
+                    }
+                    InboxEvent event = run.get(done);
+                    if (!inserted.contains(event.id()) || claimed.contains(event.id())) {
+                        continue; // a duplicate: already in the inbox, or earlier in this run
+                    }
+                    try {
+                        runHandler(event, connection);
+                    } catch (HandlerMisuseException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new HandlerFailed(done, e); // the runner rolls the whole transaction back
+                    }
+                    claimed.add(event.id());
+                    applied[done] = true;
+                }
+                Set<UUID> undo = new HashSet<>();
+                for (int i = done; i < run.size(); i++) {
+                    UUID id = run.get(i).id();
+                    if (inserted.contains(id) && !claimed.contains(id)) {
+                        undo.add(id);
+                    }
+                }
+                deleteInboxRows(new ArrayList<>(undo), connection);
+                FaultPoint.INBOX_BEFORE_DB_COMMIT.reached();
+                attempt.worked = new RunResult(done, applied, null);
+                return attempt.worked;
+            });
+        } catch (HandlerFailed failed) {
+            return applyBeforeFailure(run, failed.index, failed.failure, attempt.inserted, keepGoing);
+        } catch (Exception e) {
+            if (attempt.worked == null) {
+                throw e; // the database failed before the commit, or a handler misused it: nothing committed
+            }
+            return commitFailed(run, attempt.worked, e, keepGoing);
+        }
+        FaultPoint.INBOX_AFTER_DB_COMMIT.reached();
+        return result;
+    }
+
+    /**
+     * The handler of {@code run.get(failedAt)} threw and the whole transaction was rolled back: applies the events
+     * before it again, in a transaction of their own, then reports its failure as if it had run in a savepoint. If
+     * the events before it were all duplicates, nothing needs to be written again.
+     */
+    private RunResult applyBeforeFailure(List<InboxEvent> run, int failedAt, Exception failure, Set<UUID> inserted,
+            BooleanSupplier keepGoing) throws Exception {
+        boolean anyNew = false;
+        for (int i = 0; i < failedAt && !anyNew; i++) {
+            anyNew = inserted.contains(run.get(i).id());
+        }
+        if (!anyNew) {
+            return new RunResult(failedAt, new boolean[run.size()], failure);
+        }
+        LOG.debug("Inbox consumer '{}': the handler of event {} failed in a transaction without savepoints; rolled "
+                + "back, applying the {} event(s) before it again", consumerName, run.get(failedAt).id(), failedAt);
+        RunResult before = applyRunWithoutSavepoints(run.subList(0, failedAt), keepGoing);
+        if (before.committed() < failedAt || before.failure() != null) {
+            // out of time, or an event before it failed this time: the failed event is read and run again later
+            return widen(before, run.size());
+        }
+        return new RunResult(failedAt, widen(before, run.size()).applied(), failure);
+    }
+
+    /**
+     * The work of {@code worked} returned but its commit failed. With one new event in it, the failure is that
+     * event's if the database refused its data ({@link #isEventsFault}), else the database's (rethrown: nothing
+     * committed, the run is retried in place). With more, the run is applied in two halves, each recursively so,
+     * to find the event whose commit fails.
+     */
+    private RunResult commitFailed(List<InboxEvent> run, RunResult worked, Exception failure,
+            BooleanSupplier keepGoing) throws Exception {
+        List<Integer> applied = new ArrayList<>();
+        for (int i = 0; i < worked.committed(); i++) {
+            if (worked.applied()[i]) {
+                applied.add(i);
+            }
+        }
+        if (applied.isEmpty()) {
+            throw failure;
+        }
+        if (applied.size() == 1) {
+            if (!isEventsFault(failure)) {
+                throw failure;
+            }
+            // the events before it are duplicates: done
+            return new RunResult(applied.get(0), new boolean[run.size()], failure);
+        }
+        int half = applied.get(applied.size() / 2);
+        LOG.debug("Inbox consumer '{}': the commit of {} events failed in a transaction without savepoints; applying "
+                + "them in halves to find the event it failed for", consumerName, applied.size(), failure);
+        RunResult left = applyRunWithoutSavepoints(run.subList(0, half), keepGoing);
+        if (left.committed() < half || left.failure() != null) {
+            return widen(left, run.size());
+        }
+        RunResult right;
+        try {
+            right = applyRunWithoutSavepoints(run.subList(half, worked.committed()), keepGoing);
+        } catch (Exception e) {
+            // the first half committed; the next run starts after it and meets this failure again
+            LOG.debug("Inbox consumer '{}': applying the second half failed; the first {} events committed",
+                    consumerName, half, e);
+            return widen(left, run.size());
+        }
+        boolean[] both = widen(left, run.size()).applied();
+        System.arraycopy(right.applied(), 0, both, half, right.committed());
+        return new RunResult(half + right.committed(), both, right.failure());
+    }
+
+    /** {@code result} with its {@code applied} flags copied into an array of {@code size}. */
+    private static RunResult widen(RunResult result, int size) {
+        boolean[] applied = new boolean[size];
+        System.arraycopy(result.applied(), 0, applied, 0, result.committed());
+        return new RunResult(result.committed(), applied, result.failure());
+    }
+
+    /**
+     * Whether a failed commit of one event's transaction is the event's fault: PostgreSQL refused its data (SQLSTATE
+     * class 22 data exception, 23 integrity constraint violation, 27 triggered data change violation, P0 raised by a
+     * PL/pgSQL trigger) anywhere in the cause chain. Anything else (connection lost, serialization failure) is the
+     * database's and retried in place.
+     */
+    static boolean isEventsFault(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SQLException e && e.getSQLState() != null) {
+                String state = e.getSQLState();
+                if (state.startsWith("22") || state.startsWith("23") || state.startsWith("27")
+                        || state.startsWith("P0")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** What the work of one transaction without savepoints got to, for when the runner throws. */
+    private static final class Attempt {
+        Set<UUID> inserted = Set.of();
+        RunResult worked;
+    }
+
+    /** Carries a handler's exception out of the work, so that the runner rolls the whole transaction back. */
+    private static final class HandlerFailed extends Exception {
+        private static final long serialVersionUID = 1L;
+        final int index;
+        final transient Exception failure;
+
+        HandlerFailed(int index, Exception failure) {
+            super("handler of event " + index + " of the run failed", failure, false, false);
+            this.index = index;
+            this.failure = failure;
+        }
     }
 
     private Set<UUID> insertInboxRows(List<InboxEvent> run, Connection connection) throws SQLException {
