@@ -208,9 +208,10 @@ final class EmbeddedRelaySettings {
                     password = value;
                 } else if (CONNECTION_PARAMETERS.contains(name)) {
                     throw new IllegalStateException(source + " sets the connection parameter '" + name + "', which the"
-                            + " embedded relay's own PostgreSQL connections would not use. Fix: give the relay its server"
-                            + " explicitly with outbox.relay.database.host, .port and .name (and Debezium's TLS settings with"
-                            + " outbox.relay.properties.debezium.database.sslmode ...), or run the relay as a sidecar");
+                            + " relay's PostgreSQL connections do not support (they take host, port, database, user and"
+                            + " password only, without TLS): taken from this URL, the relay would connect without it. Fix:"
+                            + " if the server accepts the relay so, give it explicitly with outbox.relay.database.host, .port"
+                            + " and .name; otherwise leave outbox.relay.enabled=false (the relay cannot reach this server yet)");
                 }
             }
             database = URLDecoder.decode(database, StandardCharsets.UTF_8);
