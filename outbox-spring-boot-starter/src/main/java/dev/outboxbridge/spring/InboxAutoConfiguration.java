@@ -83,8 +83,12 @@ public class InboxAutoConfiguration {
         @Bean(KAFKA_SETTINGS_BEAN)
         @ConditionalOnMissingBean(name = KAFKA_SETTINGS_BEAN)
         Function<Map<String, String>, Map<String, Object>> outboxInboxKafkaSettings(
-                org.springframework.boot.kafka.autoconfigure.KafkaProperties kafka) {
-            return new SpringKafkaSettings(kafka::buildConsumerProperties);
+                org.springframework.boot.kafka.autoconfigure.KafkaProperties kafka,
+                ObjectProvider<org.springframework.boot.kafka.autoconfigure.KafkaConnectionDetails> connectionDetails,
+                ObjectProvider<org.springframework.boot.ssl.SslBundles> sslBundles) {
+            // as Boot configures Spring Kafka's consumers: the properties, then the connection details (SSL bundle)
+            return new SpringKafkaSettings(() -> BootKafkaSettings.consumer(kafka, connectionDetails.getIfAvailable(),
+                    sslBundles.getIfAvailable()));
         }
     }
 

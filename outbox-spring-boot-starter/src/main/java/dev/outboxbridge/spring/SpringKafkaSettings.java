@@ -39,6 +39,7 @@ final class SpringKafkaSettings implements Function<Map<String, String>, Map<Str
     static SpringKafkaSettings fromEnvironment(Environment environment) {
         return new SpringKafkaSettings(() -> {
             Binder binder = Binder.get(environment);
+            refuseSslBundleWithoutBootKafka(binder);
             Map<String, Object> settings = new LinkedHashMap<>();
             binder.bind("spring.kafka.bootstrap-servers", Bindable.listOf(String.class))
                     .ifBound(servers -> settings.put("bootstrap.servers", String.join(",", servers)));
@@ -47,6 +48,21 @@ final class SpringKafkaSettings implements Function<Map<String, String>, Map<Str
             binder.bind("spring.kafka.consumer.properties", map).ifBound(settings::putAll);
             return settings;
         });
+    }
+
+    /**
+     * Without spring-boot-kafka nothing reads {@code spring.kafka.*.ssl.bundle}: refused rather than connecting
+     * without the TLS the application asked for.
+     */
+    static void refuseSslBundleWithoutBootKafka(Binder binder) {
+        for (String setting : List.of("spring.kafka.ssl.bundle", "spring.kafka.consumer.ssl.bundle",
+                "spring.kafka.producer.ssl.bundle")) {
+            binder.bind(setting, String.class).ifBound(bundle -> {
+                throw new IllegalStateException(setting + "=" + bundle + " is set, but spring-boot-kafka, which reads"
+                        + " it, is not on the class path. Fix: add org.springframework.boot:spring-boot-kafka to the"
+                        + " application, or give the TLS settings as spring.kafka.properties.ssl.*");
+            });
+        }
     }
 
     @Override

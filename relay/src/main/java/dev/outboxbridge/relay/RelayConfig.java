@@ -380,8 +380,9 @@ public final class RelayConfig extends AbstractConfig {
 
     private static String masked(String key, String value) {
         String k = key.toLowerCase(Locale.ROOT);
+        // ssl.keystore.key: a PEM private key (e.g. from a Spring Boot SSL bundle)
         return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token") || k.contains("credential")
-                ? "[hidden]" : value;
+                || k.endsWith("keystore.key") ? "[hidden]" : value;
     }
 
     /** The configuration reference (a Markdown page, docs/relay-configuration.md) generated from {@link #DEFINITION}. */

@@ -123,8 +123,10 @@ class RelayConfigTest {
         Map<String, String> m = minimal();
         m.put("kafka.producer.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required password=\"kpw\";");
         m.put("kafka.producer.ssl.truststore.password", "tspw");
+        m.put("kafka.producer.ssl.keystore.key", "-----BEGIN PRIVATE KEY-----\npemkey\n-----END PRIVATE KEY-----");
         RelayConfig c = RelayConfig.of(m);
-        assertThat(c.describe()).doesNotContain("s3cret-pw").doesNotContain("kpw").doesNotContain("tspw").contains("[hidden]");
+        assertThat(c.describe()).doesNotContain("s3cret-pw").doesNotContain("kpw").doesNotContain("tspw").doesNotContain("pemkey")
+                .contains("[hidden]");
         assertThat(c.toString()).doesNotContain("s3cret-pw");
     }
 
