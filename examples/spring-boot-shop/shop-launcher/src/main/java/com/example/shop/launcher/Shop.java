@@ -2,9 +2,10 @@ package com.example.shop.launcher;
 
 import com.example.shop.billing.BillingApplication;
 import com.example.shop.orders.OrdersApplication;
-import com.example.shop.orders.RelayConfiguration.EmbeddedRelay;
 import dev.outboxbridge.inbox.InboxConsumer;
+import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.spring.SpringInboxConsumers;
+import dev.outboxbridge.spring.SpringRelay;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
 import java.util.ArrayList;
@@ -114,9 +115,9 @@ public final class Shop implements AutoCloseable {
         Map<String, Object> p = common(port);
         database(p, "orders.db", ordersDb);
         p.put("outbox.topic-prefix", topics.outboxPrefix());
-        p.put("shop.relay.settings.slot.name", ordersDb.uniqueName("orders_outbox"));
-        p.put("shop.relay.settings.publication.name", ordersDb.uniqueName("orders_outbox_pub"));
-        p.put("shop.relay.settings.offset.storage.topic", topics.relayOffsets());
+        p.put("outbox.relay.slot-name", ordersDb.uniqueName("orders_outbox"));
+        p.put("outbox.relay.publication-name", ordersDb.uniqueName("orders_outbox_pub"));
+        p.put("outbox.relay.properties.offset.storage.topic", topics.relayOffsets());
         return arguments(p);
     }
 
@@ -215,9 +216,9 @@ public final class Shop implements AutoCloseable {
         return billing;
     }
 
-    /** Events the relay embedded in orders had acknowledged by Kafka since it started. */
+    /** Events the relay embedded in orders (the starter's {@link SpringRelay}) had acknowledged by Kafka since it started. */
     public long published() {
-        return orders.getBean(EmbeddedRelay.class).relay().publishedCount();
+        return orders.getBean(SpringRelay.class).relay().map(Relay::publishedCount).orElse(0L);
     }
 
     /** billing's inbox consumer. */

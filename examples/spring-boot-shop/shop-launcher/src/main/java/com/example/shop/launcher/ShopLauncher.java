@@ -147,8 +147,10 @@ public final class ShopLauncher {
         System.out.printf("  invoices in the billing database       %d%n", invoices.size());
         System.out.printf("  billing inbox                          processed %d, duplicates %d, dead-lettered %d%n",
                 stats.processed(), stats.duplicates(), stats.deadLettered());
-        System.out.printf("  health                                 orders %s, billing %s%n",
-                client.ordersHealth().get("status").asString(), client.billingHealth().get("status").asString());
+        JsonNode ordersHealth = client.ordersHealth();
+        System.out.printf("  health                                 orders %s (relay %s), billing %s%n",
+                ordersHealth.get("status").asString(), ordersHealth.at("/components/outboxRelay/details/state").asString(),
+                client.billingHealth().get("status").asString());
         boolean ok = orders.size() == committed && outboxRows == committed && onTopic == committed
                 && invoices.size() == committed && refusedTraces == 0;
         System.out.printf("  verdict: %s%n", ok

@@ -87,7 +87,10 @@ class ShopEndToEndIT {
 
         JsonNode ordersHealth = client.ordersHealth();
         assertThat(ordersHealth.get("status").asString()).isEqualTo("UP");
-        assertThat(ordersHealth.at("/components/relay/details/state").asString()).isEqualTo("RUNNING");
+        // the starter's outboxRelay contributor: this instance's relay leads (publishes)
+        assertThat(ordersHealth.at("/components/outboxRelay/status").asString()).isEqualTo("UP");
+        assertThat(ordersHealth.at("/components/outboxRelay/details/state").asString()).isEqualTo("leader");
+        assertThat(ordersHealth.at("/components/outboxRelay/details/published").asLong()).isPositive();
         JsonNode billingHealth = client.billingHealth();
         assertThat(billingHealth.get("status").asString()).isEqualTo("UP");
         assertThat(billingHealth.at("/components/outboxInbox/details/consumers/billing/state").asString())
