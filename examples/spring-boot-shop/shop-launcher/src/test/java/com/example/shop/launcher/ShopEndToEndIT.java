@@ -5,11 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.example.shop.events.OrderPlaced;
-import com.example.shop.events.ShopEventJson;
 import com.example.shop.launcher.ShopClient.Response;
 import dev.outboxbridge.inbox.DeadLetterHeaders;
+import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxStats;
+import dev.outboxbridge.spring.payload.PayloadCodec;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestKafka;
@@ -114,10 +115,15 @@ class ShopEndToEndIT {
         assertThat(later.status()).isEqualTo(201);
         awaitInvoice(later.body().get("id").asString());
 
-        // everything the relay published up to now (the other tests' hand-made records have no aggregateType header)
-        List<OrderPlaced> published = kafka.readAll(shop.topics().orders(), WAIT).stream()
-                .filter(r -> header(r, InboxEvent.AGGREGATE_TYPE_HEADER).isPresent())
-                .map(r -> ShopEventJson.readOrderPlaced(r.value())).toList();
+        // everything the relay published up to now (the other tests' hand-made records have no aggregateType header),
+        // read as billing reads it: by the record's content type, with billing's payload codec
+        PayloadCodec codec = shop.billing().getBean(PayloadCodec.class);
+        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(shop.topics().orders(), WAIT).stream()
+                .filter(r -> header(r, InboxEvent.AGGREGATE_TYPE_HEADER).isPresent()).toList();
+        assertThat(records).extracting(r -> header(r, PayloadCodec.CONTENT_TYPE_HEADER).orElse(null))
+                .as("the typed append's content type, copied by the relay").containsOnly("application/json");
+        List<OrderPlaced> published = records.stream().map(r -> (OrderPlaced) codec.deserialize(r.value(),
+                header(r, PayloadCodec.CONTENT_TYPE_HEADER).orElseThrow(), OrderPlaced.class)).toList();
         assertThat(published).filteredOn(e -> e.customer().equals("bea")).as("only bea's committed order")
                 .extracting(OrderPlaced::totalCents).containsExactly(60_000L);
         assertThat(published).filteredOn(e -> e.customer().equals("cid")).hasSize(1);
@@ -165,10 +171,18 @@ class ShopEndToEndIT {
             assertThat(header(dead, DeadLetterHeaders.CONSUMER)).contains("billing");
             assertThat(header(dead, DeadLetterHeaders.ORIGINAL_TOPIC)).contains(shop.topics().orders());
             assertThat(header(dead, DeadLetterHeaders.ATTEMPTS)).contains("1");
-            assertThat(header(dead, DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow()).contains("cannot be deserialized");
+            assertThat(header(dead, DeadLetterHeaders.EXCEPTION_CLASS)).contains(FatalEventException.class.getName());
         }
+        // not JSON: the starter cannot read it as the listener's OrderPlaced and dead-letters it, the listener never runs
+        assertThat(header(deadLetters.get(malformed.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
+                .startsWith("Inbox consumer 'billing' cannot read the payload of event " + malformed
+                        + " (event type 'OrderPlaced', content type absent, read as application/json) as "
+                        + OrderPlaced.class.getName() + " for ")
+                .contains("BillingListener.orderPlaced", "cannot read ", "Unexpected end-of-input");
+        // an OrderPlaced, but one billing can never invoice: refused by BillingListener's own rule
         assertThat(header(deadLetters.get(invalidOrder.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
-                .contains("totalCents must be positive");
+                .isEqualTo("event " + invalidOrder + ": order poison-2 has a total of -5 cents; billing invoices positive"
+                        + " totals only");
         assertThat(shop.billingDb().count("SELECT count(*) FROM inbox_event WHERE consumer_name = 'billing' AND "
                 + "status = 'DEAD_LETTERED' AND event_id IN (?, ?)", malformed, invalidOrder)).isEqualTo(2);
         assertThat(shop.billingDb().count("SELECT count(*) FROM invoice WHERE order_id LIKE 'poison-%'")).isZero();
