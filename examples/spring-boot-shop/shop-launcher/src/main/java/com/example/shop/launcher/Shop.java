@@ -8,10 +8,15 @@ import dev.outboxbridge.spring.SpringInboxConsumers;
 import dev.outboxbridge.spring.SpringRelay;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -19,16 +24,29 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ApplicationContextInitializer;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.support.GenericApplicationContext;
+import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
  * The two services, as two real deployments would be, on one PostgreSQL server and one Kafka broker: orders with its
  * own database (orders table, outbox table, the relay's slot), billing with its own (invoice table, inbox tables), each
  * a Spring Boot application with its web server. Closing it stops billing, then orders (its relay stores its
  * position), then drops both databases with the relay's slot.
+ *
+ * <p>Each application also gets one thing a deployment would not have: an in-memory span exporter beside its own
+ * (Boot's OpenTelemetry SDK exports to every {@code SpanExporter} bean), exporting every 100 ms, so the launcher and
+ * the test can show and check the trace of an order across both services ({@link #ordersSpans()},
+ * {@link #billingSpans()}).
  */
 public final class Shop implements AutoCloseable {
 
@@ -39,6 +57,8 @@ public final class Shop implements AutoCloseable {
     private final String bootstrapServers;
     private final TestDatabase ordersDb;
     private final TestDatabase billingDb;
+    private final InMemorySpanExporter ordersSpans = InMemorySpanExporter.create();
+    private final InMemorySpanExporter billingSpans = InMemorySpanExporter.create();
     private ConfigurableApplicationContext orders;
     private ConfigurableApplicationContext billing;
 
@@ -101,13 +121,21 @@ public final class Shop implements AutoCloseable {
         }
         Shop shop = new Shop(topics, bootstrapServers, ordersDb, billingDb);
         try {
-            shop.orders = OrdersApplication.application().run(shop.ordersArguments(ordersPort));
-            shop.billing = BillingApplication.application().run(shop.billingArguments(billingPort));
+            shop.orders = OrdersApplication.application().initializers(withSpanExporter(shop.ordersSpans))
+                    .run(shop.ordersArguments(ordersPort));
+            shop.billing = BillingApplication.application().initializers(withSpanExporter(shop.billingSpans))
+                    .run(shop.billingArguments(billingPort));
             return shop;
         } catch (RuntimeException e) {
             shop.close();
             throw e;
         }
+    }
+
+    /** Adds the exporter as a bean before the context refreshes: Boot's span processor exports to it too. */
+    private static ApplicationContextInitializer<ConfigurableApplicationContext> withSpanExporter(InMemorySpanExporter exporter) {
+        return context -> ((GenericApplicationContext) context).registerBean("shopInMemorySpanExporter",
+                InMemorySpanExporter.class, () -> exporter);
     }
 
     // command-line arguments: they take precedence over orders.yml and billing.yml
@@ -137,6 +165,8 @@ public final class Shop implements AutoCloseable {
         p.put("spring.datasource.hikari.maximum-pool-size", 4);
         p.put("spring.main.banner-mode", "off");
         p.put("spring.main.log-startup-info", false);
+        // the spans reach the in-memory exporters within 100 ms (Boot's default batches them for 5 s)
+        p.put("management.opentelemetry.tracing.export.schedule-delay", "100ms");
         return p;
     }
 
@@ -221,6 +251,25 @@ public final class Shop implements AutoCloseable {
         return orders.getBean(SpringRelay.class).relay().map(Relay::publishedCount).orElse(0L);
     }
 
+    /** The spans orders has finished (and exported) so far: its HTTP server spans, its {@code outbox.append} spans. */
+    public List<SpanData> ordersSpans() {
+        return ordersSpans.getFinishedSpanItems();
+    }
+
+    /** The spans billing has finished so far: its inbox handler's consumer spans, its HTTP server spans. */
+    public List<SpanData> billingSpans() {
+        return billingSpans.getFinishedSpanItems();
+    }
+
+    /**
+     * The {@code traceparent} header of the order's event as orders stored it in its outbox row (the context of the
+     * {@code outbox.append} span, written by the starter), if the order has an event with one.
+     */
+    public Optional<String> traceparent(String orderId) {
+        return orders.getBean(JdbcTemplate.class).queryForList("SELECT headers->>'traceparent' FROM outbox_event WHERE"
+                + " aggregateid = ?", String.class, orderId).stream().filter(h -> h != null).findFirst();
+    }
+
     /** billing's inbox consumer. */
     public InboxConsumer billingConsumer() {
         return billing.getBean(SpringInboxConsumers.class).consumer("billing")
@@ -237,6 +286,42 @@ public final class Shop implements AutoCloseable {
             return admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS).values().stream()
                     .mapToLong(r -> r.offset()).sum();
         }
+    }
+
+    /**
+     * A header of the record keyed {@code orderId} on the orders topic, reading the topic from its start to its end
+     * offsets as of now; empty if there is no such record or it has no such header.
+     */
+    public Optional<String> orderRecordHeader(String orderId, String header) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "shop-launcher-reader");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (int i = 0; i < ORDER_PARTITIONS; i++) {
+            partitions.add(new TopicPartition(topics.orders(), i));
+        }
+        Optional<String> found = Optional.empty();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("could not read " + topics.orders() + " to its end offsets " + end
+                            + " within 30 s");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    Header h = r.headers().lastHeader(header);
+                    if (r.key() != null && new String(r.key(), StandardCharsets.UTF_8).equals(orderId) && h != null) {
+                        found = Optional.of(new String(h.value(), StandardCharsets.UTF_8));
+                    }
+                }
+            }
+        }
+        return found;
     }
 
     @Override

@@ -14,6 +14,11 @@ import dev.outboxbridge.spring.payload.PayloadCodec;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestKafka;
+import io.micrometer.registry.otlp.OtlpMeterRegistry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +36,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.context.ConfigurableApplicationContext;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -96,6 +102,52 @@ class ShopEndToEndIT {
         assertThat(billingHealth.get("status").asString()).isEqualTo("UP");
         assertThat(billingHealth.at("/components/outboxInbox/details/consumers/billing/state").asString())
                 .isEqualTo("RUNNING");
+    }
+
+    @Test
+    void oneTraceRunsFromThePostOfAnOrderInOrdersToTheHandlerThatInvoicedItInBilling() throws Exception {
+        Response placed = client.placeOrder("gus", 4_200);
+        assertThat(placed.status()).isEqualTo(201);
+        String orderId = placed.body().get("id").asString();
+        String eventId = awaitInvoice(orderId).get("eventId").asString();
+
+        // orders: the starter wrote the append span's context into the event's headers, and the relay copied them
+        String traceparent = shop.traceparent(orderId).orElseThrow();
+        assertThat(traceparent).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-01");
+        String traceId = traceparent.substring(3, 35);
+        String appendSpanId = traceparent.substring(36, 52);
+        ConsumerRecord<byte[], byte[]> record = kafka.readAll(shop.topics().orders(), WAIT).stream()
+                .filter(r -> new String(r.key(), UTF_8).equals(orderId)).findFirst().orElseThrow();
+        assertThat(header(record, "traceparent")).as("the Kafka record's header").contains(traceparent);
+
+        // billing's consumer span: found by the event id it handled
+        SpanData consumer = await().atMost(WAIT).until(() -> shop.billingSpans().stream()
+                .filter(s -> eventId.equals(s.getAttributes().get(AttributeKey.stringKey("outbox.event.id"))))
+                .findFirst(), Optional::isPresent).orElseThrow();
+        // orders' spans of that trace: the server span of the request and the append span under it
+        List<SpanData> ordersTrace = await().atMost(WAIT).until(() -> shop.ordersSpans().stream()
+                .filter(s -> s.getTraceId().equals(traceId)).toList(), spans -> spans.size() >= 2);
+        SpanData server = only(ordersTrace, SpanKind.SERVER);
+        SpanData append = only(ordersTrace, SpanKind.PRODUCER);
+
+        assertThat(server.getName()).isEqualTo("http post /orders");
+        assertThat(server.getAttributes().get(AttributeKey.stringKey("status"))).isEqualTo("201");
+        assertThat(append.getName()).isEqualTo("outbox append order");
+        assertThat(append.getSpanId()).as("the append span is the one in the event's traceparent").isEqualTo(appendSpanId);
+        assertThat(append.getParentSpanId()).as("append span under the HTTP server span").isEqualTo(server.getSpanId());
+        assertThat(consumer.getKind()).isEqualTo(SpanKind.CONSUMER);
+        assertThat(consumer.getName()).isEqualTo("billing process");
+        assertThat(consumer.getTraceId()).as("one trace across both services").isEqualTo(server.getTraceId())
+                .isEqualTo(traceId);
+        assertThat(consumer.getParentSpanId()).as("the consumer span's parent: the append span in orders")
+                .isEqualTo(append.getSpanId());
+
+        // as configured (orders.yml, billing.yml), nothing is pushed anywhere: no OTLP span exporter (no endpoint set),
+        // no OTLP meter registry (switched off); only the launcher's in-memory exporter
+        for (ConfigurableApplicationContext app : List.of(shop.orders(), shop.billing())) {
+            assertThat(app.getBeanNamesForType(SpanExporter.class)).containsExactly("shopInMemorySpanExporter");
+            assertThat(app.getBeanNamesForType(OtlpMeterRegistry.class)).isEmpty();
+        }
     }
 
     @Test
@@ -191,6 +243,12 @@ class ShopEndToEndIT {
         Response later = client.placeOrder("fay", 3_300);
         assertThat(later.status()).isEqualTo(201);
         assertThat(awaitInvoice(later.body().get("id").asString()).get("amountCents").asLong()).isEqualTo(3_300);
+    }
+
+    private static SpanData only(List<SpanData> spans, SpanKind kind) {
+        List<SpanData> found = spans.stream().filter(s -> s.getKind() == kind).toList();
+        assertThat(found).as(kind + " spans among " + spans).hasSize(1);
+        return found.get(0);
     }
 
     private JsonNode awaitInvoice(String orderId) {
