@@ -43,10 +43,10 @@ import org.springframework.jdbc.core.JdbcTemplate;
  * a Spring Boot application with its web server. Closing it stops billing, then orders (its relay stores its
  * position), then drops both databases with the relay's slot.
  *
- * <p>Each application also gets one thing a deployment would not have: an in-memory span exporter beside its own
- * (Boot's OpenTelemetry SDK exports to every {@code SpanExporter} bean), exporting every 100 ms, so the launcher and
- * the test can show and check the trace of an order across both services ({@link #ordersSpans()},
- * {@link #billingSpans()}).
+ * <p>Each application also gets one thing a deployment would not have: an in-memory span exporter (Boot's
+ * OpenTelemetry SDK exports to every {@code SpanExporter} bean; as configured, the services have none of their own
+ * until an OTLP endpoint is set), exporting every 100 ms, so the launcher and the test can show and check the trace
+ * of an order across both services ({@link #ordersSpans()}, {@link #billingSpans()}).
  */
 public final class Shop implements AutoCloseable {
 
@@ -133,7 +133,8 @@ public final class Shop implements AutoCloseable {
     }
 
     /** Adds the exporter as a bean before the context refreshes: Boot's span processor exports to it too. */
-    private static ApplicationContextInitializer<ConfigurableApplicationContext> withSpanExporter(InMemorySpanExporter exporter) {
+    private static ApplicationContextInitializer<ConfigurableApplicationContext> withSpanExporter(
+            InMemorySpanExporter exporter) {
         return context -> ((GenericApplicationContext) context).registerBean("shopInMemorySpanExporter",
                 InMemorySpanExporter.class, () -> exporter);
     }
@@ -246,7 +247,7 @@ public final class Shop implements AutoCloseable {
         return billing;
     }
 
-    /** Events the relay embedded in orders (the starter's {@link SpringRelay}) had acknowledged by Kafka since it started. */
+    /** Events the relay embedded in orders (the starter's {@link SpringRelay}) published since it started. */
     public long published() {
         return orders.getBean(SpringRelay.class).relay().map(Relay::publishedCount).orElse(0L);
     }

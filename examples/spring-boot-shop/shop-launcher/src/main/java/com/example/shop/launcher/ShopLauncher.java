@@ -194,7 +194,8 @@ public final class ShopLauncher {
                 traces.size());
         JsonNode ordersHealth = client.ordersHealth();
         System.out.printf("  health                                 orders %s (relay %s), billing %s%n",
-                ordersHealth.get("status").asString(), ordersHealth.at("/components/outboxRelay/details/state").asString(),
+                ordersHealth.get("status").asString(),
+                ordersHealth.at("/components/outboxRelay/details/state").asString(),
                 client.billingHealth().get("status").asString());
         boolean ok = orders.size() == committed && outboxRows == committed && onTopic == committed
                 && invoices.size() == committed && refusedTraces == 0 && traces.size() == committed;

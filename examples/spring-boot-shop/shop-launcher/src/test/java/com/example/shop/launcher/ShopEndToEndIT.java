@@ -133,7 +133,8 @@ class ShopEndToEndIT {
         assertThat(server.getName()).isEqualTo("http post /orders");
         assertThat(server.getAttributes().get(AttributeKey.stringKey("status"))).isEqualTo("201");
         assertThat(append.getName()).isEqualTo("outbox append order");
-        assertThat(append.getSpanId()).as("the append span is the one in the event's traceparent").isEqualTo(appendSpanId);
+        assertThat(append.getSpanId()).as("the append span is the one in the event's traceparent")
+                .isEqualTo(appendSpanId);
         assertThat(append.getParentSpanId()).as("append span under the HTTP server span").isEqualTo(server.getSpanId());
         assertThat(consumer.getKind()).isEqualTo(SpanKind.CONSUMER);
         assertThat(consumer.getName()).isEqualTo("billing process");
@@ -225,7 +226,8 @@ class ShopEndToEndIT {
             assertThat(header(dead, DeadLetterHeaders.ATTEMPTS)).contains("1");
             assertThat(header(dead, DeadLetterHeaders.EXCEPTION_CLASS)).contains(FatalEventException.class.getName());
         }
-        // not JSON: the starter cannot read it as the listener's OrderPlaced and dead-letters it, the listener never runs
+        // not JSON: the starter cannot read it as the listener's OrderPlaced and dead-letters it; the listener never
+        // runs
         assertThat(header(deadLetters.get(malformed.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
                 .startsWith("Inbox consumer 'billing' cannot read the payload of event " + malformed
                         + " (event type 'OrderPlaced', content type absent, read as application/json) as "
@@ -233,8 +235,8 @@ class ShopEndToEndIT {
                 .contains("BillingListener.orderPlaced", "cannot read ", "Unexpected end-of-input");
         // an OrderPlaced, but one billing can never invoice: refused by BillingListener's own rule
         assertThat(header(deadLetters.get(invalidOrder.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
-                .isEqualTo("event " + invalidOrder + ": order poison-2 has a total of -5 cents; billing invoices positive"
-                        + " totals only");
+                .isEqualTo("event " + invalidOrder + ": order poison-2 has a total of -5 cents; billing invoices"
+                        + " positive totals only");
         assertThat(shop.billingDb().count("SELECT count(*) FROM inbox_event WHERE consumer_name = 'billing' AND "
                 + "status = 'DEAD_LETTERED' AND event_id IN (?, ?)", malformed, invalidOrder)).isEqualTo(2);
         assertThat(shop.billingDb().count("SELECT count(*) FROM invoice WHERE order_id LIKE 'poison-%'")).isZero();
