@@ -1,8 +1,6 @@
 package com.example.shop.orders;
 
 import com.example.shop.events.OrderPlaced;
-import com.example.shop.events.ShopEventJson;
-import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.spring.SpringOutbox;
 import java.util.List;
 import java.util.UUID;
@@ -15,6 +13,9 @@ import org.springframework.transaction.annotation.Transactional;
  * Places orders: the order row and its {@code OrderPlaced} event are written in <b>one</b> database transaction, on
  * one connection ({@link SpringOutbox} joins the transaction that {@code @Transactional} opened for
  * {@link JdbcTemplate}). Either both commit and the relay publishes the event, or neither does.
+ *
+ * <p>The event is appended as the {@link OrderPlaced} record: the starter's payload codec writes it as JSON (with the
+ * application's Jackson {@code JsonMapper}) and sets the {@code content-type} header, which billing reads it back by.
  */
 @Service
 public class OrderService {
@@ -48,8 +49,9 @@ public class OrderService {
         Order order = new Order(UUID.randomUUID().toString(), customer, totalCents);
         jdbc.update("INSERT INTO orders (id, customer, total_cents) VALUES (?, ?, ?)", order.id(), order.customer(),
                 order.totalCents());
-        OrderPlaced event = new OrderPlaced(order.id(), order.customer(), order.totalCents());
-        outbox.append(OutboxEvent.of(OrderPlaced.AGGREGATE_TYPE, order.id(), OrderPlaced.TYPE, ShopEventJson.write(event)));
+        // the aggregate id (the order's) is the Kafka key: the events of one order stay in order
+        outbox.append(OrderPlaced.AGGREGATE_TYPE, order.id(), OrderPlaced.TYPE,
+                new OrderPlaced(order.id(), order.customer(), order.totalCents()));
 
         // a rule checked against the rows of this transaction: when it fails, the order and its event roll back together
         Long owed = jdbc.queryForObject("SELECT sum(total_cents) FROM orders WHERE customer = ?", Long.class, customer);

@@ -2,15 +2,21 @@ package com.example.shop.launcher;
 
 import com.example.shop.billing.BillingApplication;
 import com.example.shop.orders.OrdersApplication;
-import com.example.shop.orders.RelayConfiguration.EmbeddedRelay;
 import dev.outboxbridge.inbox.InboxConsumer;
+import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.spring.SpringInboxConsumers;
+import dev.outboxbridge.spring.SpringRelay;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -18,16 +24,29 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ApplicationContextInitializer;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.support.GenericApplicationContext;
+import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
  * The two services, as two real deployments would be, on one PostgreSQL server and one Kafka broker: orders with its
  * own database (orders table, outbox table, the relay's slot), billing with its own (invoice table, inbox tables), each
  * a Spring Boot application with its web server. Closing it stops billing, then orders (its relay stores its
  * position), then drops both databases with the relay's slot.
+ *
+ * <p>Each application also gets one thing a deployment would not have: an in-memory span exporter (Boot's
+ * OpenTelemetry SDK exports to every {@code SpanExporter} bean; as configured, the services have none of their own
+ * until an OTLP endpoint is set), exporting every 100 ms, so the launcher and the test can show and check the trace
+ * of an order across both services ({@link #ordersSpans()}, {@link #billingSpans()}).
  */
 public final class Shop implements AutoCloseable {
 
@@ -38,6 +57,8 @@ public final class Shop implements AutoCloseable {
     private final String bootstrapServers;
     private final TestDatabase ordersDb;
     private final TestDatabase billingDb;
+    private final InMemorySpanExporter ordersSpans = InMemorySpanExporter.create();
+    private final InMemorySpanExporter billingSpans = InMemorySpanExporter.create();
     private ConfigurableApplicationContext orders;
     private ConfigurableApplicationContext billing;
 
@@ -100,8 +121,10 @@ public final class Shop implements AutoCloseable {
         }
         Shop shop = new Shop(topics, bootstrapServers, ordersDb, billingDb);
         try {
-            shop.orders = OrdersApplication.application().run(shop.ordersArguments(ordersPort));
-            shop.billing = BillingApplication.application().run(shop.billingArguments(billingPort));
+            shop.orders = OrdersApplication.application().initializers(withSpanExporter(shop.ordersSpans))
+                    .run(shop.ordersArguments(ordersPort));
+            shop.billing = BillingApplication.application().initializers(withSpanExporter(shop.billingSpans))
+                    .run(shop.billingArguments(billingPort));
             return shop;
         } catch (RuntimeException e) {
             shop.close();
@@ -109,14 +132,21 @@ public final class Shop implements AutoCloseable {
         }
     }
 
+    /** Adds the exporter as a bean before the context refreshes: Boot's span processor exports to it too. */
+    private static ApplicationContextInitializer<ConfigurableApplicationContext> withSpanExporter(
+            InMemorySpanExporter exporter) {
+        return context -> ((GenericApplicationContext) context).registerBean("shopInMemorySpanExporter",
+                InMemorySpanExporter.class, () -> exporter);
+    }
+
     // command-line arguments: they take precedence over orders.yml and billing.yml
     private String[] ordersArguments(int port) {
         Map<String, Object> p = common(port);
         database(p, "orders.db", ordersDb);
         p.put("outbox.topic-prefix", topics.outboxPrefix());
-        p.put("shop.relay.settings.slot.name", ordersDb.uniqueName("orders_outbox"));
-        p.put("shop.relay.settings.publication.name", ordersDb.uniqueName("orders_outbox_pub"));
-        p.put("shop.relay.settings.offset.storage.topic", topics.relayOffsets());
+        p.put("outbox.relay.slot-name", ordersDb.uniqueName("orders_outbox"));
+        p.put("outbox.relay.publication-name", ordersDb.uniqueName("orders_outbox_pub"));
+        p.put("outbox.relay.properties.offset.storage.topic", topics.relayOffsets());
         return arguments(p);
     }
 
@@ -136,6 +166,8 @@ public final class Shop implements AutoCloseable {
         p.put("spring.datasource.hikari.maximum-pool-size", 4);
         p.put("spring.main.banner-mode", "off");
         p.put("spring.main.log-startup-info", false);
+        // the spans reach the in-memory exporters within 100 ms (Boot's default batches them for 5 s)
+        p.put("management.opentelemetry.tracing.export.schedule-delay", "100ms");
         return p;
     }
 
@@ -215,9 +247,28 @@ public final class Shop implements AutoCloseable {
         return billing;
     }
 
-    /** Events the relay embedded in orders had acknowledged by Kafka since it started. */
+    /** Events the relay embedded in orders (the starter's {@link SpringRelay}) published since it started. */
     public long published() {
-        return orders.getBean(EmbeddedRelay.class).relay().publishedCount();
+        return orders.getBean(SpringRelay.class).relay().map(Relay::publishedCount).orElse(0L);
+    }
+
+    /** The spans orders has finished (and exported) so far: its HTTP server spans, its {@code outbox.append} spans. */
+    public List<SpanData> ordersSpans() {
+        return ordersSpans.getFinishedSpanItems();
+    }
+
+    /** The spans billing has finished so far: its inbox handler's consumer spans, its HTTP server spans. */
+    public List<SpanData> billingSpans() {
+        return billingSpans.getFinishedSpanItems();
+    }
+
+    /**
+     * The {@code traceparent} header of the order's event as orders stored it in its outbox row (the context of the
+     * {@code outbox.append} span, written by the starter), if the order has an event with one.
+     */
+    public Optional<String> traceparent(String orderId) {
+        return orders.getBean(JdbcTemplate.class).queryForList("SELECT headers->>'traceparent' FROM outbox_event WHERE"
+                + " aggregateid = ?", String.class, orderId).stream().filter(h -> h != null).findFirst();
     }
 
     /** billing's inbox consumer. */
@@ -236,6 +287,42 @@ public final class Shop implements AutoCloseable {
             return admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS).values().stream()
                     .mapToLong(r -> r.offset()).sum();
         }
+    }
+
+    /**
+     * A header of the record keyed {@code orderId} on the orders topic, reading the topic from its start to its end
+     * offsets as of now; empty if there is no such record or it has no such header.
+     */
+    public Optional<String> orderRecordHeader(String orderId, String header) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "shop-launcher-reader");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (int i = 0; i < ORDER_PARTITIONS; i++) {
+            partitions.add(new TopicPartition(topics.orders(), i));
+        }
+        Optional<String> found = Optional.empty();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("could not read " + topics.orders() + " to its end offsets " + end
+                            + " within 30 s");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    Header h = r.headers().lastHeader(header);
+                    if (r.key() != null && new String(r.key(), StandardCharsets.UTF_8).equals(orderId) && h != null) {
+                        found = Optional.of(new String(h.value(), StandardCharsets.UTF_8));
+                    }
+                }
+            }
+        }
+        return found;
     }
 
     @Override

@@ -5,14 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.example.shop.events.OrderPlaced;
-import com.example.shop.events.ShopEventJson;
 import com.example.shop.launcher.ShopClient.Response;
 import dev.outboxbridge.inbox.DeadLetterHeaders;
+import dev.outboxbridge.inbox.FatalEventException;
 import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.inbox.InboxStats;
+import dev.outboxbridge.spring.payload.PayloadCodec;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestKafka;
+import io.micrometer.registry.otlp.OtlpMeterRegistry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +36,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.context.ConfigurableApplicationContext;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -87,11 +94,61 @@ class ShopEndToEndIT {
 
         JsonNode ordersHealth = client.ordersHealth();
         assertThat(ordersHealth.get("status").asString()).isEqualTo("UP");
-        assertThat(ordersHealth.at("/components/relay/details/state").asString()).isEqualTo("RUNNING");
+        // the starter's outboxRelay contributor: this instance's relay leads (publishes)
+        assertThat(ordersHealth.at("/components/outboxRelay/status").asString()).isEqualTo("UP");
+        assertThat(ordersHealth.at("/components/outboxRelay/details/state").asString()).isEqualTo("leader");
+        assertThat(ordersHealth.at("/components/outboxRelay/details/published").asLong()).isPositive();
         JsonNode billingHealth = client.billingHealth();
         assertThat(billingHealth.get("status").asString()).isEqualTo("UP");
         assertThat(billingHealth.at("/components/outboxInbox/details/consumers/billing/state").asString())
                 .isEqualTo("RUNNING");
+    }
+
+    @Test
+    void oneTraceRunsFromThePostOfAnOrderInOrdersToTheHandlerThatInvoicedItInBilling() throws Exception {
+        Response placed = client.placeOrder("gus", 4_200);
+        assertThat(placed.status()).isEqualTo(201);
+        String orderId = placed.body().get("id").asString();
+        String eventId = awaitInvoice(orderId).get("eventId").asString();
+
+        // orders: the starter wrote the append span's context into the event's headers, and the relay copied them
+        String traceparent = shop.traceparent(orderId).orElseThrow();
+        assertThat(traceparent).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-01");
+        String traceId = traceparent.substring(3, 35);
+        String appendSpanId = traceparent.substring(36, 52);
+        ConsumerRecord<byte[], byte[]> record = kafka.readAll(shop.topics().orders(), WAIT).stream()
+                .filter(r -> new String(r.key(), UTF_8).equals(orderId)).findFirst().orElseThrow();
+        assertThat(header(record, "traceparent")).as("the Kafka record's header").contains(traceparent);
+
+        // billing's consumer span: found by the event id it handled
+        SpanData consumer = await().atMost(WAIT).until(() -> shop.billingSpans().stream()
+                .filter(s -> eventId.equals(s.getAttributes().get(AttributeKey.stringKey("outbox.event.id"))))
+                .findFirst(), Optional::isPresent).orElseThrow();
+        // orders' spans of that trace: the server span of the request and the append span under it
+        List<SpanData> ordersTrace = await().atMost(WAIT).until(() -> shop.ordersSpans().stream()
+                .filter(s -> s.getTraceId().equals(traceId)).toList(), spans -> spans.size() >= 2);
+        SpanData server = only(ordersTrace, SpanKind.SERVER);
+        SpanData append = only(ordersTrace, SpanKind.PRODUCER);
+
+        assertThat(server.getName()).isEqualTo("http post /orders");
+        assertThat(server.getAttributes().get(AttributeKey.stringKey("status"))).isEqualTo("201");
+        assertThat(append.getName()).isEqualTo("outbox append order");
+        assertThat(append.getSpanId()).as("the append span is the one in the event's traceparent")
+                .isEqualTo(appendSpanId);
+        assertThat(append.getParentSpanId()).as("append span under the HTTP server span").isEqualTo(server.getSpanId());
+        assertThat(consumer.getKind()).isEqualTo(SpanKind.CONSUMER);
+        assertThat(consumer.getName()).isEqualTo("billing process");
+        assertThat(consumer.getTraceId()).as("one trace across both services").isEqualTo(server.getTraceId())
+                .isEqualTo(traceId);
+        assertThat(consumer.getParentSpanId()).as("the consumer span's parent: the append span in orders")
+                .isEqualTo(append.getSpanId());
+
+        // as configured (orders.yml, billing.yml), nothing is pushed anywhere: no OTLP span exporter (no endpoint set),
+        // no OTLP meter registry (switched off); only the launcher's in-memory exporter
+        for (ConfigurableApplicationContext app : List.of(shop.orders(), shop.billing())) {
+            assertThat(app.getBeanNamesForType(SpanExporter.class)).containsExactly("shopInMemorySpanExporter");
+            assertThat(app.getBeanNamesForType(OtlpMeterRegistry.class)).isEmpty();
+        }
     }
 
     @Test
@@ -111,10 +168,15 @@ class ShopEndToEndIT {
         assertThat(later.status()).isEqualTo(201);
         awaitInvoice(later.body().get("id").asString());
 
-        // everything the relay published up to now (the other tests' hand-made records have no aggregateType header)
-        List<OrderPlaced> published = kafka.readAll(shop.topics().orders(), WAIT).stream()
-                .filter(r -> header(r, InboxEvent.AGGREGATE_TYPE_HEADER).isPresent())
-                .map(r -> ShopEventJson.readOrderPlaced(r.value())).toList();
+        // everything the relay published up to now (the other tests' hand-made records have no aggregateType header),
+        // read as billing reads it: by the record's content type, with billing's payload codec
+        PayloadCodec codec = shop.billing().getBean(PayloadCodec.class);
+        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(shop.topics().orders(), WAIT).stream()
+                .filter(r -> header(r, InboxEvent.AGGREGATE_TYPE_HEADER).isPresent()).toList();
+        assertThat(records).extracting(r -> header(r, PayloadCodec.CONTENT_TYPE_HEADER).orElse(null))
+                .as("the typed append's content type, copied by the relay").containsOnly("application/json");
+        List<OrderPlaced> published = records.stream().map(r -> (OrderPlaced) codec.deserialize(r.value(),
+                header(r, PayloadCodec.CONTENT_TYPE_HEADER).orElseThrow(), OrderPlaced.class)).toList();
         assertThat(published).filteredOn(e -> e.customer().equals("bea")).as("only bea's committed order")
                 .extracting(OrderPlaced::totalCents).containsExactly(60_000L);
         assertThat(published).filteredOn(e -> e.customer().equals("cid")).hasSize(1);
@@ -162,10 +224,19 @@ class ShopEndToEndIT {
             assertThat(header(dead, DeadLetterHeaders.CONSUMER)).contains("billing");
             assertThat(header(dead, DeadLetterHeaders.ORIGINAL_TOPIC)).contains(shop.topics().orders());
             assertThat(header(dead, DeadLetterHeaders.ATTEMPTS)).contains("1");
-            assertThat(header(dead, DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow()).contains("cannot be deserialized");
+            assertThat(header(dead, DeadLetterHeaders.EXCEPTION_CLASS)).contains(FatalEventException.class.getName());
         }
+        // not JSON: the starter cannot read it as the listener's OrderPlaced and dead-letters it; the listener never
+        // runs
+        assertThat(header(deadLetters.get(malformed.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
+                .startsWith("Inbox consumer 'billing' cannot read the payload of event " + malformed
+                        + " (event type 'OrderPlaced', content type absent, read as application/json) as "
+                        + OrderPlaced.class.getName() + " for ")
+                .contains("BillingListener.orderPlaced", "cannot read ", "Unexpected end-of-input");
+        // an OrderPlaced, but one billing can never invoice: refused by BillingListener's own rule
         assertThat(header(deadLetters.get(invalidOrder.toString()), DeadLetterHeaders.EXCEPTION_MESSAGE).orElseThrow())
-                .contains("totalCents must be positive");
+                .isEqualTo("event " + invalidOrder + ": order poison-2 has a total of -5 cents; billing invoices"
+                        + " positive totals only");
         assertThat(shop.billingDb().count("SELECT count(*) FROM inbox_event WHERE consumer_name = 'billing' AND "
                 + "status = 'DEAD_LETTERED' AND event_id IN (?, ?)", malformed, invalidOrder)).isEqualTo(2);
         assertThat(shop.billingDb().count("SELECT count(*) FROM invoice WHERE order_id LIKE 'poison-%'")).isZero();
@@ -174,6 +245,12 @@ class ShopEndToEndIT {
         Response later = client.placeOrder("fay", 3_300);
         assertThat(later.status()).isEqualTo(201);
         assertThat(awaitInvoice(later.body().get("id").asString()).get("amountCents").asLong()).isEqualTo(3_300);
+    }
+
+    private static SpanData only(List<SpanData> spans, SpanKind kind) {
+        List<SpanData> found = spans.stream().filter(s -> s.getKind() == kind).toList();
+        assertThat(found).as(kind + " spans among " + spans).hasSize(1);
+        return found.get(0);
     }
 
     private JsonNode awaitInvoice(String orderId) {
