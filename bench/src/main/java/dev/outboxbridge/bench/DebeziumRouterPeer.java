@@ -73,6 +73,12 @@ final class DebeziumRouterPeer implements Contender {
         p.setProperty("max.batch.size", "2048");
         p.setProperty("max.queue.size", "8192");
         p.setProperty("binary.handling.mode", "bytes");
+        // Logical decoding messages are database-wide, not filtered by the publication: the outbox-bridge relay's
+        // WAL heartbeats (pg_logical_emit_message), written while it runs in the same database, reach this slot too.
+        // Debezium would route each to '<topic.prefix>.message', a topic that does not exist (no auto-creation), and
+        // the peer would stop with "not present in metadata" near the end of a drain. A Debezium deployment beside
+        // another logical-message writer filters them the same way.
+        p.setProperty("message.prefix.exclude.list", ".*");
         // Debezium's Outbox Event Router, configured to produce the record of the data contract
         p.setProperty("transforms", "outbox");
         p.setProperty("transforms.outbox.type", "io.debezium.transforms.outbox.EventRouter");
