@@ -171,6 +171,7 @@ class EventRouterParityIT {
         p.setProperty("snapshot.mode", "no_data");
         p.setProperty("tombstones.on.delete", "false");
         p.setProperty("binary.handling.mode", "bytes");
+        p.setProperty("message.prefix.exclude.list", ".*");
         // as in docs/kafka-connect.md
         p.setProperty("transforms", "outbox");
         p.setProperty("transforms.outbox.type", "io.debezium.transforms.outbox.EventRouter");
