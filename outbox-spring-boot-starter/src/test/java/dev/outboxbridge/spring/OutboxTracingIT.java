@@ -8,6 +8,7 @@ import dev.outboxbridge.inbox.InboxHandler;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.RelaySettings;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
@@ -25,7 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -65,7 +65,7 @@ class OutboxTracingIT {
     void oneTraceRunsFromTheHttpRequestThroughTheOutboxRowAndKafkaToTheHandlerThatAppliedTheOrder(TestDatabase db,
             TestKafka kafka) throws Exception {
         Setup setup = setup(db, kafka);
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, setup.prefix)));
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, setup.prefix)));
                 ConfigurableApplicationContext app = run(setup.properties)) {
             relay.start();
             InMemorySpanExporter spans = app.getBean(InMemorySpanExporter.class);
@@ -114,7 +114,7 @@ class OutboxTracingIT {
     void anEventWithATraceparentOfItsOwnKeepsItAndItsHandlerContinuesThatTrace(TestDatabase db, TestKafka kafka)
             throws Exception {
         Setup setup = setup(db, kafka);
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, setup.prefix)));
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, setup.prefix)));
                 ConfigurableApplicationContext app = run(setup.properties)) {
             relay.start();
             InMemorySpanExporter spans = app.getBean(InMemorySpanExporter.class);
@@ -150,7 +150,7 @@ class OutboxTracingIT {
             java.util.function.Consumer<ConfigurableApplicationContext> precondition) throws Exception {
         Setup setup = setup(db, kafka);
         setup.properties.put(key, value);
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, setup.prefix)));
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, setup.prefix)));
                 ConfigurableApplicationContext app = run(setup.properties)) {
             relay.start();
             precondition.accept(app);
@@ -234,21 +234,6 @@ class OutboxTracingIT {
                 .filter(r -> order.equals(new String(r.key(), StandardCharsets.UTF_8))).findFirst().orElseThrow();
         Header header = record.headers().lastHeader(name);
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
-    }
-
-    private static Map<String, String> relaySettings(TestDatabase db, TestKafka kafka, String prefix) {
-        Map<String, String> m = new HashMap<>();
-        m.put(RelayConfig.NAME, "relay-" + db.name());
-        m.put(RelayConfig.DATABASE_HOSTNAME, db.host());
-        m.put(RelayConfig.DATABASE_PORT, String.valueOf(db.port()));
-        m.put(RelayConfig.DATABASE_DBNAME, db.name());
-        m.put(RelayConfig.DATABASE_USER, db.user());
-        m.put(RelayConfig.DATABASE_PASSWORD, db.password() == null ? "" : db.password());
-        m.put(RelayConfig.SLOT_NAME, db.uniqueName("slot"));
-        m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
-        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        m.put(RelayConfig.TOPIC_PREFIX, prefix);
-        return m;
     }
 
     @SpringBootConfiguration

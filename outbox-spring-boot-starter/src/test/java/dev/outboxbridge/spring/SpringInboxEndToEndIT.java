@@ -10,6 +10,7 @@ import dev.outboxbridge.inbox.InboxHandler;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.RelaySettings;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
@@ -18,7 +19,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -78,7 +78,7 @@ class SpringInboxEndToEndIT {
         properties.put(consumerKey + ".retry-backoff-max", "200ms");
         properties.put(consumerKey + ".parked-key-check-interval", "100ms");
 
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)))) {
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, prefix)))) {
             relay.start();
             InboxConsumer running;
             try (ConfigurableApplicationContext app = TestApplications.run(BillingApp.class, properties)) {
@@ -165,7 +165,7 @@ class SpringInboxEndToEndIT {
         properties.put("test.consumer", consumer);
         properties.put("test.topic", orders);
         int lines = 5;
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)))) {
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, prefix)))) {
             relay.start();
             properties.put("test.hold-first-line", "true");
             ConfigurableApplicationContext app = TestApplications.run(SlowBillingApp.class, properties);
@@ -193,21 +193,6 @@ class SpringInboxEndToEndIT {
             }
             assertThat(db.count("SELECT count(*) FROM inbox_event WHERE consumer_name = ?", consumer)).isEqualTo(lines);
         }
-    }
-
-    private static Map<String, String> relaySettings(TestDatabase db, TestKafka kafka, String prefix) {
-        Map<String, String> m = new HashMap<>();
-        m.put(RelayConfig.NAME, "relay-" + db.name());
-        m.put(RelayConfig.DATABASE_HOSTNAME, db.host());
-        m.put(RelayConfig.DATABASE_PORT, String.valueOf(db.port()));
-        m.put(RelayConfig.DATABASE_DBNAME, db.name());
-        m.put(RelayConfig.DATABASE_USER, db.user());
-        m.put(RelayConfig.DATABASE_PASSWORD, db.password() == null ? "" : db.password());
-        m.put(RelayConfig.SLOT_NAME, db.uniqueName("slot"));
-        m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
-        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        m.put(RelayConfig.TOPIC_PREFIX, prefix);
-        return m;
     }
 
     @SpringBootConfiguration

@@ -12,6 +12,7 @@ import dev.outboxbridge.inbox.InboxEvent;
 import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
+import dev.outboxbridge.relay.RelaySettings;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
@@ -24,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -81,7 +81,7 @@ class TypedPayloadsIT {
                 new OrderPlaced("o-1", new BigDecimal("12.50"), List.of("book", "pen"), NOW.minusSeconds(60)),
                 new OrderPlaced("o-2", new BigDecimal("3.00"), List.of(), NOW.minusSeconds(30)),
                 new OrderPlaced("o-3", new BigDecimal("99.99"), List.of("lamp"), NOW));
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)));
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, prefix)));
                 ConfigurableApplicationContext app = TestApplications.run(TypedApp.class, properties)) {
             relay.start();
             Orders service = app.getBean(Orders.class);
@@ -130,7 +130,7 @@ class TypedPayloadsIT {
         createTables(db);
         Map<String, Object> properties = properties(db, kafka, prefix, orders, consumer);
 
-        try (Relay relay = Relay.create(RelayConfig.of(relaySettings(db, kafka, prefix)));
+        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, prefix)));
                 ConfigurableApplicationContext app = TestApplications.run(TypedApp.class, properties)) {
             relay.start();
             Orders service = app.getBean(Orders.class);
@@ -252,21 +252,6 @@ class TypedPayloadsIT {
         properties.put("test.topic", orders);
         properties.put("outbox.inbox.consumers[" + consumer + "].parked-key-check-interval", "100ms");
         return properties;
-    }
-
-    private static Map<String, String> relaySettings(TestDatabase db, TestKafka kafka, String prefix) {
-        Map<String, String> m = new HashMap<>();
-        m.put(RelayConfig.NAME, "relay-" + db.name());
-        m.put(RelayConfig.DATABASE_HOSTNAME, db.host());
-        m.put(RelayConfig.DATABASE_PORT, String.valueOf(db.port()));
-        m.put(RelayConfig.DATABASE_DBNAME, db.name());
-        m.put(RelayConfig.DATABASE_USER, db.user());
-        m.put(RelayConfig.DATABASE_PASSWORD, db.password() == null ? "" : db.password());
-        m.put(RelayConfig.SLOT_NAME, db.uniqueName("slot"));
-        m.put(RelayConfig.PUBLICATION_NAME, db.uniqueName("pub"));
-        m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        m.put(RelayConfig.TOPIC_PREFIX, prefix);
-        return m;
     }
 
     @SpringBootConfiguration
