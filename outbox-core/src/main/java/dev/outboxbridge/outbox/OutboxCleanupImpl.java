@@ -53,6 +53,7 @@ final class OutboxCleanupImpl implements OutboxCleanup {
     private final Object totalsLock = new Object();
     private Result totals = new Result(0, 0, 0);
     private ScheduledExecutorService executor;
+    private volatile Thread worker;
     /** The statement running now, if any: cancelled when close() runs out of time. */
     private volatile Statement running;
 
@@ -82,6 +83,7 @@ final class OutboxCleanupImpl implements OutboxCleanup {
         executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, threadName);
             t.setDaemon(true);
+            worker = t;
             return t;
         });
         executor.scheduleWithFixedDelay(this::scheduledRun, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
@@ -309,6 +311,7 @@ final class OutboxCleanupImpl implements OutboxCleanup {
             return;
         }
         executor.shutdown();
+        long deadline = System.nanoTime() + shutdownTimeout.toNanos();
         try {
             if (!executor.awaitTermination(shutdownTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 LOG.warn("Outbox cleanup of {} did not stop within {}; cancelling its statement and interrupting {}", table,
@@ -322,6 +325,11 @@ final class OutboxCleanupImpl implements OutboxCleanup {
                     }
                 }
                 executor.shutdownNow();
+            }
+            Thread t = worker;
+            if (t != null) {
+                // the executor is terminated once its task is done; the thread itself ends a moment later
+                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
             }
         } catch (InterruptedException e) {
             executor.shutdownNow();
