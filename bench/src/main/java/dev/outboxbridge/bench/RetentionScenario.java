@@ -182,7 +182,7 @@ final class RetentionScenario {
     private static Map<String, Object> tableFigures(TestDatabase db) throws Exception {
         Map<String, Object> f = new LinkedHashMap<>();
         // the table itself (pg_partition_tree returns no row for a plain table) and every partition
-        String tree = "(SELECT 'outbox_event'::regclass UNION SELECT relid FROM pg_partition_tree('outbox_event'))";
+        String tree = "(SELECT 'outbox_event'::regclass AS relid UNION SELECT relid FROM pg_partition_tree('outbox_event'))";
         f.put("size_mib", Math.round(BenchContext.queryLong(db, "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM " + tree)
                 / 1048576.0 * 10) / 10.0);
         f.put("rows", BenchContext.queryLong(db, "SELECT count(*) FROM outbox_event"));

@@ -32,6 +32,8 @@ final class OutboxCleanupImpl implements OutboxCleanup {
 
     private static final Logger LOG = LoggerFactory.getLogger(OutboxCleanup.class);
     private static final String LOCK_NOT_AVAILABLE = "55P03";
+    private static final String INSUFFICIENT_PRIVILEGE = "42501";
+    private static final String INVALID_DEFINITION = "42P17";
     private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyyMMdd");
 
     private enum State { NEW, RUNNING, CLOSED }
@@ -267,9 +269,13 @@ final class OutboxCleanupImpl implements OutboxCleanup {
                         + " transactions); trying again at the next run", table, p.name(), lockTimeout);
                 return false;
             }
-            throw new SQLException(e.getMessage() + " [while running: " + sql + "]. Fix: partitions of " + table
-                    + " must be day ranges in UTC as the outbox-partitioned migration creates them; a partition added by"
-                    + " hand that overlaps a day blocks its creation", e.getSQLState(), e);
+            String fix = INSUFFICIENT_PRIVILEGE.equals(e.getSQLState()) // also "must be owner of table"
+                    ? "creating and dropping partitions needs the table's owner: run the job as the user that ran the migration"
+                    : INVALID_DEFINITION.equals(e.getSQLState())
+                            ? "partitions of " + table + " must be UTC day ranges as the outbox-partitioned migration creates"
+                                    + " them; a partition added by hand that overlaps a day blocks its creation: drop or detach it"
+                            : "see the cause";
+            throw new SQLException(e.getMessage() + " [while running: " + sql + "]. Fix: " + fix, e.getSQLState(), e);
         } finally {
             running = null;
         }
