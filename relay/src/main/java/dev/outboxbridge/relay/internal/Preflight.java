@@ -136,9 +136,10 @@ public final class Preflight {
         if (partitioned && !viaRoot) {
             throw new RelayException("Publication '" + pub + "' publishes the partitions of the partitioned table " + table
                     + " as tables of their own (publish_via_partition_root = false), so the relay would see no change of " + table
-                    + ". Fix: ALTER PUBLICATION " + pub + " SET (publish_via_partition_root = true); (as the table's owner)"
-                    + " before the relay's slot decodes any insert, or point " + RelayConfig.PUBLICATION_NAME + " at a publication"
-                    + " created WITH (" + options(true) + ")");
+                    + ". Fix: ALTER PUBLICATION " + pub + " SET (publish_via_partition_root = true); (as the table's owner),"
+                    + " or point " + RelayConfig.PUBLICATION_NAME + " at a publication created WITH (" + options(true) + ")."
+                    + " If the slot already existed, rows committed before the change may be decoded with the old setting and"
+                    + " never reach the relay: republish them");
         }
         List<String> tables = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?")) {
