@@ -27,10 +27,10 @@ import picocli.CommandLine.Option;
         description = "Benchmarks the Outbox Bridge relay against Debezium's EventRouter, a polling relay and the machine's limits.")
 public final class BenchMain implements Callable<Integer> {
 
-    static final List<String> ALL_SCENARIOS = List.of("drain", "latency", "write", "inbox", "memory");
+    static final List<String> ALL_SCENARIOS = List.of("drain", "latency", "write", "inbox", "memory", "retention");
 
     @Option(names = "--scenarios", split = ",", defaultValue = "drain,latency,write,inbox",
-            description = "Scenarios to run, in this order: drain, latency, write, inbox, memory (default: ${DEFAULT-VALUE}).")
+            description = "Scenarios to run, in this order: drain, latency, write, inbox, memory, retention (default: ${DEFAULT-VALUE}).")
     List<String> scenarios;
 
     @Option(names = "--events", defaultValue = "200000", description = "Drain: backlog rows (default: ${DEFAULT-VALUE}).")
@@ -113,6 +113,21 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--memory-heap", defaultValue = "512m", description = "Memory: -Xmx of the relay child JVM (default: ${DEFAULT-VALUE}).")
     String memoryHeap;
 
+    @Option(names = "--retention-events", defaultValue = "1000000",
+            description = "Retention: events written per retention mode (default: ${DEFAULT-VALUE}).")
+    long retentionEvents;
+
+    @Option(names = "--retention-writers", defaultValue = "4", description = "Retention: writer threads (default: ${DEFAULT-VALUE}).")
+    int retentionWriters;
+
+    @Option(names = "--retention-tx-size", defaultValue = "1",
+            description = "Retention: events per transaction (1: one event per business transaction, the delete-in-transaction mode's worst case) (default: ${DEFAULT-VALUE}).")
+    int retentionTxSize;
+
+    @Option(names = "--retention-cleanup-seconds", defaultValue = "5",
+            description = "Retention: the cleanup job's retention while the writers run, in seconds (default: ${DEFAULT-VALUE}).")
+    int retentionCleanupSeconds;
+
     @Option(names = "--profile", defaultValue = "true", negatable = true, fallbackValue = "true",
             description = "Record a JFR method profile of the relay and Debezium drains (default: ${DEFAULT-VALUE}).")
     boolean profile;
@@ -150,7 +165,8 @@ public final class BenchMain implements Callable<Integer> {
         }
         return new BenchOptions(s, events, warmupEvents, drainRounds, payloadBytes, aggregates, partitions, backlogTxSize, backlogWriters, pollBatchSizes,
                 pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyWriters, consumerLatency, latencyTunedRelay, writeSeconds,
-                writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, profile, timeoutSeconds * 1000);
+                writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
+                retentionCleanupSeconds, profile, timeoutSeconds * 1000);
     }
 
     @Override
@@ -190,6 +206,7 @@ public final class BenchMain implements Callable<Integer> {
                 runScenario(results, "write", o, () -> new WriteScenario(ctx).run());
                 runScenario(results, "inbox", o, () -> new InboxScenario(ctx).run());
                 runScenario(results, "memory", o, () -> new MemoryScenario(ctx).run());
+                runScenario(results, "retention", o, () -> new RetentionScenario(ctx).run());
             }
             results.put("finished_at", Instant.now().toString());
             results.put("load_average_at_end", Machine.loadAverage());

@@ -9,7 +9,8 @@ import java.util.Set;
 record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int drainRounds, int payloadBytes, int aggregates, int partitions, int backlogTxSize,
         int backlogWriters, List<Integer> pollBatchSizes, double pollTrialFraction, long pollIntervalMs, List<Integer> rates,
         int latencyWarmupSeconds, int latencySeconds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, int writeSeconds, int writeWriters, int writeRounds,
-        long inboxEvents, long inboxPerRecordEvents, long memoryEvents, String memoryHeap, boolean profile, long timeoutMs) {
+        long inboxEvents, long inboxPerRecordEvents, long memoryEvents, String memoryHeap, long retentionEvents, int retentionWriters, int retentionTxSize, int retentionCleanupSeconds,
+        boolean profile, long timeoutMs) {
 
     boolean runs(String scenario) {
         return scenarios.contains(scenario);
@@ -42,6 +43,10 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("inbox_per_record_events", inboxPerRecordEvents);
         m.put("memory_events", memoryEvents);
         m.put("memory_heap", memoryHeap);
+        m.put("retention_events", retentionEvents);
+        m.put("retention_writers", retentionWriters);
+        m.put("retention_tx_size", retentionTxSize);
+        m.put("retention_cleanup_s", retentionCleanupSeconds);
         m.put("profile", profile);
         m.put("producer", "enable.idempotence=true, acks=all, linger.ms=5, compression.type=none (every contender)");
         m.put("engine", "max.batch.size=2048, max.queue.size=8192, poll.interval.ms=10, offset.flush.interval.ms=1000 (relay and Debezium peer)");

@@ -29,6 +29,7 @@ final class Report {
         write();
         inbox();
         memory();
+        retention();
         results.put("targets", targets.stream().map(t -> {
             Map<String, String> m = new LinkedHashMap<>();
             m.put("target", t.get(0));
@@ -301,6 +302,33 @@ final class Report {
         }
         targets.add(List.of("Relay heap ≤ 512 MiB with a " + String.format("%,d", (long) num(m, "events")) + "-row backlog",
                 fmt(heap) + " MiB peak used (VmHWM " + fmt(num(m, "vm_hwm_mib")) + " MiB)", heap <= 512 ? "met" : "missed by " + fmt(heap - 512) + " MiB"));
+    }
+
+    private void retention() {
+        Map<String, Object> r = section("retention");
+        if (r == null || !(r.get("modes") instanceof Map<?, ?> modes)) {
+            return;
+        }
+        double base = num(modes, RetentionScenario.MODES.get(0), "events_per_s");
+        List<List<String>> rows = new ArrayList<>();
+        Map<String, Number> chart = new LinkedHashMap<>();
+        Map<String, Integer> colors = new LinkedHashMap<>();
+        int i = 0;
+        for (Map.Entry<?, ?> e : modes.entrySet()) {
+            Object m = e.getValue();
+            double v = num(m, "events_per_s");
+            rows.add(List.of(String.valueOf(e.getKey()), fmt(v), ratio(v, base), fmt(num(m, "wal_bytes_per_event")),
+                    fmt(num(m, "after_writing", "size_mib")), fmt(num(m, "after_writing", "rows")),
+                    fmt(num(m, "after_writing", "dead_tuples")), fmt(num(m, "after_cleanup_and_vacuum", "size_mib")),
+                    fmt(num(m, "after_cleanup_and_vacuum", "rows"))));
+            chart.put(String.valueOf(e.getKey()), Double.isNaN(v) ? 0 : v);
+            colors.put(String.valueOf(e.getKey()), i++ == 0 ? 6 : 0);
+        }
+        tables.add(new Table(String.format("Retention: %,d events per mode", (long) num(modes, RetentionScenario.MODES.get(0), "events")),
+                List.of("mode", "events/s", "÷ keep rows", "WAL bytes/event", "MiB after writing", "rows", "dead tuples",
+                        "MiB after cleanup + VACUUM", "rows"), rows, List.of("retention.png")));
+        charts.add(() -> Charts.bars(dir.resolve("retention.png"), "Outbox appends/s per retention mode (higher is better)",
+                "events/s", chart, colors));
     }
 
     // ---------------------------------------------------------------- output

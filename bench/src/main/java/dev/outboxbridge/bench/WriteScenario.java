@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * (~500-byte payload) in the same transaction, on the same database in the same run; modes
  * interleaved over several rounds. A third mode deletes the outbox row again in the same
  * transaction (the WAL still carries the insert, which is all the relay reads; the table stays
- * empty), the cleanup mode that needs no cleanup job. The server's fsync setting is recorded: the
+ * empty; outbox-core's {@code deleteInTransaction(true)}), the retention mode that needs no cleanup job. The server's fsync setting is recorded: the
  * testkit's embedded PostgreSQL runs with fsync=off (set on its command line, so it cannot be
  * changed at run time), which makes commits nearly free and the outbox's share of a transaction
  * larger than on a server with durable commits.
@@ -53,20 +53,21 @@ final class WriteScenario {
                     "CREATE TABLE bench_order (id uuid PRIMARY KEY, customer_id int NOT NULL, amount bigint NOT NULL, body text NOT NULL,"
                             + " created_at timestamptz NOT NULL DEFAULT now())");
             Outbox outbox = Outbox.create(OutboxConfig.defaults());
+            Outbox deleting = Outbox.create(OutboxConfig.builder().deleteInTransaction(true).build());
             String fsync = BenchContext.queryString(db, "SHOW fsync");
             result.put("server_fsync", fsync);
-            result.put("fsync_" + fsync, runAll(pool, outbox, "fsync=" + fsync));
+            result.put("fsync_" + fsync, runAll(pool, outbox, deleting, "fsync=" + fsync));
         }
         return result;
     }
 
-    private Map<String, Object> runAll(HikariDataSource pool, Outbox outbox, String label) throws Exception {
+    private Map<String, Object> runAll(HikariDataSource pool, Outbox outbox, Outbox deleting, String label) throws Exception {
         BenchOptions o = ctx.options();
         Map<String, List<Double>> rates = new LinkedHashMap<>();
         MODES.forEach(m -> rates.put(m, new ArrayList<>()));
         for (int round = 1; round <= o.writeRounds(); round++) {
             for (int mode = 0; mode < MODES.size(); mode++) {
-                double rate = runMode(pool, outbox, mode, round, label);
+                double rate = runMode(pool, mode == 2 ? deleting : outbox, mode, round, label);
                 rates.get(MODES.get(mode)).add(rate);
             }
         }
@@ -94,8 +95,7 @@ final class WriteScenario {
                 String body = "x".repeat(200);
                 try (Connection c = pool.getConnection();
                         PreparedStatement order = c.prepareStatement("INSERT INTO bench_order (id, customer_id, amount, body) VALUES (?, ?, ?, ?)");
-                        PreparedStatement customer = c.prepareStatement("UPDATE bench_customer SET balance = balance + ? WHERE id = ?");
-                        PreparedStatement delete = c.prepareStatement("DELETE FROM outbox_event WHERE id = ?")) {
+                        PreparedStatement customer = c.prepareStatement("UPDATE bench_customer SET balance = balance + ? WHERE id = ?")) {
                     c.setAutoCommit(false);
                     long seq = 0;
                     while (running.get()) {
@@ -110,11 +110,8 @@ final class WriteScenario {
                         customer.setInt(2, cust);
                         customer.executeUpdate();
                         if (mode >= 1) {
-                            UUID id = outbox.append(c, BenchWorkload.event(null, seq++, o.aggregates(), o.payloadBytes(), random));
-                            if (mode == 2) {
-                                delete.setObject(1, id);
-                                delete.executeUpdate();
-                            }
+                            // mode 2: outbox-core's deleteInTransaction(true) deletes the row again before returning
+                            outbox.append(c, BenchWorkload.event(null, seq++, o.aggregates(), o.payloadBytes(), random));
                         }
                         c.commit();
                         done.incrementAndGet();

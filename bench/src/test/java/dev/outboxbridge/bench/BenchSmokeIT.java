@@ -71,4 +71,24 @@ class BenchSmokeIT {
             assertThat(Files.size(out.resolve(file))).as(file + " size").isPositive();
         }
     }
+
+    @Test
+    void theRetentionScenarioMeasuresEveryModeAndEachModeShrinksOrBoundsTheTable() throws Exception {
+        int code = BenchMain.run("--scenarios", "retention", "--retention-events", "2000", "--retention-writers", "2",
+                "--aggregates", "100", "--out", out.toString());
+
+        assertThat(code).as("exit code").isZero();
+        JsonNode r = new ObjectMapper().readTree(out.resolve("results.json").toFile()).path("retention");
+        assertThat(r.has("error")).as("retention error: %s", r.path("error")).isFalse();
+        JsonNode modes = r.path("modes");
+        assertThat(modes.size()).isEqualTo(RetentionScenario.MODES.size());
+        modes.forEach(m -> assertThat(m.path("events_per_s").asLong()).isPositive());
+        assertThat(modes.path("keep rows (no retention)").path("after_cleanup_and_vacuum").path("rows").asLong()).isEqualTo(2000);
+        assertThat(modes.path("delete in transaction").path("after_writing").path("rows").asLong()).isZero();
+        for (String mode : new String[] {"cleanup job", "partitioned table"}) {
+            assertThat(modes.path(mode).path("after_cleanup_and_vacuum").path("rows").asLong()).as(mode).isZero();
+        }
+        assertThat(modes.path("partitioned table").path("final_run").path("dropped_partitions").asInt()).isPositive();
+        assertThat(out.resolve("retention.png")).exists();
+    }
 }

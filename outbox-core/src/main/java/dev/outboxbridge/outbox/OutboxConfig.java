@@ -25,12 +25,14 @@ public final class OutboxConfig {
     private final String topicPrefix;
     private final int maxRecordBytes;
     private final Clock clock;
+    private final boolean deleteInTransaction;
 
     private OutboxConfig(Builder b) {
         this.table = b.table;
         this.topicPrefix = b.topicPrefix;
         this.maxRecordBytes = b.maxRecordBytes;
         this.clock = b.clock;
+        this.deleteInTransaction = b.deleteInTransaction;
     }
 
     public static OutboxConfig defaults() {
@@ -57,12 +59,18 @@ public final class OutboxConfig {
         return clock;
     }
 
+    /** Whether each appended row is deleted again in the caller's transaction ({@link Builder#deleteInTransaction}). */
+    public boolean deleteInTransaction() {
+        return deleteInTransaction;
+    }
+
     /** Builder of {@link OutboxConfig}; every setter validates its value at once. */
     public static final class Builder {
         private TableName table = TableName.parse(DEFAULT_TABLE);
         private String topicPrefix = DEFAULT_TOPIC_PREFIX;
         private int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
         private Clock clock = Clock.systemUTC();
+        private boolean deleteInTransaction;
 
         private Builder() {
         }
@@ -97,6 +105,18 @@ public final class OutboxConfig {
         /** The clock behind generated UUIDv7 ids (inject a fixed one in tests). */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Retention mode "delete in the same transaction" (default {@code false}): each append inserts the row and
+         * deletes it again before returning, in the caller's transaction. The relay publishes from the insert in the
+         * WAL, so the event still reaches Kafka, and the table holds no live rows (only dead tuples until vacuum). The
+         * price: about one more statement per append, no row to look at afterwards, and rows committed before the
+         * relay's replication slot exists are lost for good (create the slot first). See docs/outbox-retention.md.
+         */
+        public Builder deleteInTransaction(boolean deleteInTransaction) {
+            this.deleteInTransaction = deleteInTransaction;
             return this;
         }
 

@@ -16,12 +16,15 @@ final class OutboxImpl implements Outbox {
     private final OutboxConfig config;
     private final UuidV7 ids;
     private final String insertSql;
+    private final String deleteSql;
 
     OutboxImpl(OutboxConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.ids = new UuidV7(config.clock());
         this.insertSql = "INSERT INTO " + config.table().quoted()
                 + " (id, aggregatetype, aggregateid, type, payload, headers) VALUES (?, ?, ?, ?, ?, CAST(? AS jsonb))";
+        // retention mode "delete in the same transaction": the WAL keeps the insert for the relay, the table keeps nothing
+        this.deleteSql = config.deleteInTransaction() ? "DELETE FROM " + config.table().quoted() + " WHERE id = ANY(?)" : null;
     }
 
     @Override
@@ -64,12 +67,26 @@ final class OutboxImpl implements Outbox {
             } else {
                 ps.executeUpdate();
             }
+            if (deleteSql != null) {
+                delete(connection, result);
+            }
         } catch (SQLException e) {
             throw new OutboxException("Could not append " + events.size() + " event(s) to " + config.table()
                     + " (SQLState " + e.getSQLState() + "): " + e.getMessage()
                     + ". The transaction is likely aborted: roll it back.", e);
         }
         return result;
+    }
+
+    private void delete(Connection connection, List<UUID> ids) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(deleteSql)) {
+            ps.setArray(1, connection.createArrayOf("uuid", ids.toArray()));
+            int deleted = ps.executeUpdate();
+            if (deleted != ids.size()) {
+                // a trigger or rule on the table changed what was inserted: the caller must know before committing
+                throw new SQLException("deleted " + deleted + " of the " + ids.size() + " row(s) just inserted");
+            }
+        }
     }
 
     private void requireTransaction(Connection connection) {

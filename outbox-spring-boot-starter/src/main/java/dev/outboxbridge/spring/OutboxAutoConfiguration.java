@@ -41,6 +41,7 @@ public class OutboxAutoConfiguration {
         if (properties.getMaxRecordBytes() != null) {
             config.maxRecordBytes(properties.getMaxRecordBytes());
         }
+        config.deleteInTransaction(properties.isDeleteInTransaction());
         return Outbox.create(config.build());
     }
 

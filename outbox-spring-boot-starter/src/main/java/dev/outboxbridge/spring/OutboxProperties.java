@@ -23,6 +23,13 @@ public class OutboxProperties {
     /** Upper bound on payload + aggregate id + headers of one event in bytes; unset: 1000000. */
     private Integer maxRecordBytes;
 
+    /**
+     * Retention mode "delete in the same transaction": each append inserts the row and deletes it again in the same
+     * transaction, so only the WAL carries the event and the table stays empty. Create the relay's replication slot
+     * before the first append (rows committed before it are lost). See docs/outbox-retention.md.
+     */
+    private boolean deleteInTransaction = false;
+
     private final Inbox inbox = new Inbox();
 
     private final Migrations migrations = new Migrations();
@@ -53,6 +60,14 @@ public class OutboxProperties {
 
     public void setMaxRecordBytes(Integer maxRecordBytes) {
         this.maxRecordBytes = maxRecordBytes;
+    }
+
+    public boolean isDeleteInTransaction() {
+        return deleteInTransaction;
+    }
+
+    public void setDeleteInTransaction(boolean deleteInTransaction) {
+        this.deleteInTransaction = deleteInTransaction;
     }
 
     public Inbox getInbox() {

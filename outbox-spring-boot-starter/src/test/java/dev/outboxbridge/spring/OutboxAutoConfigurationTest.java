@@ -66,11 +66,12 @@ class OutboxAutoConfigurationTest {
     @Test
     void outboxPropertiesReachTheOutboxConfig() {
         withDataSource().withPropertyValues("outbox.table=app.events", "outbox.topic-prefix=shop.",
-                "outbox.max-record-bytes=2048").run(context -> {
+                "outbox.max-record-bytes=2048", "outbox.delete-in-transaction=true").run(context -> {
                     OutboxConfig config = context.getBean(Outbox.class).config();
                     assertThat(config.table().toString()).contains("app").contains("events");
                     assertThat(config.topicPrefix()).isEqualTo("shop.");
                     assertThat(config.maxRecordBytes()).isEqualTo(2048);
+                    assertThat(config.deleteInTransaction()).isTrue();
                 });
     }
 

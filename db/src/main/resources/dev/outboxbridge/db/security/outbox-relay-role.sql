@@ -12,6 +12,10 @@
 --        -v outbox_schema=public -v outbox_table=outbox_event -v publication=outbox_bridge_pub \
 --        -f outbox-relay-role.sql
 --
+-- With the time-partitioned outbox table (dev/outboxbridge/db/outbox-partitioned), change the last statement's
+-- options to WITH (publish = 'insert', publish_via_partition_root = true): the relay refuses a publication that
+-- publishes the partitions as tables of their own.
+--
 -- Then configure the relay with database.user=outbox_relay, publication.name=outbox_bridge_pub,
 -- publication.create=false. If your pg_hba.conf lists replication connections separately, allow
 -- the role there too (the relay's streaming connection is a replication connection).

@@ -21,6 +21,12 @@ import org.slf4j.LoggerFactory;
  * Start-up checks against PostgreSQL, each failing with what is wrong and the fix: reachable with
  * the credentials, {@code wal_level=logical}, the outbox table, the publication (created when
  * allowed, otherwise checked to cover only the outbox table and publish inserts) and the slot.
+ *
+ * <p>A partitioned outbox table (the {@code outbox-partitioned} migration) is published through its root
+ * ({@code publish_via_partition_root = true}): the changes of every partition then arrive as changes of the root
+ * table, so topics, keys and headers are those of the plain table, and partitions created or dropped later need no
+ * change to the publication. Without it PostgreSQL publishes each partition as a table of its own, which the relay's
+ * table filter would not match: such a publication is refused.
  */
 public final class Preflight {
 
@@ -97,12 +103,16 @@ public final class Preflight {
     private void ensurePublication(Connection c) throws SQLException {
         TableName table = config.outboxTable();
         String pub = config.publicationName();
+        boolean partitioned = isPartitioned(c, table);
         Boolean publishesInsert = null;
-        try (PreparedStatement ps = c.prepareStatement("SELECT pubinsert, puballtables FROM pg_publication WHERE pubname = ?")) {
+        boolean viaRoot = false;
+        try (PreparedStatement ps = c.prepareStatement("SELECT pubinsert, puballtables"
+                + (partitioned ? ", pubviaroot" : "") + " FROM pg_publication WHERE pubname = ?")) {
             ps.setString(1, pub);
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) {
                     publishesInsert = rs.getBoolean(1);
+                    viaRoot = partitioned && rs.getBoolean(3);
                     if (rs.getBoolean(2)) {
                         throw new RelayException("Publication '" + pub + "' is FOR ALL TABLES: the relay would decode every table's"
                                 + " changes. Fix: use a publication that covers only " + table + " (" + RelayConfig.PUBLICATION_NAME
@@ -114,14 +124,22 @@ public final class Preflight {
         if (publishesInsert == null) {
             if (!config.getBoolean(RelayConfig.PUBLICATION_CREATE)) {
                 throw new RelayException("Publication '" + pub + "' does not exist and " + RelayConfig.PUBLICATION_CREATE
-                        + "=false. Fix: CREATE PUBLICATION " + pub + " FOR TABLE " + table + " WITH (publish = 'insert');"
+                        + "=false. Fix: CREATE PUBLICATION " + pub + " FOR TABLE " + table + " WITH (" + options(partitioned) + ");"
                         + " or set " + RelayConfig.PUBLICATION_CREATE + "=true");
             }
             try (Statement s = c.createStatement()) {
-                s.execute("CREATE PUBLICATION " + TableName.quote(pub) + " FOR TABLE " + table.quoted() + " WITH (publish = 'insert')");
+                s.execute("CREATE PUBLICATION " + TableName.quote(pub) + " FOR TABLE " + table.quoted() + " WITH (" + options(partitioned) + ")");
             }
-            LOG.info("Created publication {} for table {} (inserts only)", pub, table);
+            LOG.info("Created publication {} for table {} (inserts only{})", pub, table, partitioned ? ", through the partition root" : "");
             return;
+        }
+        if (partitioned && !viaRoot) {
+            throw new RelayException("Publication '" + pub + "' publishes the partitions of the partitioned table " + table
+                    + " as tables of their own (publish_via_partition_root = false), so the relay would see no change of " + table
+                    + ". Fix: ALTER PUBLICATION " + pub + " SET (publish_via_partition_root = true); (as the table's owner),"
+                    + " or point " + RelayConfig.PUBLICATION_NAME + " at a publication created WITH (" + options(true) + ")."
+                    + " If the slot already existed, rows committed before the change may be decoded with the old setting and"
+                    + " never reach the relay: republish them");
         }
         List<String> tables = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?")) {
@@ -135,9 +153,25 @@ public final class Preflight {
         if (!tables.equals(List.of(table.toString())) || !publishesInsert) {
             throw new RelayException("Publication '" + pub + "' covers " + tables + (publishesInsert ? "" : " without publishing inserts")
                     + "; it must cover exactly [" + table + "] and publish inserts. Fix: point " + RelayConfig.PUBLICATION_NAME
-                    + " at a publication created with CREATE PUBLICATION <name> FOR TABLE " + table + " WITH (publish = 'insert')");
+                    + " at a publication created with CREATE PUBLICATION <name> FOR TABLE " + table + " WITH (" + options(partitioned) + ")");
         }
-        LOG.info("Publication {} covers {} (checked)", pub, table);
+        LOG.info("Publication {} covers {} (checked{})", pub, table, partitioned ? ", through the partition root" : "");
+    }
+
+    private static String options(boolean partitioned) {
+        return partitioned ? "publish = 'insert', publish_via_partition_root = true" : "publish = 'insert'";
+    }
+
+    /** Whether the outbox table is a partitioned table (relkind 'p'); its existence was checked before. */
+    private static boolean isPartitioned(Connection c, TableName table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n"
+                + " ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
+            ps.setString(1, table.schema());
+            ps.setString(2, table.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
     }
 
     /** The error for a slot PostgreSQL invalidated: never resume from it. */
