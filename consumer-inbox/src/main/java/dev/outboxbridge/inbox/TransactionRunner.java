@@ -20,8 +20,9 @@ import javax.sql.DataSource;
  * commit throws;</li>
  * <li>when the work throws, roll back and rethrow the very same exception (the consumer classifies it:
  * handler failure, fatal event, handler misuse);</li>
- * <li>leave savepoints the work sets on the connection alone (the consumer rolls back one event's work
- * to its savepoint and commits the rest), unless {@link #supportsSavepoints()} says it sets none.</li>
+ * <li>leave savepoints the work sets on the connection alone (with
+ * {@link InboxConsumer.Builder#savepointPerHandler(boolean)} the consumer rolls back one event's work to its
+ * savepoint and commits the rest).</li>
  * </ul>
  * Only the transactions that run the handler go through this runner; the consumer's own bookkeeping
  * outside them (parking keys, retention cleanup, schema check) uses plain connections of the data source.
@@ -48,13 +49,12 @@ public interface TransactionRunner {
      *
      * <p>Return false when the transaction holds state the database's savepoint cannot roll back, e.g. a JPA
      * transaction: Hibernate keeps the handler's entities and pending writes in its persistence context and
-     * supports no savepoints. The consumer then sets no savepoint: it applies a batch optimistically in one
-     * transaction, and when an event's handler fails it rolls the whole transaction back, applies the events
-     * before it again in a new transaction and handles the failing one as usual (parked, retried or
-     * dead-lettered). If the commit of a batch fails (a constraint checked at commit), it applies the batch
-     * in halves until it finds the event whose commit fails. Every event still commits with its inbox row;
-     * the cost is that the handlers of the events before a failure run twice, once in the rolled-back
-     * transaction (see {@link InboxConsumer.Builder#maxBatchSize(int)}).
+     * supports no savepoints. The consumer then refuses {@link InboxConsumer.Builder#savepointPerHandler(boolean)}
+     * and runs batches optimistically (its default anyway): when an event's handler fails it rolls the whole
+     * transaction back, applies the events before it again in a new transaction and handles the failing one as
+     * usual (parked, retried or dead-lettered); if the commit of a batch fails (a constraint checked at commit),
+     * it applies the batch in halves until it finds the event whose commit fails (see
+     * {@link InboxConsumer.Builder#maxBatchSize(int)}).
      */
     default boolean supportsSavepoints() {
         return true;

@@ -257,6 +257,13 @@ public class OutboxProperties {
         /** Most consecutive records of a partition applied in one transaction (1: a transaction per record). */
         private Integer maxBatchSize;
 
+        /**
+         * Runs each handler of a batch in a nested transaction (a savepoint), so a failing event costs its batch no
+         * redo; default false (batches run optimistically, two round trips per event fewer). Needs a transaction
+         * manager of the DataSource that allows nested transactions (not JPA).
+         */
+        private boolean savepointPerHandler;
+
         /** How many times the handler runs for one event before it is dead-lettered. */
         private Integer maxAttempts;
 
@@ -348,6 +355,14 @@ public class OutboxProperties {
 
         public void setMaxBatchSize(Integer maxBatchSize) {
             this.maxBatchSize = maxBatchSize;
+        }
+
+        public boolean isSavepointPerHandler() {
+            return savepointPerHandler;
+        }
+
+        public void setSavepointPerHandler(boolean savepointPerHandler) {
+            this.savepointPerHandler = savepointPerHandler;
         }
 
         public Integer getMaxAttempts() {

@@ -78,7 +78,7 @@ public final class SpringInboxConsumers implements SmartLifecycle {
      * @param kafkaSettings the Kafka consumer settings of a consumer, given its overrides
      *        ({@code spring.kafka.*} below them)
      * @param listeners the {@link InboxListener} methods, whose consumers are declared too
-     * @param decorators wrap each consumer's handler (inside the inbox transaction, around the event's savepoint),
+     * @param decorators wrap each consumer's handler (inside the inbox transaction, around the event's savepoint if it has one),
      *        the first one outermost; e.g. the starter's tracing
      */
     public SpringInboxConsumers(OutboxProperties.Inbox properties, List<InboxConsumerRegistration> registrations,
@@ -142,7 +142,8 @@ public final class SpringInboxConsumers implements SmartLifecycle {
         for (String name : names) {
             built.put(name, build(name, runner)); // checks every setting before anything connects
         }
-        runner.verify(dataSource);
+        runner.verify(dataSource, names.stream().anyMatch(name ->
+                properties.getConsumers().getOrDefault(name, new OutboxProperties.Consumer()).isSavepointPerHandler()));
         consumers.clear();
         consumers.putAll(built);
         List<InboxConsumer> started = new ArrayList<>();
@@ -203,7 +204,8 @@ public final class SpringInboxConsumers implements SmartLifecycle {
                 .kafkaProperties(kafkaSettings.apply(settings.getKafka()))
                 .dataSource(dataSource)
                 .transactionRunner(runner)
-                .handler(decorated(name, runner.handler(handler)));
+                .savepointPerHandler(settings.isSavepointPerHandler())
+                .handler(decorated(name, runner.handler(handler, settings.isSavepointPerHandler())));
         if (settings.getTopicPattern() != null) {
             builder.topicPattern(Pattern.compile(settings.getTopicPattern()));
         } else if (!settings.getTopics().isEmpty()) {

@@ -23,26 +23,23 @@ import org.springframework.util.ClassUtils;
  * {@code @Transactional} services called from the handler join it and commit or roll back together
  * with the inbox row. The connection given to the handler is the transaction's own.
  *
- * <p>Use {@link #handler(InboxHandler)} around the handler as well (the starter does). How a batch's
- * events share one transaction depends on the transaction manager:
- * <ul>
- * <li>a manager of the DataSource itself ({@code JdbcTransactionManager}/{@code DataSourceTransactionManager},
- * nested transactions allowed, as by default): each event's handler runs in a nested transaction (a
- * savepoint), so a handler or a {@code @Transactional} service that fails inside it rolls back only that
- * event's work, and Spring's rollback-only mark is cleared with the savepoint
- * ({@link #supportsSavepoints()} true);</li>
- * <li>any other manager, e.g. a {@code JpaTransactionManager} (Hibernate's persistence context is not rolled
- * back with a savepoint, and its JpaDialect has none): no savepoints ({@link #supportsSavepoints()} false).
- * The consumer then applies a batch optimistically in one transaction and, when an event fails, rolls the
- * whole transaction back (a new transaction gets a new {@code EntityManager}), applies the events before it
- * again and handles the failing one alone; see {@link TransactionRunner#supportsSavepoints()}. So that a
- * failure is blamed on its event, the wrapped handler flushes the persistence context after each event
- * (a constraint violation of the event's entities surfaces there, not at commit) and fails the event if
- * code it called marked the transaction rollback-only (e.g. a {@code @Transactional} method that threw,
- * whose exception the handler caught). Then it clears the persistence context: each event's handler starts
- * with an empty one, as in a transaction of its own (no entity loaded for an earlier event is served stale,
- * and flushing stays proportional to one event's entities).</li>
- * </ul>
+ * <p>Use {@link #handler(InboxHandler, boolean)} around the handler as well (the starter does). By default a batch's
+ * events share one transaction optimistically, with no savepoint: the wrapped handler takes part in the inbox
+ * transaction, and when an event fails the consumer rolls the whole transaction back (under JPA a new transaction
+ * gets a new {@code EntityManager}), applies the events before it again and handles the failing one alone (see
+ * {@link dev.outboxbridge.inbox.InboxConsumer.Builder#maxBatchSize(int)}). So that a failure is blamed on its event,
+ * the wrapped handler flushes the transaction after each event (JPA: a constraint violation of the event's entities
+ * surfaces there, not at commit) and fails the event if code it called marked the transaction rollback-only (e.g.
+ * a {@code @Transactional} method that threw, whose exception the handler caught). Then it clears the persistence
+ * context (JPA): each event's handler starts with an empty one, as in a transaction of its own.
+ *
+ * <p>With a savepoint per handler ({@code outbox.inbox.consumers.<name>.savepoint-per-handler}), each event's
+ * handler runs in a nested transaction (a savepoint) instead, so a handler or a {@code @Transactional} service that
+ * fails inside it rolls back only that event's work, and Spring's rollback-only mark is cleared with the savepoint.
+ * That needs a manager of the DataSource itself ({@code JdbcTransactionManager}/{@code DataSourceTransactionManager},
+ * nested transactions allowed, as by default: {@link #supportsSavepoints()} true); any other manager, e.g. a
+ * {@code JpaTransactionManager} (Hibernate's persistence context is not rolled back with a savepoint, and its
+ * JpaDialect has none), supports none and the consumer refuses the setting.
  * The transaction manager must bind the inbox's DataSource (a {@code JpaTransactionManager} does, given that
  * DataSource, as Boot's is), so that the inbox's own statements run in the same transaction.
  */
@@ -71,8 +68,8 @@ public final class SpringTransactionRunner implements TransactionRunner {
     }
 
     /**
-     * True for a transaction manager of the DataSource that allows nested transactions: each event's handler then
-     * runs in a savepoint. False otherwise (JPA): the consumer applies batches without savepoints.
+     * True for a transaction manager of the DataSource that allows nested transactions: each event's handler may then
+     * run in a savepoint. False otherwise (JPA).
      */
     @Override
     public boolean supportsSavepoints() {
@@ -114,14 +111,13 @@ public final class SpringTransactionRunner implements TransactionRunner {
 
     /**
      * Checks once, before any event, that this runner works on {@code dataSource}: a transaction of the
-     * transaction manager binds the data source's connection, and, when it {@linkplain #supportsSavepoints()
-     * uses savepoints}, a nested transaction (a savepoint) can be opened in it. Opens and commits one empty
-     * transaction.
+     * transaction manager binds the data source's connection, and, when {@code savepointPerHandler}, a nested
+     * transaction (a savepoint) can be opened in it. Opens and commits one empty transaction.
      *
      * @throws IllegalStateException naming the reason and the fix
      */
-    public void verify(DataSource dataSource) {
-        InboxHandler probe = handler((event, connection) -> { });
+    public void verify(DataSource dataSource, boolean savepointPerHandler) {
+        InboxHandler probe = handler((event, connection) -> { }, savepointPerHandler && savepoints);
         try {
             inTransaction(dataSource, connection -> {
                 probe.handle(null, connection);
@@ -131,8 +127,8 @@ public final class SpringTransactionRunner implements TransactionRunner {
             throw new IllegalStateException("Transaction manager " + transactionManager.getClass().getName()
                     + " allows nested transactions but cannot open one (" + e.getMessage() + "), which the inbox "
                     + "needs to roll back one event's handler without the rest of its batch. Fix: "
-                    + "setNestedTransactionAllowed(false) on it (the inbox then applies batches without savepoints), "
-                    + "or use a JdbcTransactionManager/DataSourceTransactionManager of the DataSource", e);
+                    + "turn savepoint-per-handler off (batches then run optimistically, without savepoints), or use a "
+                    + "JdbcTransactionManager/DataSourceTransactionManager of the DataSource", e);
         } catch (IllegalStateException e) {
             throw e;
         } catch (Exception e) {
@@ -142,19 +138,27 @@ public final class SpringTransactionRunner implements TransactionRunner {
     }
 
     /**
-     * Wraps {@code handler} for the inbox transaction. With savepoints, each call runs in a nested Spring
-     * transaction (a savepoint) of the inbox transaction: when it throws, only its own work is rolled back, and
-     * Spring's rollback-only mark set by a failing {@code @Transactional} service inside it is cleared with the
-     * savepoint. Without, each call takes part in the inbox transaction; after it returns, the transaction is
-     * flushed (JPA: the event's entities are written now, so a constraint they violate fails this event), and
-     * if the transaction is marked rollback-only the event fails with an {@link UnexpectedRollbackException}:
-     * the consumer rolls the whole transaction back and applies the events before it again. Otherwise the
-     * persistence context is cleared (JPA), so the next event's handler starts with an empty one.
+     * Wraps {@code handler} for the inbox transaction. By default each call takes part in the inbox transaction;
+     * after it returns, the transaction is flushed (JPA: the event's entities are written now, so a constraint they
+     * violate fails this event), and if the transaction is marked rollback-only the event fails with an
+     * {@link UnexpectedRollbackException}: the consumer rolls the whole transaction back and applies the events
+     * before it again. Otherwise the persistence context is cleared (JPA), so the next event's handler starts with
+     * an empty one. With {@code savepointPerHandler} (the manager must {@linkplain #supportsSavepoints() support
+     * savepoints}), each call runs in a nested Spring transaction (a savepoint) of the inbox transaction: when it
+     * throws, only its own work is rolled back, and Spring's rollback-only mark set by a failing
+     * {@code @Transactional} service inside it is cleared with the savepoint.
+     *
+     * @throws IllegalArgumentException if {@code savepointPerHandler} and the manager supports no savepoints
      */
-    public InboxHandler handler(InboxHandler handler) {
+    public InboxHandler handler(InboxHandler handler, boolean savepointPerHandler) {
         Objects.requireNonNull(handler, "handler");
-        if (!savepoints) {
+        if (!savepointPerHandler) {
             return participating(handler);
+        }
+        if (!savepoints) {
+            throw new IllegalArgumentException("savepoint-per-handler needs a transaction manager of the DataSource "
+                    + "that allows nested transactions, but " + transactionManager.getClass().getName() + " supports no "
+                    + "savepoints (e.g. JPA). Fix: turn savepoint-per-handler off; batches then run optimistically");
         }
         DefaultTransactionDefinition nested = new DefaultTransactionDefinition(TransactionDefinition.PROPAGATION_NESTED);
         nested.setName("outbox-inbox-handler");

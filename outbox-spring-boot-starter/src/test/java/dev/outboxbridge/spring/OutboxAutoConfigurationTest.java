@@ -206,9 +206,18 @@ class OutboxAutoConfigurationTest {
         DataSourceTransactionManager noNesting = new DataSourceTransactionManager(NOWHERE);
         noNesting.setNestedTransactionAllowed(false);
         assertThat(new SpringTransactionRunner(noNesting).supportsSavepoints())
-                .as("no nested transactions: batches without savepoints instead of a refusal").isFalse();
+                .as("no nested transactions: no savepoints").isFalse();
         assertThat(new SpringTransactionRunner(new ResourcelessTransactionManager()).supportsSavepoints())
                 .as("not a manager of the DataSource (e.g. JPA): a savepoint would not roll back all").isFalse();
+    }
+
+    @Test
+    void aSavepointPerHandlerIsRefusedWhereSavepointsWouldNotRollBackEverything() {
+        SpringTransactionRunner noSavepoints = new SpringTransactionRunner(new ResourcelessTransactionManager());
+        assertThat(noSavepoints.handler((event, tx) -> { }, false)).as("optimistic batches need no savepoint").isNotNull();
+        assertThatThrownBy(() -> noSavepoints.handler((event, tx) -> { }, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("savepoint-per-handler")
+                .hasMessageContaining("turn savepoint-per-handler off");
     }
 
     /** A transaction manager of no resource at all (like one of another data source that binds nothing of ours). */

@@ -50,6 +50,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     private Object meterRegistry;
     private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
     private TransactionRunner transactionRunner = TransactionRunner.jdbc();
+    private boolean savepointPerHandler;
 
     /** Use {@link InboxConsumer#builder()}. */
     public InboxConsumerBuilder() {
@@ -200,6 +201,12 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
     }
 
     @Override
+    public InboxConsumerBuilder savepointPerHandler(boolean savepointPerHandler) {
+        this.savepointPerHandler = savepointPerHandler;
+        return this;
+    }
+
+    @Override
     public InboxConsumer build() {
         return new InboxConsumerImpl(settings());
     }
@@ -259,6 +266,12 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
                     + "e.g. " + DEFAULT_MAX_BATCH_SIZE);
         }
         require("transactionRunner", transactionRunner, "omit transactionRunner(...) to use TransactionRunner.jdbc()");
+        if (savepointPerHandler && !transactionRunner.supportsSavepoints()) {
+            throw invalid("savepointPerHandler", "true", "the transactionRunner " + transactionRunner.getClass().getName()
+                    + " supports no savepoints (supportsSavepoints() is false, e.g. a JPA transaction): omit "
+                    + "savepointPerHandler(true); batches then run without savepoints, a failing handler's batch is "
+                    + "rolled back and the events before it applied again");
+        }
         FailureClassifier classifier = new FailureClassifier(List.copyOf(fatalExceptions), fatalWhen);
         return InboxSettings.builder()
                 .consumerName(name)
@@ -284,6 +297,7 @@ public final class InboxConsumerBuilder implements InboxConsumer.Builder {
                 .meterRegistry(meterRegistry)
                 .maxBatchSize(maxBatchSize)
                 .transactionRunner(transactionRunner)
+                .savepointPerHandler(savepointPerHandler)
                 .build();
     }
 

@@ -40,6 +40,7 @@ final class InboxSettings {
     private final Object meterRegistry;
     private final int maxBatchSize;
     private final TransactionRunner transactionRunner;
+    private final boolean savepointPerHandler;
 
     private InboxSettings(Builder b) {
         if ((b.topics == null) == (b.topicPattern == null)) {
@@ -69,6 +70,7 @@ final class InboxSettings {
         this.meterRegistry = b.meterRegistry;
         this.maxBatchSize = required("maxBatchSize", b.maxBatchSize);
         this.transactionRunner = required("transactionRunner", b.transactionRunner);
+        this.savepointPerHandler = b.savepointPerHandler;
     }
 
     static Builder builder() {
@@ -175,6 +177,10 @@ final class InboxSettings {
         return transactionRunner;
     }
 
+    boolean savepointPerHandler() {
+        return savepointPerHandler;
+    }
+
     /** The Kafka consumer group. */
     String groupId() {
         return String.valueOf(kafkaProperties.get("group.id"));
@@ -219,6 +225,7 @@ final class InboxSettings {
         private Object meterRegistry;
         private Integer maxBatchSize;
         private TransactionRunner transactionRunner;
+        private boolean savepointPerHandler;
 
         private Builder() {
         }
@@ -336,6 +343,11 @@ final class InboxSettings {
 
         Builder transactionRunner(TransactionRunner transactionRunner) {
             this.transactionRunner = transactionRunner;
+            return this;
+        }
+
+        Builder savepointPerHandler(boolean savepointPerHandler) {
+            this.savepointPerHandler = savepointPerHandler;
             return this;
         }
 

@@ -29,19 +29,22 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A run of events shares one transaction ({@link #applyRun}), in one of two ways:
  * <ul>
- * <li>with savepoints (the runner {@linkplain TransactionRunner#supportsSavepoints() supports them}): each
- * handler runs in a savepoint; a failing handler's savepoint is rolled back and the events before it commit.
- * Every handler runs once per call.</li>
- * <li>without savepoints (a JPA transaction: Hibernate's persistence context is not rolled back with a
- * savepoint): the run is applied optimistically in one transaction. When the handler of event k throws,
- * the whole transaction is rolled back (and with it the ORM's session), events {@code [0, k)} are applied
- * again in a new transaction, and k's failure is reported as with savepoints: k's handler ran once, on the
- * same state (the events before it applied, uncommitted), so the failure is k's. When the work returns but
- * the commit fails (a deferred constraint, or an ORM that flushes at commit), the run is applied in halves,
- * recursively, until a transaction of one new event fails at commit: a data or constraint error
- * ({@link #isEventsFault}) is then that event's failure, anything else the database's. Cost: after a
- * handler failure at k, the handlers of the new events before k run a second time (one more transaction);
- * a commit failure costs about {@code 2 log2(n)} transactions.</li>
+ * <li>optimistically (the default, and the only way when the runner
+ * {@linkplain TransactionRunner#supportsSavepoints() has no savepoints}, e.g. a JPA transaction whose
+ * persistence context a savepoint would not roll back): the run is applied in one transaction with no
+ * savepoint, so a batch costs one inbox insert, the handlers' own statements and one commit. When the
+ * handler of event k throws, the whole transaction is rolled back (and with it an ORM's session), events
+ * {@code [0, k)} are applied again in a new transaction, and k's failure is reported as with savepoints: k's
+ * handler ran once, on the same state (the events before it applied, uncommitted), so the failure is k's.
+ * When the work returns but the commit fails (a deferred constraint, or an ORM that flushes at commit), the
+ * run is applied in halves, recursively, until a transaction of one new event fails at commit: a data or
+ * constraint error ({@link #isEventsFault}) is then that event's failure, anything else the database's.
+ * Cost: after a handler failure at k, the handlers of the new events before k run a second time (one more
+ * transaction); a commit failure costs about {@code 2 log2(n)} transactions; nothing without failures.</li>
+ * <li>with a savepoint per handler (opted in with {@code savepointPerHandler(true)}, runners with
+ * savepoints only): each handler runs in a savepoint; a failing handler's savepoint is rolled back and the
+ * events before it commit. Every handler runs once per call, at the cost of two more round trips per event
+ * ({@code SAVEPOINT}, {@code RELEASE SAVEPOINT}).</li>
  * </ul>
  * Either way an event's effects commit with its inbox row, and the result is the same as if each event had
  * a transaction of its own: events {@code [0, committed)} committed, in order, the failure is of the next.
@@ -56,10 +59,15 @@ final class InboxTransaction {
     private final InboxHandler handler;
     private final Sql sql;
     private final Clock clock;
+    private final boolean savepointPerHandler;
     private final InboxCounters counters;
 
     InboxTransaction(String consumerName, DataSource dataSource, TransactionRunner transactions, Sql sql,
-            InboxHandler handler, Clock clock, InboxCounters counters) {
+            InboxHandler handler, Clock clock, InboxCounters counters, boolean savepointPerHandler) {
+        if (savepointPerHandler && !transactions.supportsSavepoints()) {
+            throw new IllegalArgumentException("savepointPerHandler needs a TransactionRunner with savepoints");
+        }
+        this.savepointPerHandler = savepointPerHandler;
         this.consumerName = consumerName;
         this.dataSource = dataSource;
         this.transactions = transactions;
@@ -92,12 +100,12 @@ final class InboxTransaction {
 
     /**
      * Applies a run of consecutive events of one partition in one transaction: one multi-row inbox
-     * insert ({@code ON CONFLICT DO NOTHING RETURNING event_id}), then the handler of each new event
-     * in its own savepoint. When a handler throws, or {@code keepGoing} turns false, the transaction
-     * keeps the events before it: the savepoint is rolled back, the inbox rows inserted for that
-     * event and the ones after it are deleted, and the rest commits. Each event's handler runs at most
-     * once per call, as in a transaction of its own. Without savepoints the outcome is the same, but the
-     * handlers of the events before a failing one run again (see the class comment).
+     * insert ({@code ON CONFLICT DO NOTHING RETURNING event_id}), then the handler of each new event.
+     * When a handler throws, or {@code keepGoing} turns false, the events before it commit (the inbox
+     * rows inserted for that event and the ones after it are deleted) and the failure is reported as
+     * that event's, as if each event had a transaction of its own. Optimistically (the default) a
+     * handler failure costs a redo of the events before it; with a savepoint per handler only the
+     * failing handler's work is rolled back (see the class comment).
      *
      * @return how many events (from the start of the run) committed, whether each was applied or a
      *         duplicate, and the handler's exception of the next one, if that is why the run ended
@@ -105,8 +113,7 @@ final class InboxTransaction {
      * @throws Exception if the database failed: nothing of the run committed
      */
     RunResult applyRun(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
-        return transactions.supportsSavepoints() ? applyRunWithSavepoints(run, keepGoing)
-                : applyRunWithoutSavepoints(run, keepGoing);
+        return savepointPerHandler ? applyRunWithSavepoints(run, keepGoing) : applyRunOptimistically(run, keepGoing);
     }
 
     private RunResult applyRunWithSavepoints(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
@@ -158,11 +165,11 @@ final class InboxTransaction {
     }
 
     /**
-     * {@link #applyRun} when the runner supports no savepoints: the run in one transaction; a handler failure rolls
+     * {@link #applyRun} without savepoints: the run in one transaction; a handler failure rolls
      * it all back and the events before the failing one are applied again; a failed commit splits the run. See the
      * class comment.
      */
-    private RunResult applyRunWithoutSavepoints(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
+    private RunResult applyRunOptimistically(List<InboxEvent> run, BooleanSupplier keepGoing) throws Exception {
         Attempt attempt = new Attempt();
         RunResult result;
         try {
@@ -230,7 +237,7 @@ final class InboxTransaction {
         }
         LOG.debug("Inbox consumer '{}': the handler of event {} failed in a transaction without savepoints; rolled "
                 + "back, applying the {} event(s) before it again", consumerName, run.get(failedAt).id(), failedAt);
-        RunResult before = applyRunWithoutSavepoints(run.subList(0, failedAt), keepGoing);
+        RunResult before = applyRunOptimistically(run.subList(0, failedAt), keepGoing);
         if (before.committed() < failedAt || before.failure() != null) {
             // out of time, or an event before it failed this time: the failed event is read and run again later
             return widen(before, run.size());
@@ -265,13 +272,13 @@ final class InboxTransaction {
         int half = applied.get(applied.size() / 2);
         LOG.debug("Inbox consumer '{}': the commit of {} events failed in a transaction without savepoints; applying "
                 + "them in halves to find the event it failed for", consumerName, applied.size(), failure);
-        RunResult left = applyRunWithoutSavepoints(run.subList(0, half), keepGoing);
+        RunResult left = applyRunOptimistically(run.subList(0, half), keepGoing);
         if (left.committed() < half || left.failure() != null) {
             return widen(left, run.size());
         }
         RunResult right;
         try {
-            right = applyRunWithoutSavepoints(run.subList(half, worked.committed()), keepGoing);
+            right = applyRunOptimistically(run.subList(half, worked.committed()), keepGoing);
         } catch (Exception e) {
             // the first half committed; the next run starts after it and meets this failure again
             LOG.debug("Inbox consumer '{}': applying the second half failed; the first {} events committed",

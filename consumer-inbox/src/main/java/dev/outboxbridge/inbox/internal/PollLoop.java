@@ -86,7 +86,8 @@ final class PollLoop implements Runnable {
         this.nanoTime = nanoTime;
         this.budget = PollBudget.halfOfMaxPollInterval(settings.kafkaProperties(), nanoTime);
         this.nextParkedCheckNanos = nanoTime.getAsLong();
-        this.transaction = new InboxTransaction(name, settings.dataSource(), settings.transactionRunner(), sql, settings.handler(), clock, counters);
+        this.transaction = new InboxTransaction(name, settings.dataSource(), settings.transactionRunner(), sql, settings.handler(), clock, counters,
+                settings.savepointPerHandler());
         this.offsets = new OffsetCommitter(name, consumer, counters);
         Backoff backoff = new Backoff(settings.retryBackoffInitial(), settings.retryBackoffMax());
         this.retries = new PartitionRetries(backoff);

@@ -9,7 +9,10 @@ import java.util.Map;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
-/** The {@code transactionRunner} setting: default {@link TransactionRunner#jdbc()}, a given one is kept, null refused. */
+/**
+ * The {@code transactionRunner} setting: default {@link TransactionRunner#jdbc()}, a given one is kept, null refused; and
+ * {@code savepointPerHandler}: off by default, refused with a runner that has no savepoints.
+ */
 class TransactionRunnerSettingTest {
 
     private static InboxConsumerBuilder builder() {
@@ -41,5 +44,30 @@ class TransactionRunnerSettingTest {
         assertThatThrownBy(() -> builder().transactionRunner(null).settings())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("transactionRunner")
                 .hasMessageContaining("TransactionRunner.jdbc()");
+    }
+
+    @Test
+    void savepointPerHandlerIsOffByDefaultAndKeptWhenAsked() {
+        assertThat(builder().settings().savepointPerHandler()).isFalse();
+        assertThat(builder().savepointPerHandler(true).settings().savepointPerHandler()).isTrue();
+    }
+
+    @Test
+    void savepointPerHandlerIsRefusedWithARunnerWithoutSavepoints() {
+        TransactionRunner jpaLike = new TransactionRunner() {
+            @Override
+            public <T> T inTransaction(DataSource dataSource, Work<T> work) throws Exception {
+                return TransactionRunner.jdbc().inTransaction(dataSource, work);
+            }
+
+            @Override
+            public boolean supportsSavepoints() {
+                return false;
+            }
+        };
+        assertThat(builder().transactionRunner(jpaLike).settings().savepointPerHandler()).isFalse();
+        assertThatThrownBy(() -> builder().transactionRunner(jpaLike).savepointPerHandler(true).settings())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("savepointPerHandler")
+                .hasMessageContaining("supports no savepoints").hasMessageContaining("omit savepointPerHandler(true)");
     }
 }
