@@ -280,7 +280,9 @@ final class RelayFacts {
         }
         ConsumerRecord<?, ?>[] newest = new ConsumerRecord<?, ?>[1];
         kafka.scan(starts, 3, r -> {
-            if (newest[0] == null || r.timestamp() > newest[0].timestamp()) {
+            // within a partition a later offset is newer even at the same millisecond
+            if (newest[0] == null || r.timestamp() > newest[0].timestamp() || (r.timestamp() == newest[0].timestamp()
+                    && r.topic().equals(newest[0].topic()) && r.partition() == newest[0].partition() && r.offset() > newest[0].offset())) {
                 newest[0] = r;
             }
         });
