@@ -95,12 +95,13 @@ final class DeadLettersCommand implements Runnable {
                     w.println("No dead letters for " + String.join(", ", names) + ".");
                     return;
                 }
-                w.printf("%-10s %-16s %-38s %-14s %-14s %s%n", "CONSUMER", "WHERE", "EVENT", "KEY", "REASON", "NOW / ERROR");
+                List<List<String>> rows = new ArrayList<>();
                 for (JsonNode n : letters) {
-                    w.printf("%-10s %-16s %-38s %-14s %-14s %s%n", n.get("consumer").asText(),
-                            n.get("topic").asText() + "/" + n.get("partition").asText() + "@" + n.get("offset").asText(), Output.str(n, "eventId"),
-                            Output.str(n, "key"), Output.str(n, "reason"), n.has("now") ? n.get("now").asText() : Output.str(n, "exceptionMessage"));
+                    rows.add(List.of(n.get("consumer").asText(), n.get("topic").asText() + "/" + n.get("partition").asText() + "@"
+                            + n.get("offset").asText(), Output.str(n, "eventId"), Output.str(n, "key"), Output.str(n, "reason"),
+                            n.has("now") ? n.get("now").asText() : Output.shorten(Output.str(n, "exceptionMessage"), 80)));
                 }
+                Output.table(w, List.of("CONSUMER", "DEAD LETTER", "EVENT", "KEY", "REASON", inbox.hasDatabase() ? "NOW" : "ERROR"), rows);
             });
             return OutboxCli.EXIT_OK;
         }

@@ -122,6 +122,28 @@ final class Output {
         return s.substring(0, max) + "…";
     }
 
+    /** Prints rows under headers, each column as wide as its widest cell (the last column unpadded). */
+    static void table(PrintWriter w, java.util.List<String> headers, java.util.List<java.util.List<String>> rows) {
+        int[] widths = new int[headers.size()];
+        for (int i = 0; i < widths.length; i++) {
+            widths[i] = headers.get(i).length();
+            for (java.util.List<String> row : rows) {
+                widths[i] = Math.max(widths[i], row.get(i) == null ? 1 : row.get(i).length());
+            }
+        }
+        java.util.List<java.util.List<String>> all = new java.util.ArrayList<>();
+        all.add(headers);
+        all.addAll(rows);
+        for (java.util.List<String> row : all) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < widths.length; i++) {
+                String cell = row.get(i) == null ? "-" : row.get(i);
+                line.append(i == widths.length - 1 ? cell : String.format("%-" + widths[i] + "s  ", cell));
+            }
+            w.println(line.toString().stripTrailing());
+        }
+    }
+
     static String str(JsonNode n, String field) {
         JsonNode v = n.get(field);
         return v == null || v.isNull() ? "-" : v.asText();

@@ -56,13 +56,13 @@ final class ParkedCommand implements Runnable {
                 if (keys.isEmpty()) {
                     w.println("No parked keys" + (names.isEmpty() ? "" : " for " + String.join(", ", names)) + ".");
                 } else {
-                    w.printf("%-12s %-28s %-20s %-14s %8s %7s  %-24s %s%n", "CONSUMER", "TOPIC", "KEY", "STATUS", "ATTEMPTS", "WAITING",
-                            "PARKED AT", "LAST ERROR");
+                    List<List<String>> rows = new ArrayList<>();
                     for (JsonNode k : keys) {
-                        w.printf("%-12s %-28s %-20s %-14s %8s %7s  %-24s %s%n", k.get("consumer").asText(), k.get("topic").asText(),
-                                k.get("key").asText(), k.get("status").asText(), k.get("attempts").asText(), k.get("waitingEvents").asText(),
-                                k.get("parkedAt").asText(), Output.shorten(Output.str(k, "lastError"), 80));
+                        rows.add(List.of(k.get("consumer").asText(), k.get("topic").asText(), k.get("key").asText(), k.get("status").asText(),
+                                k.get("attempts").asText(), k.get("waitingEvents").asText(), k.get("parkedAt").asText(),
+                                Output.shorten(Output.str(k, "lastError"), 80)));
                     }
+                    Output.table(w, List.of("CONSUMER", "TOPIC", "KEY", "STATUS", "ATTEMPTS", "WAITING", "PARKED AT", "LAST ERROR"), rows);
                 }
                 if (problem) {
                     w.println("PROBLEM: " + data.get("problem").asText());

@@ -70,12 +70,14 @@ final class Cli {
         // the command first, then the configuration options (picocli takes them after the subcommand)
         List<String> all = new ArrayList<>(Arrays.asList(args));
         all.addAll(common);
+        long started = System.nanoTime();
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = OutboxCli.run(all.toArray(String[]::new), environment, new PrintWriter(out), new PrintWriter(err),
                 new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
         Result r = new Result(code, out.toString(), err.toString());
-        System.out.println("outbox-cli " + String.join(" ", args) + " -> " + r);
+        System.out.println("outbox-cli " + String.join(" ", args) + " -> " + r.code() + " in "
+                + (System.nanoTime() - started) / 1_000_000 + " ms\n" + r);
         return r;
     }
 }
