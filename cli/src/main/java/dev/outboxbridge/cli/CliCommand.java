@@ -75,7 +75,7 @@ abstract class CliCommand implements Callable<Integer> {
                 relayConfig = RelayConfig.load(relayConfigFile, root().environment());
             } catch (ConfigException e) {
                 throw CliException.config("Invalid relay configuration (--config " + (relayConfigFile == null ? "not given" : relayConfigFile)
-                        + ", OUTBOX_RELAY_* variables): " + e.getMessage() + ". Fix: give the relay's own properties file with --config,"
+                        + ", OUTBOX_RELAY_* variables): " + Output.clause(e.getMessage()) + ". Fix: give the relay's own properties file with --config,"
                         + " or the same OUTBOX_RELAY_* variables the relay runs with.");
             }
         }

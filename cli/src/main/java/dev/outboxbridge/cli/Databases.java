@@ -46,13 +46,13 @@ final class Databases {
             String state = e.getSQLState() == null ? "" : e.getSQLState();
             String where = url.replaceAll("(?i)password=[^&]*", "password=***");
             if (state.equals("28P01") || state.equals("28000")) {
-                throw CliException.config("PostgreSQL at " + where + " refused the credentials (SQLState " + state + "): " + e.getMessage()
+                throw CliException.config("PostgreSQL at " + where + " refused the credentials (SQLState " + state + "): " + Output.clause(e.getMessage())
                         + ". Fix: check " + credentials);
             }
             if (state.equals("3D000")) {
-                throw CliException.config("PostgreSQL at " + where + ": " + e.getMessage() + ". Fix: check " + what);
+                throw CliException.config("PostgreSQL at " + where + ": " + Output.clause(e.getMessage()) + ". Fix: check " + what);
             }
-            throw CliException.unreachable("Cannot connect to PostgreSQL at " + where + " (SQLState " + state + "): " + e.getMessage()
+            throw CliException.unreachable("Cannot connect to PostgreSQL at " + where + " (SQLState " + state + "): " + Output.clause(e.getMessage())
                     + ". Fix: check " + what + " and that PostgreSQL is running", e);
         }
     }

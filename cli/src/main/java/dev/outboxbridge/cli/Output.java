@@ -114,6 +114,18 @@ final class Output {
         }
     }
 
+    /** {@code message} without its final period, to be followed by ". Fix: ...". */
+    static String clause(String message) {
+        if (message == null) {
+            return "";
+        }
+        String m = message.strip();
+        while (m.endsWith(".")) {
+            m = m.substring(0, m.length() - 1);
+        }
+        return m;
+    }
+
     /** At most {@code max} characters of {@code s}, marked when cut. */
     static String shorten(String s, int max) {
         if (s == null || s.length() <= max) {

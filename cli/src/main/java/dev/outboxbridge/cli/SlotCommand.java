@@ -137,7 +137,8 @@ final class SlotCommand implements Runnable {
             ArrayNode p = data.putArray("problems");
             problems.forEach(p::add);
             out.emit(data, w -> {
-                w.printf("PostgreSQL %s, wal_level=%s%n", data.get("serverVersion").asText(), data.get("walLevel").asText());
+                int v = data.get("serverVersion").asInt();
+                w.printf("PostgreSQL %d.%d, wal_level=%s%n", v / 10000, v % 10000, data.get("walLevel").asText());
                 JsonNode pub = data.get("publication");
                 w.printf("  publication  %s: %s%n", pub.get("name").asText(), pub.get("state").asText());
                 JsonNode s = data.get("slot");
@@ -193,6 +194,7 @@ final class SlotCommand implements Runnable {
                     } catch (IOException e) {
                         answer = null;
                     }
+                    root().err().println();
                     if (answer == null || !answer.trim().equals(slot)) {
                         throw new CliException(OutboxCli.EXIT_REFUSED, "Not confirmed: slot '" + slot + "' kept. Fix: type its name, or pass --yes");
                     }
