@@ -31,8 +31,19 @@ abstract class CliCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON instead of text.")
     boolean json;
 
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "" + KafkaAccess.DEFAULT_TIMEOUT_SECONDS,
+            description = "The longest one Kafka call may wait before Kafka counts as unreachable (default ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
     private RelayConfig relayConfig;
     private InboxSettings inboxSettings;
+
+    java.time.Duration timeout() {
+        if (timeoutSeconds < 1) {
+            throw CliException.config("Invalid value " + timeoutSeconds + " for --timeout: at least 1 second");
+        }
+        return java.time.Duration.ofSeconds(timeoutSeconds);
+    }
 
     OutboxCli root() {
         return (OutboxCli) spec.root().userObject();

@@ -30,36 +30,43 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 final class KafkaAccess implements AutoCloseable {
 
-    static final Duration TIMEOUT = Duration.ofSeconds(20);
+    /** Default of {@code --timeout}: the longest any one Kafka call waits. */
+    static final int DEFAULT_TIMEOUT_SECONDS = 20;
 
     private final Map<String, Object> props;
     private final String describe;
+    private final Duration timeout;
     private Admin admin;
     private KafkaConsumer<byte[], byte[]> consumer;
 
-    private KafkaAccess(Map<String, Object> props, String describe) {
+    private KafkaAccess(Map<String, Object> props, String describe, Duration timeout) {
         this.props = props;
         this.describe = describe;
+        this.timeout = timeout;
     }
 
     /** Kafka as the relay reaches it: kafka.bootstrap.servers and the kafka.producer.* settings clients share (security). */
-    static KafkaAccess ofRelay(RelayConfig config) {
+    static KafkaAccess ofRelay(RelayConfig config, Duration timeout) {
         Map<String, Object> p = new HashMap<>(config.producerOverrides());
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        return new KafkaAccess(p, "Kafka at " + config.bootstrapServers() + " (relay setting " + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + ")");
+        return new KafkaAccess(p, "Kafka at " + config.bootstrapServers() + " (relay setting " + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + ")", timeout);
     }
 
     /** Kafka as the consumers reach it: the inbox settings' kafka.*, or the relay's when they name no bootstrap servers. */
     static KafkaAccess ofInbox(InboxSettings inbox, CliCommand command) {
         if (inbox.kafka().containsKey(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG)) {
             return new KafkaAccess(new HashMap<>(inbox.kafka()), "Kafka at " + inbox.kafka().get(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG)
-                    + " (inbox setting " + InboxSettings.KAFKA_PREFIX + "bootstrap.servers)");
+                    + " (inbox setting " + InboxSettings.KAFKA_PREFIX + "bootstrap.servers)", command.timeout());
         }
         if (!command.relayConfigured()) {
             throw CliException.config("No Kafka cluster configured for the consumers. Fix: set " + InboxSettings.KAFKA_PREFIX
                     + "bootstrap.servers in the --inbox-config file (or OUTBOX_INBOX_KAFKA_BOOTSTRAP_SERVERS), or give the relay's --config");
         }
-        return ofRelay(command.relay());
+        return ofRelay(command.relay(), command.timeout());
+    }
+
+    Duration timeout() {
+        return timeout;
     }
 
     String bootstrapServers() {
@@ -71,8 +78,8 @@ final class KafkaAccess implements AutoCloseable {
             Map<String, Object> p = new HashMap<>(props);
             p.keySet().retainAll(AdminClientConfig.configNames());
             p.put(AdminClientConfig.CLIENT_ID_CONFIG, "outbox-cli-admin");
-            p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
-            p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis() / 2);
+            p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+            p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis() / 2);
             admin = create(() -> Admin.create(p));
         }
         return admin;
@@ -87,8 +94,8 @@ final class KafkaAccess implements AutoCloseable {
             p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
             p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
-            p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis() / 2);
+            p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+            p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis() / 2);
             consumer = create(() -> new KafkaConsumer<>(p));
         }
         return consumer;
@@ -107,7 +114,7 @@ final class KafkaAccess implements AutoCloseable {
     /** The partitions of a topic, or empty when it does not exist. */
     List<TopicPartition> partitions(String topic) {
         try {
-            TopicDescription d = admin().describeTopics(List.of(topic)).allTopicNames().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS).get(topic);
+            TopicDescription d = admin().describeTopics(List.of(topic)).allTopicNames().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS).get(topic);
             List<TopicPartition> out = new ArrayList<>();
             d.partitions().forEach(p -> out.add(new TopicPartition(topic, p.partition())));
             return out;
@@ -127,7 +134,7 @@ final class KafkaAccess implements AutoCloseable {
     /** Topic names (internal ones excluded) accepted by {@code filter}. */
     List<String> topics(Predicate<String> filter) {
         try {
-            Set<String> names = admin().listTopics().names().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            Set<String> names = admin().listTopics().names().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             return names.stream().filter(filter).sorted().toList();
         } catch (ExecutionException e) {
             throw failure("list topics", e.getCause());
@@ -141,7 +148,7 @@ final class KafkaAccess implements AutoCloseable {
 
     Map<TopicPartition, Long> beginningOffsets(Collection<TopicPartition> tps) {
         try {
-            return consumer().beginningOffsets(tps, TIMEOUT);
+            return consumer().beginningOffsets(tps, timeout);
         } catch (TimeoutException e) {
             throw failure("read the beginning offsets", e);
         }
@@ -149,7 +156,7 @@ final class KafkaAccess implements AutoCloseable {
 
     Map<TopicPartition, Long> endOffsets(Collection<TopicPartition> tps) {
         try {
-            return consumer().endOffsets(tps, TIMEOUT);
+            return consumer().endOffsets(tps, timeout);
         } catch (TimeoutException e) {
             throw failure("read the end offsets", e);
         }
@@ -178,18 +185,22 @@ final class KafkaAccess implements AutoCloseable {
         }
         c.assign(open);
         open.forEach(tp -> c.seek(tp, starts.get(tp)));
-        long deadline = System.nanoTime() + TIMEOUT.toNanos() * 3;
+        long deadline = System.nanoTime() + timeout.toNanos(); // moved on by every poll that brings records
         while (!open.isEmpty()) {
             if (System.nanoTime() > deadline) {
                 throw failure("read " + open + " to offset " + stops, null);
             }
-            for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+            var records = c.poll(Duration.ofMillis(500));
+            if (!records.isEmpty()) {
+                deadline = System.nanoTime() + timeout.toNanos();
+            }
+            for (ConsumerRecord<byte[], byte[]> r : records) {
                 TopicPartition tp = new TopicPartition(r.topic(), r.partition());
                 if (r.offset() < stops.get(tp)) {
                     visitor.accept(r);
                 }
             }
-            open.removeIf(tp -> c.position(tp, TIMEOUT) >= stops.get(tp));
+            open.removeIf(tp -> c.position(tp, timeout) >= stops.get(tp));
             c.pause(c.assignment().stream().filter(tp -> !open.contains(tp)).toList());
         }
         c.unsubscribe();
@@ -197,7 +208,7 @@ final class KafkaAccess implements AutoCloseable {
 
     CliException failure(String what, Throwable cause) {
         return CliException.unreachable("Cannot " + what + " on " + describe + ": "
-                + (cause == null ? "timed out after " + TIMEOUT.toSeconds() + " s" : cause.toString())
+                + (cause == null ? "timed out after " + timeout.toSeconds() + " s" : cause.toString())
                 + ". Fix: check the bootstrap servers, that the brokers run, and the client's ACLs", cause);
     }
 

@@ -76,7 +76,7 @@ final class StatusCommand extends CliCommand {
                 problems.add(config.getBoolean(RelayConfig.HA_ENABLED) ? "no relay holds the lease of slot '" + config.slotName() + "'"
                         : "no relay streams slot '" + config.slotName() + "'");
             }
-            try (KafkaAccess kafka = KafkaAccess.ofRelay(config)) {
+            try (KafkaAccess kafka = KafkaAccess.ofRelay(config, timeout())) {
                 data.set("position", RelayFacts.position(kafka, config, out));
                 ObjectNode newest = RelayFacts.newestRecord(kafka, RelayFacts.relayTopics(kafka, config), out);
                 if (newest == null) {

@@ -69,7 +69,7 @@ final class TraceCommand extends CliCommand {
         String searchTopic = row != null ? row.get("topic").asText() : topic;
         String searchKey = row != null ? row.get("key").asText() : key;
         ArrayNode found = out.array();
-        try (KafkaAccess kafka = KafkaAccess.ofRelay(config)) {
+        try (KafkaAccess kafka = KafkaAccess.ofRelay(config, timeout())) {
             List<String> topics = searchTopic != null ? List.of(searchTopic) : RelayFacts.relayTopics(kafka, config);
             ObjectNode search = data.putObject("search");
             search.put("topics", String.join(",", topics));
@@ -155,7 +155,7 @@ final class TraceCommand extends CliCommand {
         }
         Map<TopicPartition, Long> query = new HashMap<>();
         partitions.forEach(tp -> query.put(tp, from.toEpochMilli()));
-        var offsets = kafka.consumer().offsetsForTimes(query, KafkaAccess.TIMEOUT);
+        var offsets = kafka.consumer().offsetsForTimes(query, kafka.timeout());
         partitions.forEach(tp -> {
             var o = offsets.get(tp);
             starts.put(tp, o == null ? end.get(tp) : o.offset());

@@ -332,6 +332,17 @@ class OutboxCliIT {
         assertThat(unreachable.code()).isEqualTo(OutboxCli.EXIT_UNREACHABLE);
         assertThat(unreachable.err()).contains("Cannot connect to PostgreSQL").contains("Fix:");
 
+        Map<String, String> noKafka = new HashMap<>(settings);
+        noKafka.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, "localhost:" + closedPort);
+        Cli.Result kafkaDown = Cli.withFiles(dir, noKafka, Map.of()).run("status", "--timeout", "2");
+        assertThat(kafkaDown.code()).as(kafkaDown.toString()).isEqualTo(OutboxCli.EXIT_UNREACHABLE);
+        assertThat(kafkaDown.err()).contains("Kafka at localhost:" + closedPort).contains("Fix:");
+        Cli.Result dltDown = Cli.withFiles(dir, settings, Map.of("kafka.bootstrap.servers", "localhost:" + closedPort))
+                .run("dead-letters", "list", "--consumer", "billing", "--timeout", "2", "--json");
+        assertThat(dltDown.code()).as(dltDown.toString()).isEqualTo(OutboxCli.EXIT_UNREACHABLE);
+        assertThat(dltDown.json().get("error").asText()).contains("inbox setting kafka.bootstrap.servers");
+        assertThat(cli.run("status", "--timeout", "0").code()).isEqualTo(OutboxCli.EXIT_USAGE);
+
         Map<String, String> wrongPassword = new HashMap<>(settings);
         wrongPassword.put(RelayConfig.DATABASE_USER, "no_such_role");
         Cli.Result refused = Cli.withFiles(dir, wrongPassword, Map.of()).run("slot", "check");
