@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
         description = "Operate Outbox Bridge: the relay's slot, lag and leader, where an event went, parked keys, dead letters.",
         subcommands = {StatusCommand.class, TraceCommand.class, ParkedCommand.class, DeadLettersCommand.class, SlotCommand.class},
         footerHeading = "%nExit codes:%n",
-        footer = {"  0  fine", "  1  a problem found (slot missing or lost, a threshold exceeded, an event not delivered)",
+        footer = {"  0  fine", "  1  a problem found: slot missing or lost, threshold exceeded, event not delivered",
                 "  2  usage or configuration error", "  3  PostgreSQL or Kafka unreachable",
                 "  4  refused (not confirmed, or unsafe as asked)"})
 public final class OutboxCli implements Runnable {

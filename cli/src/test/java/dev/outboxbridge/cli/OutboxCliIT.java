@@ -242,6 +242,8 @@ class OutboxCliIT {
             assertThat(byKey.json().at("/kafka/0/key").asText()).isEqualTo("o-1");
             assertThat(cli.run("trace", ok1.toString(), "--json").json().at("/kafka/0/offset").asLong())
                     .isEqualTo(byKey.json().at("/kafka/0/offset").asLong());
+            assertThat(cli.run("trace", ok1.toString(), "--topic", topic, "--since", "PT1H", "--json").json().at("/kafka/0/offset").asLong())
+                    .isEqualTo(byKey.json().at("/kafka/0/offset").asLong());
         }
     }
 
