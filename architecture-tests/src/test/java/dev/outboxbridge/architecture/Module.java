@@ -18,6 +18,7 @@ enum Module {
     RELAY("outbox-relay", "relay", true, DB),
     RELAY_APP("outbox-relay-app", "relay.app", false, RELAY, DB),
     INBOX("consumer-inbox", "inbox", true, DB),
+    CLI("outbox-cli", "cli", false, RELAY, INBOX, DB),
     SPRING("outbox-spring-boot-starter", "spring", true, CORE, INBOX, RELAY, DB),
     TESTKIT("outbox-testkit", "testkit", false, DB),
     TEST_SUPPORT("outbox-test-support", "testsupport", false, TESTKIT, CORE, RELAY, INBOX, DB),
