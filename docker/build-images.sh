@@ -7,12 +7,13 @@
 #   outbox-bridge/postgres:17            PostgreSQL 17, wal_level=logical, entrypoint like the official image
 #   outbox-bridge/kafka:<kafka.version>  single-node KRaft broker from the Maven Central broker jars
 #   outbox-bridge/relay:<version>, :latest  the relay sidecar (relay-app jar + lib), non-root, /health/ready
+#   outbox-bridge/demo:<version>, :latest   the demo: the compose stack's migrations step and workload
 #
 # Usage: docker/build-images.sh [--rebuild] [--skip-build] [--no-relay]
 #   --rebuild     rebuild every image (the cached Debian root filesystem is kept; delete
 #                 ${XDG_CACHE_HOME:-~/.cache}/outbox-bridge to download it again)
 #   --skip-build  do not run Maven for the relay image: use relay-app/target as it is
-#   --no-relay    build the server images only
+#   --no-relay    build the server images only (not the relay and demo images)
 # Images that exist are skipped (idempotent). Maven runs through the wrapper; add arguments with MVN_ARGS, e.g.
 #   MVN_ARGS="-Dmaven.repo.local=/path/to/repo" docker/build-images.sh
 # Debian packages come from DEBIAN_MIRROR (default http://deb.debian.org/debian).
@@ -50,6 +51,7 @@ JRE_IMAGE=outbox-bridge/jre:21
 POSTGRES_IMAGE=outbox-bridge/postgres:17
 KAFKA_IMAGE=outbox-bridge/kafka:$KAFKA_VERSION
 RELAY_IMAGE=outbox-bridge/relay:$PROJECT_VERSION
+DEMO_IMAGE=outbox-bridge/demo:$PROJECT_VERSION
 READY_FILE=${OUTBOX_DOCKER_READY_FILE:-}
 
 exists() { docker image inspect "$1" > /dev/null 2>&1; }
@@ -108,21 +110,27 @@ write_ready() {
 }
 write_ready "$POSTGRES_IMAGE" "$KAFKA_IMAGE"
 
-# 5. the relay: relay-app's jar and its lib/ directory (Maven builds them unless --skip-build)
+# 5. the relay and the demo: their jars and lib/ directories (Maven builds them unless --skip-build)
 if $RELAY; then
-  if wanted "$RELAY_IMAGE" || ! exists outbox-bridge/relay:latest; then
-    jar=$ROOT/relay-app/target/outbox-relay-app-$PROJECT_VERSION.jar
+  if wanted "$RELAY_IMAGE" || wanted "$DEMO_IMAGE" || ! exists outbox-bridge/relay:latest || ! exists outbox-bridge/demo:latest; then
+    relay_jar=outbox-relay-app-$PROJECT_VERSION.jar
+    demo_jar=outbox-demo-$PROJECT_VERSION.jar
     if ! $SKIP_BUILD; then
-      log "building relay-app and the modules it needs (Maven, tests skipped)"
-      mvnw -q -DskipTests -pl relay-app -am package
+      log "building relay-app, the demo and the modules they need (Maven, tests skipped)"
+      mvnw -q -DskipTests -pl relay-app,demo -am package
     fi
-    [ -f "$jar" ] && [ -d "$ROOT/relay-app/target/lib" ] \
-      || die "$jar or relay-app/target/lib is missing. Fix: run without --skip-build (or ./mvnw -DskipTests -pl relay-app -am package)."
+    for module in relay-app/target/$relay_jar demo/target/$demo_jar; do
+      [ -f "$ROOT/$module" ] && [ -d "$ROOT/$(dirname "$module")/lib" ] \
+        || die "$module or its lib/ directory is missing. Fix: run without --skip-build (or ./mvnw -DskipTests -pl relay-app,demo -am package)."
+    done
     build "$RELAY_IMAGE" "$ROOT/relay-app/target" "$ROOT/docker/relay/Dockerfile" \
-          --build-arg "JRE_IMAGE=$JRE_IMAGE" --build-arg "RELAY_JAR=outbox-relay-app-$PROJECT_VERSION.jar"
+          --build-arg "JRE_IMAGE=$JRE_IMAGE" --build-arg "RELAY_JAR=$relay_jar"
     docker tag "$RELAY_IMAGE" outbox-bridge/relay:latest
+    build "$DEMO_IMAGE" "$ROOT/demo/target" "$ROOT/docker/demo/Dockerfile" \
+          --build-arg "JRE_IMAGE=$JRE_IMAGE" --build-arg "DEMO_JAR=$demo_jar"
+    docker tag "$DEMO_IMAGE" outbox-bridge/demo:latest
   fi
-  write_ready "$POSTGRES_IMAGE" "$KAFKA_IMAGE" "$RELAY_IMAGE" outbox-bridge/relay:latest
+  write_ready "$POSTGRES_IMAGE" "$KAFKA_IMAGE" "$RELAY_IMAGE" outbox-bridge/relay:latest "$DEMO_IMAGE" outbox-bridge/demo:latest
 fi
 
 log "done in $((SECONDS - started)) s:"
