@@ -10,13 +10,16 @@
 #   outbox-bridge/demo:<version>, :latest   the demo: the compose stack's migrations step and workload
 #
 # Usage: docker/build-images.sh [--rebuild] [--skip-build] [--no-relay]
-#   --rebuild     rebuild every image (the cached Debian root filesystem is kept; delete
+#   --rebuild     rebuild every image without the layer cache (the cached Debian root filesystem is kept; delete
 #                 ${XDG_CACHE_HOME:-~/.cache}/outbox-bridge to download it again)
 #   --skip-build  do not run Maven for the relay image: use relay-app/target as it is
 #   --no-relay    build the server images only (not the relay and demo images)
 # Images that exist are skipped (idempotent). Maven runs through the wrapper; add arguments with MVN_ARGS, e.g.
 #   MVN_ARGS="-Dmaven.repo.local=/path/to/repo" docker/build-images.sh
 # Debian packages come from DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# On a machine that can pull, the first two steps can come from a registry instead (no debootstrap, no root):
+#   OUTBOX_BASE_IMAGE=debian:trixie            a Debian trixie image for the PostgreSQL and Java runtime images
+#   OUTBOX_JRE_IMAGE=eclipse-temurin:21-jre    a Java 17+ runtime image with bash, curl and useradd
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,8 +49,8 @@ PROJECT_VERSION=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/pom.xml" | head -1)
 [ -n "$PROJECT_VERSION" ] && [ -n "$KAFKA_VERSION" ] || die "cannot read the project's version or kafka.version from $ROOT/pom.xml."
 
-BASE_IMAGE=outbox-bridge/debian:trixie
-JRE_IMAGE=outbox-bridge/jre:21
+BASE_IMAGE=${OUTBOX_BASE_IMAGE:-outbox-bridge/debian:trixie}
+JRE_IMAGE=${OUTBOX_JRE_IMAGE:-outbox-bridge/jre:21}
 POSTGRES_IMAGE=outbox-bridge/postgres:17
 KAFKA_IMAGE=outbox-bridge/kafka:$KAFKA_VERSION
 RELAY_IMAGE=outbox-bridge/relay:$PROJECT_VERSION
@@ -61,13 +64,15 @@ build() { # image context dockerfile [build args...]
   local image=$1 context=$2 dockerfile=$3; shift 3
   log "building $image"
   local start=$SECONDS
-  docker build --pull=false -t "$image" -f "$dockerfile" "$@" "$context"
+  local no_cache=()
+  $REBUILD && no_cache=(--no-cache)
+  docker build --pull=false "${no_cache[@]}" -t "$image" -f "$dockerfile" "$@" "$context"
   log "built $image in $((SECONDS - start)) s"
 }
 started=$SECONDS
 
 # 1. Debian base: debootstrap once into a cached tarball, then docker import
-if wanted "$BASE_IMAGE"; then
+if [ -z "${OUTBOX_BASE_IMAGE:-}" ] && wanted "$BASE_IMAGE"; then
   tarball=$CACHE/debian-trixie-minbase.tar
   if [ ! -s "$tarball" ]; then
     command -v debootstrap > /dev/null \
@@ -87,7 +92,7 @@ if wanted "$BASE_IMAGE"; then
 fi
 
 # 2. the shared Java runtime
-wanted "$JRE_IMAGE" && build "$JRE_IMAGE" "$ROOT/docker/jre" "$ROOT/docker/jre/Dockerfile" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+[ -z "${OUTBOX_JRE_IMAGE:-}" ] && wanted "$JRE_IMAGE" && build "$JRE_IMAGE" "$ROOT/docker/jre" "$ROOT/docker/jre/Dockerfile" --build-arg "BASE_IMAGE=$BASE_IMAGE"
 
 # 3. PostgreSQL 17
 wanted "$POSTGRES_IMAGE" && build "$POSTGRES_IMAGE" "$ROOT/docker/postgres" "$ROOT/docker/postgres/Dockerfile" --build-arg "BASE_IMAGE=$BASE_IMAGE"
