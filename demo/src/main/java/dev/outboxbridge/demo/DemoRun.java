@@ -41,6 +41,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.sql.DataSource;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -635,9 +636,16 @@ public final class DemoRun {
     private static void awaitAssignment(Admin admin, String groupId, int partitions) throws Exception {
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         while (true) {
-            ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(groupId)).all().get(30, TimeUnit.SECONDS).get(groupId);
-            int assigned = group == null ? 0
-                    : group.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
+            int assigned;
+            try {
+                ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(groupId)).all().get(30, TimeUnit.SECONDS)
+                        .get(groupId);
+                assigned = group == null ? 0
+                        : group.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
+            } catch (TimeoutException e) {
+                // one slow answer (a loaded machine, the group coordinator still loading its topic): ask again until the deadline
+                assigned = 0;
+            }
             if (assigned >= partitions) {
                 return;
             }
