@@ -41,8 +41,10 @@ die() { printf 'build-images.sh: %s\n' "$*" >&2; exit 1; }
 
 command -v docker > /dev/null \
   || die "the docker command is not installed. Fix: install Docker (e.g. apt-get install docker.io) and start its daemon; the default build and tests do not need it."
-docker info > /dev/null 2>&1 \
-  || die "the Docker daemon is not running or not reachable ($(docker info 2>&1 | grep -m1 -i -E 'error|cannot' || echo 'docker info failed')). Fix: start it (systemctl start docker, or dockerd &) and check that this user may use it."
+if ! docker info > /dev/null 2>&1; then
+  reason=$(docker info 2>&1 | grep -m1 -i -E 'error|cannot' || true)
+  die "the Docker daemon is not running or not reachable (${reason:-docker info failed}). Fix: start it (systemctl start docker, or dockerd &) and check that this user may use it."
+fi
 
 # one version of everything: the root pom's
 PROJECT_VERSION=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" | head -1)
