@@ -49,7 +49,11 @@ fi
 # one version of everything: the root pom's
 PROJECT_VERSION=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" | head -1)
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/pom.xml" | head -1)
-[ -n "$PROJECT_VERSION" ] && [ -n "$KAFKA_VERSION" ] || die "cannot read the project's version or kafka.version from $ROOT/pom.xml."
+LOG4J_VERSION=$(sed -n 's:.*<log4j.version>\(.*\)</log4j.version>.*:\1:p' "$ROOT/pom.xml" | head -1)
+SLF4J_VERSION=$(sed -n 's:.*<slf4j.version>\(.*\)</slf4j.version>.*:\1:p' "$ROOT/pom.xml" | head -1)
+[ -n "$PROJECT_VERSION" ] && [ -n "$KAFKA_VERSION" ] && [ -n "$LOG4J_VERSION" ] && [ -n "$SLF4J_VERSION" ] \
+  || die "cannot read the project's version, kafka.version, log4j.version or slf4j.version from $ROOT/pom.xml."
+
 
 BASE_IMAGE=${OUTBOX_BASE_IMAGE:-outbox-bridge/debian:trixie}
 JRE_IMAGE=${OUTBOX_JRE_IMAGE:-outbox-bridge/jre:21}
@@ -105,7 +109,8 @@ if wanted "$KAFKA_IMAGE"; then
   if [ ! -f "$libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
     log "copying the Kafka $KAFKA_VERSION broker jars (Maven)"
     rm -rf "$libs"
-    mvnw -q -f docker/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs"
+    mvnw -q -f docker/kafka/pom.xml dependency:copy-dependencies -Dkafka.version="$KAFKA_VERSION" \
+         -Dlog4j.version="$LOG4J_VERSION" -Dslf4j.version="$SLF4J_VERSION" -DincludeScope=runtime -DoutputDirectory="$libs"
   fi
   build "$KAFKA_IMAGE" "$ROOT/docker/kafka" "$ROOT/docker/kafka/Dockerfile" \
         --build-arg "JRE_IMAGE=$JRE_IMAGE" --build-arg "KAFKA_VERSION=$KAFKA_VERSION"
