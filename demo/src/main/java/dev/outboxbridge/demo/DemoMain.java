@@ -1,10 +1,13 @@
 package dev.outboxbridge.demo;
 
+import dev.outboxbridge.outbox.OutboxConfig;
 import dev.outboxbridge.testkit.TestServers;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.net.URI;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import picocli.CommandLine;
@@ -68,6 +71,25 @@ public final class DemoMain implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Random seed of the workload (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--external-relays", split = ",", paramLabel = "NAME=URL",
+            description = "Run against a deployed stack (docker-compose.yml's workload): the relays run elsewhere and are watched"
+                    + " through these operations endpoints (e.g. relay-a=http://relay-a:8080); PostgreSQL and Kafka come from"
+                    + " OUTBOX_TEST_PG_HOST/_PORT/_USER/_PASSWORD and OUTBOX_TEST_KAFKA_BOOTSTRAP_SERVERS; nothing is started;"
+                    + " needs --no-kill-relay (kill a relay container from outside instead).")
+    Map<String, URI> externalRelays;
+
+    @Option(names = "--shop-database", defaultValue = "shop",
+            description = "With --external-relays: the database the relays read, with the outbox migrations applied (default: ${DEFAULT-VALUE}).")
+    String shopDatabase;
+
+    @Option(names = "--billing-database", defaultValue = "billing",
+            description = "With --external-relays: the consumer's database, with the inbox migrations applied (default: ${DEFAULT-VALUE}).")
+    String billingDatabase;
+
+    @Option(names = "--topic-prefix", defaultValue = OutboxConfig.DEFAULT_TOPIC_PREFIX,
+            description = "With --external-relays: the relays' topic.prefix (default: ${DEFAULT-VALUE}).")
+    String topicPrefix;
+
     public static void main(String[] args) {
         int code = new CommandLine(new DemoMain()).execute(args);
         System.exit(code);
@@ -83,16 +105,53 @@ public final class DemoMain implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value " + rate
                     + " for option '--rate': must be 0 (flat out) or more events per second");
         }
+        if (externalRelays != null) {
+            return runExternal();
+        }
         System.out.println("Outbox Bridge demo: starting PostgreSQL and Kafka (embedded unless OUTBOX_TEST_* variables point elsewhere)...");
         var postgres = TestServers.postgres();
         var kafka = quietly(TestServers::kafka);
         System.out.printf("PostgreSQL %s:%d, Kafka %s%n", postgres.host(), postgres.port(), kafka.bootstrapServers());
-        DemoRun.Options options = new DemoRun.Options(
-                new Workload.Settings(events, aggregates, writers, maxTxSize, rollbackRatio, seed, flatOut ? 0 : rate),
-                partitions, killRelay, redeliver, Duration.ofMinutes(5), Duration.ofSeconds(warmUpSeconds));
-        DemoRun.Report report = new DemoRun(postgres, kafka, options, System.out).run();
+        DemoRun.Report report = new DemoRun(postgres, kafka, options(), System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;
+    }
+
+    private DemoRun.Options options() {
+        return new DemoRun.Options(
+                new Workload.Settings(events, aggregates, writers, maxTxSize, rollbackRatio, seed, flatOut ? 0 : rate),
+                partitions, killRelay, redeliver, Duration.ofMinutes(5), Duration.ofSeconds(warmUpSeconds));
+    }
+
+    /** The run against a deployed stack: servers from the OUTBOX_TEST_* variables, the relays watched at their endpoints. */
+    private int runExternal() throws Exception {
+        if (killRelay) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--external-relays needs --no-kill-relay: the demo"
+                    + " cannot kill a relay that runs elsewhere (docker/compose-check.sh --kill-leader kills the leading container)");
+        }
+        String host = requiredEnvironment("OUTBOX_TEST_PG_HOST");
+        String port = System.getenv().getOrDefault("OUTBOX_TEST_PG_PORT", "5432");
+        String user = requiredEnvironment("OUTBOX_TEST_PG_USER");
+        String password = System.getenv().getOrDefault("OUTBOX_TEST_PG_PASSWORD", "");
+        String bootstrapServers = requiredEnvironment("OUTBOX_TEST_KAFKA_BOOTSTRAP_SERVERS");
+        String jdbc = "jdbc:postgresql://" + host + ":" + port + "/";
+        System.out.printf("Outbox Bridge demo against a deployed stack: PostgreSQL %s:%s (databases %s, %s), Kafka %s, relays %s%n",
+                host, port, shopDatabase, billingDatabase, bootstrapServers, externalRelays.keySet());
+        DemoRun.External external = new DemoRun.External(jdbc + shopDatabase, jdbc + billingDatabase, user, password,
+                bootstrapServers, topicPrefix, externalRelays);
+        DemoRun.Report report = new DemoRun(null, null, options(), System.out).runExternal(external);
+        report.print(System.out);
+        return report.ok() ? 0 : 1;
+    }
+
+    private String requiredEnvironment(String name) {
+        String value = System.getenv(name);
+        if (value == null || value.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--external-relays needs the environment variable " + name
+                    + ". Fix: set OUTBOX_TEST_PG_HOST, OUTBOX_TEST_PG_USER (and _PORT, _PASSWORD) and"
+                    + " OUTBOX_TEST_KAFKA_BOOTSTRAP_SERVERS to the stack's servers (docker-compose.yml does).");
+        }
+        return value;
     }
 
     /**

@@ -20,6 +20,7 @@ import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
 import dev.outboxbridge.testsupport.RelayRole;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,6 +41,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.sql.DataSource;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -49,6 +51,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
@@ -235,11 +238,67 @@ public final class DemoRun {
         }
     }
 
+    /**
+     * Where a run against a deployed stack (the {@code docker-compose.yml} workload) finds its parts: the shop database
+     * with the outbox migrations applied, the billing database with the inbox migrations applied, the broker, the topic
+     * prefix the relays publish with, and the relays' operations endpoints by name. Nothing is created per run but the
+     * two services' own tables and the topics, so the stack must be fresh (the topics must not exist yet).
+     */
+    public record External(String shopJdbcUrl, String billingJdbcUrl, String user, String password, String bootstrapServers,
+            String topicPrefix, Map<String, URI> relays) {
+    }
+
+    /**
+     * One run against a deployed stack: the relays run elsewhere (they are watched through their {@code /metrics}, never
+     * started or killed from here, so {@link Options#killLeaderMidway()} must be false: whoever runs the stack kills a
+     * relay), the databases and the broker exist. Checks the same guarantees as {@link #run()}.
+     */
+    public Report runExternal(External external) throws Exception {
+        if (options.killLeaderMidway()) {
+            throw new IllegalArgumentException("With external relays the demo cannot kill the leader; run with --no-kill-relay"
+                    + " and kill a relay container from outside (docker/compose-check.sh --kill-leader does)");
+        }
+        long start = System.nanoTime();
+        String topicPrefix = external.topicPrefix();
+        String topic = topicPrefix + Workload.AGGREGATE_TYPE;
+        Topics topics = new Topics(external.bootstrapServers(), "");
+        try (HikariDataSource shopPool = pool(external.shopJdbcUrl(), external.user(), external.password(), "shop",
+                        options.workload().writers());
+                HikariDataSource billingPool = pool(external.billingJdbcUrl(), external.user(), external.password(), "billing", 4);
+                RelayProcesses relays = RelayProcesses.external(external.relays());
+                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, external.bootstrapServers()))) {
+            Workload.createSchema(shopPool);
+            createBillingSchema(billingPool);
+            createFreshTopics(admin, Map.of(topic, options.partitions(), topics.topic(DEAD_LETTER_TOPIC), 1,
+                    topics.topic(RELAY_DEAD_LETTER_TOPIC), 1));
+            return run(topics, shopPool, billingPool, topicPrefix, topic, relays, admin, "their containers (docker-compose logs)",
+                    start);
+        }
+    }
+
+    /** Creates the topics of an external run; they must not exist yet: records of an earlier run would fail the checks. */
+    private static void createFreshTopics(Admin admin, Map<String, Integer> partitions) throws Exception {
+        Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
+        List<String> clash = partitions.keySet().stream().filter(existing::contains).sorted().toList();
+        if (!clash.isEmpty()) {
+            throw new IllegalStateException("The topics " + clash + " exist already: they hold records of an earlier run, which the"
+                    + " checks would count as phantoms. Fix: start from a fresh stack (docker-compose down -v, then up).");
+        }
+        List<NewTopic> topics = new ArrayList<>();
+        // the broker's default replication factor
+        partitions.forEach((name, count) -> topics.add(new NewTopic(name, Optional.of(count), Optional.empty())));
+        admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
+    }
+
     public static HikariDataSource pool(TestDatabase db, String name, int size) {
+        return pool(db.jdbcUrl(), db.user(), db.password(), name, size);
+    }
+
+    public static HikariDataSource pool(String jdbcUrl, String user, String password, String name, int size) {
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
+        config.setJdbcUrl(jdbcUrl);
+        config.setUsername(user);
+        config.setPassword(password);
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
         config.setPoolName("demo-" + name);
@@ -259,24 +318,29 @@ public final class DemoRun {
         String role = RelayRole.provision(shop, settings); // the relay runs with the least-privilege role of the docs
         try (RelayProcesses relays = new RelayProcesses(workDir, settings);
                 Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, ns.bootstrapServers()))) {
-            return run(billing, ns, shopPool, billingPool, topicPrefix, topic, relays, admin, workDir, start);
+            return run(new Topics(ns.bootstrapServers(), ns.prefix()), shopPool, billingPool, topicPrefix, topic, relays, admin,
+                    workDir.toString(), start);
         } finally {
             RelayRole.dropQuietly(shop, role); // after the relays stopped
         }
     }
 
-    private Report run(TestDatabase billing, TestKafka ns, DataSource shopPool, DataSource billingPool, String topicPrefix,
-            String topic, RelayProcesses relays, Admin admin, Path workDir, long start) throws Exception {
+    private Report run(Topics ns, DataSource shopPool, DataSource billingPool, String topicPrefix,
+            String topic, RelayProcesses relays, Admin admin, String relayLogs, long start) throws Exception {
         Clock clock = Clock.systemUTC();
         Latency latency = new Latency();
-        out.println("  relay processes log to " + workDir);
-        RelayProcess leader = relays.start("relay-0");
-        relays.await(leader, RelayProcesses.LEADER_GAUGE, READY_TIMEOUT);
-        out.printf("  relay-0 (pid %d) leads and publishes (%.1f s after the start)%n", leader.process().pid(), secondsSince(start));
-        if (options.killLeaderMidway()) {
-            RelayProcess standby = relays.start("relay-1");
-            relays.await(standby, RelayProcesses.STANDBY_GAUGE, READY_TIMEOUT);
-            out.printf("  relay-1 (pid %d) stands by on the same slot%n", standby.process().pid());
+        out.println("  relay processes log to " + relayLogs);
+        if (!relays.isExternal()) {
+            RelayProcess leader = relays.start("relay-0");
+            relays.await(leader, RelayProcesses.LEADER_GAUGE, READY_TIMEOUT);
+            out.printf("  relay-0 (pid %d) leads and publishes (%.1f s after the start)%n", leader.process().pid(), secondsSince(start));
+            if (options.killLeaderMidway()) {
+                RelayProcess standby = relays.start("relay-1");
+                relays.await(standby, RelayProcesses.STANDBY_GAUGE, READY_TIMEOUT);
+                out.printf("  relay-1 (pid %d) stands by on the same slot%n", standby.process().pid());
+            }
+        } else {
+            awaitExternalRelays(relays, start);
         }
         String groupId = ns.prefix() + "billing";
         InboxConsumer consumer = billingConsumer(billingPool, ns, topic, "billing", groupId, latency, clock);
@@ -336,6 +400,39 @@ public final class DemoRun {
                 topic, ns.topic(RELAY_DEAD_LETTER_TOPIC), ns.topic(DEAD_LETTER_TOPIC), billingPool, EFFECTS_TABLE);
         return new Report(verdict, stats, redelivered, monitor.failover(), options.workload().eventsPerSecond(), options.warmUp(),
                 latency.steady, latency.warmUp, latency.failover, Duration.ofNanos(System.nanoTime() - start), operator == null ? 0 : operator.skipped());
+    }
+
+    /**
+     * External relays (the compose stack's): waits until one of them leads, then until each of the others stands by on
+     * the same slot.
+     */
+    private void awaitExternalRelays(RelayProcesses relays, long start) throws InterruptedException {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        Optional<RelayProcess> leader;
+        while ((leader = relays.leader()).isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("None of the relays " + relays.all().stream().map(RelayProcess::operations).toList()
+                        + " reported " + RelayProcesses.LEADER_GAUGE + " = 1 within " + READY_TIMEOUT.toSeconds()
+                        + " s; see their logs (docker-compose logs)");
+            }
+            Thread.sleep(100);
+        }
+        out.printf("  %s (%s) leads and publishes (%.1f s after the start)%n", leader.get().name(), leader.get().where(),
+                secondsSince(start));
+        for (RelayProcess relay : relays.all()) {
+            if (!relay.equals(leader.get())) {
+                relays.await(relay, RelayProcesses.STANDBY_GAUGE, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+                out.printf("  %s (%s) stands by on the same slot%n", relay.name(), relay.where());
+            }
+        }
+    }
+
+    /** The Kafka side of a run: the broker and the prefix of the run's topic names. */
+    private record Topics(String bootstrapServers, String prefix) {
+
+        String topic(String base) {
+            return prefix + base;
+        }
     }
 
     /**
@@ -437,8 +534,8 @@ public final class DemoRun {
                         killedAtNanos = System.nanoTime();
                         relays.kill(leader.get());
                         killed = leader.get();
-                        out.printf("  -- %5.1f s  kill -9 %s (pid %d), the leader, mid-stream --%n", at(killedAtNanos),
-                                killed.name(), killed.process().pid());
+                        out.printf("  -- %5.1f s  kill -9 %s (%s), the leader, mid-stream --%n", at(killedAtNanos),
+                                killed.name(), killed.where());
                     }
                 }
             } else if (successor == null) {
@@ -539,9 +636,16 @@ public final class DemoRun {
     private static void awaitAssignment(Admin admin, String groupId, int partitions) throws Exception {
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         while (true) {
-            ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(groupId)).all().get(30, TimeUnit.SECONDS).get(groupId);
-            int assigned = group == null ? 0
-                    : group.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
+            int assigned;
+            try {
+                ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(groupId)).all().get(30, TimeUnit.SECONDS)
+                        .get(groupId);
+                assigned = group == null ? 0
+                        : group.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
+            } catch (TimeoutException e) {
+                // one slow answer (a loaded machine, the group coordinator still loading its topic): ask again until the deadline
+                assigned = 0;
+            }
             if (assigned >= partitions) {
                 return;
             }
@@ -630,7 +734,7 @@ public final class DemoRun {
 
 
     /** Replays the whole topic through a second consumer with the same inbox name: every record must be a suppressed duplicate. */
-    private long redeliverEverything(DataSource billing, TestKafka ns, String topic, Clock clock) throws InterruptedException {
+    private long redeliverEverything(DataSource billing, Topics ns, String topic, Clock clock) throws InterruptedException {
         out.println("  -- forcing redelivery: replaying the topic from the start into the same inbox --");
         long records = HistoryChecker.readTopic(ns.bootstrapServers(), topic).size();
         try (InboxConsumer replay = billingConsumer(billing, ns, topic, "billing", ns.prefix() + "billing-replay", new Latency(),
@@ -648,7 +752,7 @@ public final class DemoRun {
         }
     }
 
-    private static InboxConsumer billingConsumer(DataSource billing, TestKafka ns, String topic, String consumerName, String groupId,
+    private static InboxConsumer billingConsumer(DataSource billing, Topics ns, String topic, String consumerName, String groupId,
             Latency latency, Clock clock) {
         Map<String, Object> kafkaProps = new HashMap<>();
         kafkaProps.put("bootstrap.servers", ns.bootstrapServers());
@@ -703,7 +807,12 @@ public final class DemoRun {
     }
 
     public static void createBillingSchema(TestDatabase billing) throws SQLException {
-        try (Connection c = billing.connect(); Statement s = c.createStatement()) {
+        createBillingSchema(billing.dataSource());
+    }
+
+    /** The billing service's tables in {@code billing}, a database with the inbox migrations applied. */
+    public static void createBillingSchema(DataSource billing) throws SQLException {
+        try (Connection c = billing.getConnection(); Statement s = c.createStatement()) {
             // no unique constraint on event_id on purpose: the inbox alone must keep effects exactly once
             s.execute("CREATE TABLE " + EFFECTS_TABLE + " (event_id uuid NOT NULL, order_id text NOT NULL, version int NOT NULL,"
                     + " amount bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");

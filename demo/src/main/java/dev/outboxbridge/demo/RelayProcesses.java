@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,6 +24,9 @@ import java.util.Optional;
  *
  * <p>Owns its processes: {@link #close()} stops them (SIGTERM, bounded wait, then SIGKILL), and until then a JVM
  * shutdown hook kills them, so Ctrl-C on the demo leaves no relay running.
+ *
+ * <p>{@link #external(Map)} stands for relays that run elsewhere (the containers of {@code docker-compose.yml}): they are
+ * only watched through their {@code /metrics}, never started, killed or stopped from here.
  */
 public final class RelayProcesses implements AutoCloseable {
 
@@ -34,14 +38,18 @@ public final class RelayProcesses implements AutoCloseable {
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(1);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
-    /** One relay process and the port of its operations endpoint. */
-    public record RelayProcess(String name, ChildJvm process, int operationsPort, Path log) {
+    /**
+     * One relay and its operations endpoint ({@code http://host:port}).
+     *
+     * @param process the relay's process; null for an external relay
+     * @param log the process's log; for an external relay, where its log is (a description)
+     */
+    public record RelayProcess(String name, ChildJvm process, URI operations, String log) {
 
         /** The value of {@code gauge} on this relay's {@code /metrics}; -1 when it does not answer (stopped, starting). */
         double gauge(String gauge) {
             try {
-                HttpURLConnection c = (HttpURLConnection) URI.create("http://localhost:" + operationsPort + "/metrics").toURL()
-                        .openConnection();
+                HttpURLConnection c = (HttpURLConnection) operations.resolve("/metrics").toURL().openConnection();
                 c.setConnectTimeout((int) ASK_TIMEOUT.toMillis());
                 c.setReadTimeout((int) ASK_TIMEOUT.toMillis());
                 try (InputStream in = c.getInputStream()) {
@@ -55,7 +63,21 @@ public final class RelayProcesses implements AutoCloseable {
         }
 
         boolean publishing() {
-            return process.isAlive() && gauge(LEADER_GAUGE) == 1;
+            return alive() && gauge(LEADER_GAUGE) == 1;
+        }
+
+        /** Whether the process runs; for an external relay, whether its endpoint answers. */
+        boolean alive() {
+            return process == null ? gauge(LEADER_GAUGE) >= 0 : process.isAlive();
+        }
+
+        boolean external() {
+            return process == null;
+        }
+
+        /** How to find this relay: its pid, or its endpoint when it is external. */
+        public String where() {
+            return process == null ? operations.toString() : "pid " + process.pid();
         }
     }
 
@@ -63,13 +85,43 @@ public final class RelayProcesses implements AutoCloseable {
     private final Map<String, String> environment;
     private final List<RelayProcess> relays = new ArrayList<>();
     private final Thread killOnExit = new Thread(this::killAll, "demo-relays-kill-on-exit");
+    private final boolean external;
     private boolean closed;
 
     /** Relays configured by {@code settings} (relay keys), logging to {@code <name>.log} in {@code workDir}. */
     public RelayProcesses(Path workDir, Map<String, String> settings) {
         this.workDir = workDir;
         this.environment = RelayConfig.toEnvironment(settings);
+        this.external = false;
         Runtime.getRuntime().addShutdownHook(killOnExit);
+    }
+
+    private RelayProcesses(Map<String, URI> endpoints) {
+        this.workDir = null;
+        this.environment = Map.of();
+        this.external = true;
+        endpoints.forEach((name, uri) -> relays.add(new RelayProcess(name, null, uri, "the log of " + name)));
+    }
+
+    /**
+     * Relays that run elsewhere, by name and operations endpoint ({@code http://relay-a:8080}), in the order given: they
+     * are watched, not started or stopped, and {@link #kill} refuses them.
+     */
+    public static RelayProcesses external(Map<String, URI> endpoints) {
+        if (endpoints.isEmpty()) {
+            throw new IllegalArgumentException("No external relay endpoints given");
+        }
+        return new RelayProcesses(new LinkedHashMap<>(endpoints));
+    }
+
+    /** Whether the relays run elsewhere ({@link #external(Map)}). */
+    public boolean isExternal() {
+        return external;
+    }
+
+    /** The relays, in the order they were started or given. */
+    public synchronized List<RelayProcess> all() {
+        return List.copyOf(relays);
     }
 
     /** Starts a relay process named {@code name} ({@code -Xmx512m}, as the fault run), its operations endpoint on a free port. */
@@ -77,12 +129,16 @@ public final class RelayProcesses implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("The relays are closed; cannot start " + name);
         }
+        if (external) {
+            throw new IllegalStateException("The relays run elsewhere (external); cannot start " + name);
+        }
         int port = BrokerProcess.freePort();
         Map<String, String> env = new HashMap<>(environment);
         env.put(RelayConfig.environmentVariable(RelayConfig.NAME), "demo-" + name);
         env.put(RelayConfig.environmentVariable(RelayConfig.HTTP_PORT), String.valueOf(port));
         Path log = workDir.resolve(name + ".log");
-        RelayProcess relay = new RelayProcess(name, ChildJvm.start(name, RELAY_MAIN, List.of(), env, log, "512m"), port, log);
+        RelayProcess relay = new RelayProcess(name, ChildJvm.start(name, RELAY_MAIN, List.of(), env, log, "512m"),
+                URI.create("http://localhost:" + port), log.toString());
         relays.add(relay);
         return relay;
     }
@@ -95,7 +151,7 @@ public final class RelayProcesses implements AutoCloseable {
     public void await(RelayProcess relay, String gauge, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (relay.gauge(gauge) != 1) {
-            if (!relay.process().isAlive()) {
+            if (!relay.external() && !relay.process().isAlive()) {
                 throw new IllegalStateException(relay.name() + " exited with code " + relay.process().exitValue()
                         + " before reporting " + gauge + " = 1; see " + relay.log());
             }
@@ -114,11 +170,14 @@ public final class RelayProcesses implements AutoCloseable {
 
     /** Whether any relay process is still running. */
     public synchronized boolean anyAlive() {
-        return relays.stream().anyMatch(r -> r.process().isAlive());
+        return relays.stream().anyMatch(RelayProcess::alive);
     }
 
     /** {@code kill -9} of one relay: no shutdown hook, no last flush; the lease is freed only when it expires. */
     public void kill(RelayProcess relay) throws InterruptedException {
+        if (relay.external()) {
+            throw new IllegalStateException(relay.name() + " runs elsewhere (" + relay.operations() + "): it cannot be killed from here");
+        }
         relay.process().kill();
     }
 
@@ -134,12 +193,14 @@ public final class RelayProcesses implements AutoCloseable {
             toStop = List.copyOf(relays);
         }
         for (RelayProcess r : toStop) {
-            if (r.process().isAlive()) {
+            if (!r.external() && r.process().isAlive()) {
                 r.process().terminate(STOP_TIMEOUT);
             }
         }
         try {
-            Runtime.getRuntime().removeShutdownHook(killOnExit);
+            if (!external) {
+                Runtime.getRuntime().removeShutdownHook(killOnExit);
+            }
         } catch (IllegalStateException e) {
             // the JVM is shutting down: the hook runs anyway and finds nothing alive
         }
@@ -153,7 +214,7 @@ public final class RelayProcesses implements AutoCloseable {
             toKill = List.copyOf(relays);
         }
         for (RelayProcess r : toKill) {
-            if (r.process().isAlive()) {
+            if (!r.external() && r.process().isAlive()) {
                 try {
                     r.process().kill();
                 } catch (InterruptedException e) {
