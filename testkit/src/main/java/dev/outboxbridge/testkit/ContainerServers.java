@@ -71,7 +71,7 @@ final class ContainerServers {
     /** A fixed KRaft cluster id (22 characters of base64): each container formats a fresh log directory. */
     static final String KAFKA_CLUSTER_ID = "b3V0Ym94LWJyaWRnZS10aw";
 
-    private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(180);
     /** Testcontainers' first contact with Docker: finding the engine, and the images it pulls for itself. */
     private static final Duration DOCKER_PROBE_TIMEOUT = Duration.ofSeconds(120);
     private static final String KAFKA_START_SCRIPT = "/tmp/outbox-testkit-kafka-start.sh";
