@@ -30,7 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,8 +71,8 @@ class RelayContainerRestartIT {
     @TempDir
     Path workDir;
 
-    @BeforeAll
-    static void docker() {
+    @BeforeEach
+    void docker() {
         DockerAssumptions.assumeDockerWithImages(DockerAssumptions.RELAY_IMAGE);
     }
 

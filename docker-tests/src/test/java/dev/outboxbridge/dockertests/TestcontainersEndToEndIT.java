@@ -21,7 +21,7 @@ import dev.outboxbridge.testkit.TestKafka;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,8 +43,8 @@ class TestcontainersEndToEndIT {
     @TempDir
     Path workDir;
 
-    @BeforeAll
-    static void docker() {
+    @BeforeEach
+    void docker() {
         DockerAssumptions.assumeDockerWithImages();
     }
 
