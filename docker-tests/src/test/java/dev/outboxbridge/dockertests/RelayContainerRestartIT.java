@@ -44,9 +44,9 @@ import org.testcontainers.containers.wait.strategy.Wait;
  * The relay image as it is deployed, a container next to the testkit's PostgreSQL and Kafka
  * containers on their Docker network, configured by {@code OUTBOX_RELAY_*} variables and running as
  * the least-privilege role of the docs. A writer commits under load (paced, rollbacks and savepoints
- * included); once the relay has published some of it, the relay container gets a {@code docker kill}
- * (SIGKILL: no shutdown, no last flush of its position), the writer carries on, and a new container
- * starts on the same slot and the same position topic. The history
+ * included); once the relay has published some of it and while the writer commits, the relay container
+ * gets a {@code docker kill} (SIGKILL: no shutdown, no last flush of its position), the writer carries
+ * on, and a new container starts on the same slot and the same position topic. The history
  * checker proves nothing lost, nothing invented, per-aggregate order kept (first occurrences in
  * Kafka in version order, effects applied in commit order) and every effect applied exactly once:
  * the only slack the at-least-once contract allows is duplicates in Kafka, which the inbox absorbs.
@@ -55,10 +55,10 @@ import org.testcontainers.containers.wait.strategy.Wait;
 class RelayContainerRestartIT {
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayContainerRestartIT.class);
-    /** Written from before the kill on; usually still being written when the relay dies. */
-    private static final int EVENTS_BEFORE = 1_500;
-    /** Written after the kill: while no relay runs, and while the next one starts. */
-    private static final int EVENTS_AFTER = 750;
+    /** Written first, until the relay publishes. */
+    private static final int EVENTS_BEFORE = 500;
+    /** Written from just before the kill on: while the relay dies, while none runs and while the next one starts. */
+    private static final int EVENTS_DURING = 1_500;
     private static final int EVENTS_PER_SECOND = 400;
     /** The first relay is killed once the consumer has this many events from it. */
     private static final int PUBLISHED_BEFORE_KILL = 100;
@@ -101,27 +101,28 @@ class RelayContainerRestartIT {
                 consumer.start();
                 first.start(); // returns once it leads: the slot exists and it publishes
                 Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
-                // two paced runs back to back on one writer thread: the first is under way when the relay dies, the
-                // second keeps writing while no relay runs and while its successor starts
+                // two paced runs on one writer thread: the first gets the relay publishing; the second starts once the
+                // relay has published, is under way when the relay dies and keeps writing while no relay runs
                 Workload before = new Workload(shopPool, outbox,
                         new Workload.Settings(EVENTS_BEFORE, 100, 2, 10, 0.1, 17, EVENTS_PER_SECOND));
-                Workload after = new Workload(shopPool, outbox,
-                        new Workload.Settings(EVENTS_AFTER, 100, 2, 10, 0.1, 18, EVENTS_PER_SECOND));
+                Workload during = new Workload(shopPool, outbox,
+                        new Workload.Settings(EVENTS_DURING, 100, 2, 10, 0.1, 18, EVENTS_PER_SECOND));
                 Future<?> writingBefore = writer.submit(() -> {
                     before.run(committed -> {
                     });
                     return null;
                 });
-
                 await().atMost(DRAIN_TIMEOUT).until(() -> consumer.stats().processed() >= PUBLISHED_BEFORE_KILL);
-                first.getDockerClient().killContainerCmd(first.getContainerId()).withSignal("KILL").exec();
-                long committedAtKill = before.committedCount();
-                long consumedAtKill = consumer.stats().processed();
-                Future<?> writingAfter = writer.submit(() -> {
-                    after.run(committed -> {
+                Future<?> writingDuring = writer.submit(() -> {
+                    during.run(committed -> {
                     });
                     return null;
                 });
+                await().atMost(DRAIN_TIMEOUT).pollInterval(Duration.ofMillis(10)).until(() -> during.committedCount() > 0);
+                first.getDockerClient().killContainerCmd(first.getContainerId()).withSignal("KILL").exec();
+                long committedAtKill = before.committedCount() + during.committedCount();
+                long duringAtKill = during.committedCount();
+                long consumedAtKill = consumer.stats().processed();
                 await().atMost(Duration.ofSeconds(30)).until(() -> !first.isRunning());
                 Long exitCode = first.getDockerClient().inspectContainerCmd(first.getContainerId()).exec().getState().getExitCodeLong();
                 LOG.info("relay-1 killed (SIGKILL, exit code {}) with {} events committed and {} consumed", exitCode,
@@ -129,30 +130,32 @@ class RelayContainerRestartIT {
                 first.stop();
 
                 second.start(); // the same slot, and the position the first one stored in Kafka
-                LOG.info("relay-2 leads, {} events committed so far", before.committedCount() + after.committedCount());
+                LOG.info("relay-2 leads, {} events committed so far", before.committedCount() + during.committedCount());
                 writingBefore.get(DRAIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-                writingAfter.get(DRAIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-                long expected = before.expectedEffects() + after.expectedEffects();
+                writingDuring.get(DRAIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                long expected = before.expectedEffects() + during.expectedEffects();
                 await().atMost(DRAIN_TIMEOUT).until(() -> consumer.stats().processed() >= expected
                         || consumer.state() == InboxConsumer.State.FAILED || !second.isRunning());
                 assertThat(second.isRunning()).as("relay-2 still runs").isTrue();
                 assertThat(consumer.state()).as("consumer failure: %s", consumer.failure()).isEqualTo(InboxConsumer.State.RUNNING);
                 assertThat(exitCode).as("docker kill sent SIGKILL (128 + 9)").isEqualTo(137L);
+                assertThat(duringAtKill).as("the writer was committing when the relay died (paced: %s events take %s s)",
+                        EVENTS_DURING, EVENTS_DURING / EVENTS_PER_SECOND).isBetween(1L, EVENTS_DURING - 1L);
 
                 List<WrittenEvent> committed = new ArrayList<>(before.committed());
-                committed.addAll(after.committed()); // the order rows carry on: versions stay consecutive per order
+                committed.addAll(during.committed()); // the order rows carry on: versions stay consecutive per order
                 List<UUID> rolledBack = new ArrayList<>(before.rolledBack());
-                rolledBack.addAll(after.rolledBack());
+                rolledBack.addAll(during.rolledBack());
                 HistoryChecker.Verdict v = HistoryChecker.check(committed, rolledBack, ns.bootstrapServers(),
                         topic, billingPool, DemoRun.EFFECTS_TABLE);
                 LOG.info("{} committed, {} records in Kafka ({} duplicates), {} effects applied", v.committed(), v.kafkaRecords(),
                         v.kafkaDuplicates(), v.effectsApplied());
-                assertThat(v.committed()).isEqualTo(EVENTS_BEFORE + EVENTS_AFTER);
+                assertThat(v.committed()).isEqualTo(EVENTS_BEFORE + EVENTS_DURING);
                 assertThat(v.lost()).as("L: committed events missing from Kafka").isEmpty();
                 assertThat(v.phantoms()).as("P: events in Kafka that never committed").isEmpty();
                 assertThat(v.orderViolations()).as("O: first occurrences per aggregate in version order, one partition").isEmpty();
                 assertThat(v.effectViolations()).as("X: every effect applied exactly once, duplicates absorbed").isEmpty();
-                assertThat(v.effectsApplied()).isEqualTo(EVENTS_BEFORE + EVENTS_AFTER);
+                assertThat(v.effectsApplied()).isEqualTo(EVENTS_BEFORE + EVENTS_DURING);
                 assertThat(Billing.applyOrderViolations(billingPool)).as("per order, effects applied in commit order").isEmpty();
             } finally {
                 writer.shutdownNow();
