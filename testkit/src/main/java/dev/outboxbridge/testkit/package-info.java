@@ -1,6 +1,6 @@
 /**
  * Outbox Bridge testkit: a real PostgreSQL (with {@code wal_level=logical}) and a real Kafka
- * broker for integration tests, without Docker.
+ * broker for integration tests, without Docker (or in Docker containers, when chosen).
  *
  * <p>Start with {@link dev.outboxbridge.testkit.OutboxBridgeExtension} in JUnit 5 tests, or use
  * {@link dev.outboxbridge.testkit.TestServers} directly. Servers are embedded (started in-process
