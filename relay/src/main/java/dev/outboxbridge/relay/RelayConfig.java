@@ -103,9 +103,9 @@ public final class RelayConfig extends AbstractConfig {
                     "On a first start (no stored position), publish the rows already in the outbox table before the stream:"
                             + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate;"
                             + " rows are read in transaction-id order (see docs/first-deployment.md). A slot that exists without"
-                            + " a stored position (created ahead of the relay) gets the table as it is now and then its own"
-                            + " stream: nothing lost, rows committed after its creation published twice. false: only inserts"
-                            + " committed after the slot exists are published.")
+                            + " a stored position (created ahead of the relay, or the position lost) gets the table as it is now"
+                            + " and then its own stream: nothing lost, rows committed after the slot's position published twice."
+                            + " false: only inserts committed after the slot exists are published.")
             .define(PUBLICATION_NAME, Type.STRING, "outbox_bridge_pub", new Identifier(), Importance.HIGH,
                     "Publication the slot decodes. It must cover only the outbox table and publish inserts.")
             .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
