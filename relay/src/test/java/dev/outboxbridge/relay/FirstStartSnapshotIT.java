@@ -9,10 +9,13 @@ import dev.outboxbridge.outbox.OutboxEvent;
 import dev.outboxbridge.testkit.OutboxBridgeExtension;
 import dev.outboxbridge.testkit.TestDatabase;
 import dev.outboxbridge.testkit.TestKafka;
+import dev.outboxbridge.testsupport.ChildJvm;
+import dev.outboxbridge.testsupport.FaultPoints;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -265,6 +268,61 @@ class FirstStartSnapshotIT {
             List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(topic, Duration.ofSeconds(10));
             assertThat(records.stream().map(FirstStartSnapshotIT::id).distinct().count()).isEqualTo(expected);
             assertThat(relay.state()).isEqualTo(Relay.State.RUNNING);
+        }
+    }
+
+    /** A relay process for the kill test: started from OUTBOX_RELAY_* variables, it runs until it is halted or stops. */
+    public static final class ChildRelay {
+        public static void main(String[] args) throws Exception {
+            try (Relay relay = Relay.create(RelayConfig.of(RelayConfig.fromEnvironment(System.getenv())))) {
+                relay.start();
+                relay.awaitTermination(TIMEOUT.multipliedBy(5));
+            }
+        }
+    }
+
+    @Test
+    void aLeaderKilledDuringTheFirstSnapshotLeavesItToTheStandbyWhichLosesNothing(TestDatabase db, TestKafka kafka) throws Exception {
+        String topic = kafka.prefix() + "outbox.event.order";
+        kafka.createTopic(topic, 3);
+        Writer writer = new Writer(db, kafka);
+        for (int t = 0; t < 30; t++) {
+            String[] hundred = new String[100];
+            for (int i = 0; i < hundred.length; i++) {
+                hundred[i] = "a" + (t + i) % AGGREGATES;
+            }
+            writer.transaction(hundred);
+        }
+        int preExisting = writer.written();
+        Map<String, String> m = RelaySettings.of(db, kafka, dir); // ha.enabled (the default): a leader and a standby
+        Map<String, String> leader = new HashMap<>(RelayConfig.toEnvironment(m));
+        leader.putAll(RelayConfig.toEnvironment(Map.of(RelayConfig.NAME, "killed-leader", RelayConfig.MAX_BATCH_SIZE, "50",
+                RelayConfig.MAX_QUEUE_SIZE, "100")));
+        leader.put(FaultPoints.ENV, "relay.after-ack@500"); // halts (as kill -9 does) at the 500th event Kafka acknowledged
+        Path log = dir.resolve("killed-leader.log");
+        ChildJvm child = ChildJvm.start("killed-leader", ChildRelay.class.getName(), List.of(), leader, log, "256m");
+        try {
+            await().atMost(TIMEOUT).until(() -> Files.exists(log)
+                    && Files.readString(log, StandardCharsets.UTF_8).contains("is the leader for slot"));
+            try (Relay standby = Relay.create(RelayConfig.of(m))) {
+                standby.start();
+                assertThat(child.waitFor(TIMEOUT)).isTrue();
+                assertThat(child.exitValue()).as("halted at the fault point").isEqualTo(FaultPoints.HALT_STATUS);
+                long publishedByTheLeader = kafka.readAll(topic, Duration.ofSeconds(10)).stream().map(FirstStartSnapshotIT::id)
+                        .distinct().count();
+                assertThat(publishedByTheLeader).as("the leader died in the middle of the snapshot").isBetween(500L, preExisting - 1L);
+                writer.transaction("a3"); // committed while the standby takes over
+                await().atMost(TIMEOUT).until(() -> standby.state() == Relay.State.RUNNING);
+                writer.transaction("a4");
+                int expected = writer.written();
+                await().atMost(TIMEOUT).until(() -> kafka.readAll(topic, Duration.ofSeconds(10)).stream()
+                        .map(FirstStartSnapshotIT::id).distinct().count() == expected);
+                assertThat(standby.state()).isEqualTo(Relay.State.RUNNING);
+            }
+        } finally {
+            if (child.isAlive()) {
+                child.kill();
+            }
         }
     }
 }
