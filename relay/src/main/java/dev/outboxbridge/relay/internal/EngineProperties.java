@@ -218,11 +218,13 @@ public final class EngineProperties {
      * no commit order of rows; the transaction id ({@code xmin}, compared by age so that wraparound does not reorder) is
      * assigned at a transaction's first write, so transactions serialized by a lock taken at or before their first write
      * (e.g. on the aggregate's row) sort in commit order. Rows of one transaction share it: then the command counter
-     * ({@code cmin}: statement order), then the id (UUIDv7 from one generator: append order within a statement). Frozen
-     * rows (xmin frozen by VACUUM, all older than the unfrozen ones) fall back to created_at.
+     * ({@code cmin}: statement order), then the id (UUIDv7 from one generator: append order within a statement). Rows
+     * frozen by VACUUM (their xmin reads as FrozenTransactionId, whose age is the largest int: older than every other row)
+     * fall back to the id alone: a UUIDv7 starts with its creation time. Uses no column the relay does not require.
      */
     static String snapshotSelect(dev.outboxbridge.db.TableName table) {
-        return "SELECT * FROM " + table.quoted() + " ORDER BY age(xmin) DESC, created_at, cmin::text::bigint, id";
+        return "SELECT * FROM " + table.quoted() + " ORDER BY age(xmin) DESC,"
+                + " CASE WHEN age(xmin) = 2147483647 THEN 0 ELSE cmin::text::bigint END, id";
     }
 
     /** The event producer's properties: the relay's defaults, then the user's kafka.producer.*, then what the guarantees need. */
