@@ -4,6 +4,8 @@ import io.debezium.bean.StandardBeanNames;
 import io.debezium.bean.spi.BeanRegistry;
 import io.debezium.bean.spi.BeanRegistryAware;
 import io.debezium.jdbc.JdbcConnection;
+import io.debezium.pipeline.spi.OffsetContext;
+import io.debezium.pipeline.spi.Offsets;
 import io.debezium.spi.snapshot.Snapshotter;
 import java.sql.SQLException;
 import java.util.Map;
@@ -37,6 +39,8 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
     private BeanRegistry beans;
     private String slot;
     private boolean slotExisted;
+    private boolean noPosition; // no stored position
+    private boolean snapshotAgain; // the stored position is one of an unfinished snapshot
     private boolean warned;
 
     @Override
@@ -54,6 +58,10 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
         slot = String.valueOf(properties.get("slot.name"));
         // Debezium asks the snapshotter before it creates a missing slot: what the slot looks like now decides whether the
         // snapshot can be the slot's exported one
+        Offsets<?, ?> offsets = beans.lookupByName(StandardBeanNames.OFFSETS, Offsets.class);
+        OffsetContext stored = offsets == null ? null : offsets.getTheOnlyOffset();
+        snapshotAgain = stored != null && stored.isInitialSnapshotRunning();
+        noPosition = stored == null;
         JdbcConnection jdbc = beans.lookupByName(StandardBeanNames.JDBC_CONNECTION, JdbcConnection.class);
         try {
             slotExisted = jdbc.prepareQueryAndMap("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?",
@@ -110,12 +118,13 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
     }
 
     /**
-     * With a new slot: stream from the slot's creation point (the exported snapshot's). With an existing slot: stream from
-     * where the slot (or the stored position) stands, not from the moment of the snapshot, so nothing committed between
-     * the two is skipped.
+     * True (Debezium's default) unless a snapshot is taken with a slot that already existed: then stream from where the
+     * slot (or the stored position) stands, not from the moment of the snapshot, so that nothing committed between the
+     * two is skipped. Never false without a snapshot: with a stored position Debezium would then "catch up" (stream up to
+     * now, then take an empty snapshot and resume from the slot) on every restart, instead of simply resuming.
      */
     @Override
     public boolean shouldStreamEventsStartingFromSnapshot() {
-        return !slotExisted;
+        return !(slotExisted && (noPosition || snapshotAgain));
     }
 }
