@@ -90,7 +90,10 @@ public final class Relay implements AutoCloseable {
     /**
      * Checks PostgreSQL and Kafka, creates the publication and slot when allowed, and starts the
      * engine. Returns once the slot exists: every outbox row committed after this returns will be
-     * published.
+     * published. On a first start with {@code first.start.snapshot=true} the engine creates the slot (with
+     * the snapshot it reads the table in): without {@code ha.enabled} this waits for that (up to 60 s); a
+     * standby returns at once, and a row committed before the leader's engine created the slot is published
+     * by the snapshot (if it is still in the table).
      *
      * @throws RelayException naming what failed and the fix; the relay is then FAILED
      * @throws IllegalStateException when the relay was started or closed before

@@ -48,6 +48,7 @@ public final class RelayConfig extends AbstractConfig {
     public static final String OUTBOX_TABLE = "outbox.table";
     public static final String SLOT_NAME = "slot.name";
     public static final String SLOT_CREATE = "slot.create";
+    public static final String FIRST_START_SNAPSHOT = "first.start.snapshot";
     public static final String PUBLICATION_NAME = "publication.name";
     public static final String PUBLICATION_CREATE = "publication.create";
     public static final String KAFKA_BOOTSTRAP_SERVERS = "kafka.bootstrap.servers";
@@ -95,8 +96,16 @@ public final class RelayConfig extends AbstractConfig {
                     "Logical replication slot (pgoutput) the relay reads. It holds the durable position in PostgreSQL:"
                             + " it advances only after the events are acknowledged by Kafka.")
             .define(SLOT_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
-                    "Create the slot at start-up when it does not exist. Events committed before the slot exists are never"
-                            + " published: create it (start the relay once) before the first event.")
+                    "Create the slot at start-up when it does not exist. With first.start.snapshot=true the rows already in"
+                            + " the outbox table are published first; with false, events committed before the slot exists are"
+                            + " never published.")
+            .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, true, Importance.MEDIUM,
+                    "On a first start (no stored position), publish the rows already in the outbox table before the stream:"
+                            + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate;"
+                            + " rows are read in transaction-id order (see docs/first-deployment.md). A slot that exists without"
+                            + " a stored position (created ahead of the relay, or the position lost) gets the table as it is now"
+                            + " and then its own stream: nothing lost, rows committed after the slot's position published twice."
+                            + " false: only inserts committed after the slot exists are published.")
             .define(PUBLICATION_NAME, Type.STRING, "outbox_bridge_pub", new Identifier(), Importance.HIGH,
                     "Publication the slot decodes. It must cover only the outbox table and publish inserts.")
             .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,

@@ -63,7 +63,11 @@ class RelayDeadLetterIT {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 1);
         maxMessageBytes(kafka, topic, 4096);
-        RelayConfig config = RelayConfig.of(RelayIT.relaySettings(db, kafka, dir));
+        Map<String, String> settings = RelayIT.relaySettings(db, kafka, dir);
+        // the stream's fail-stop: rows written while a standby's start() returns would otherwise be read by the first-start
+        // snapshot, and a snapshot stopped by the failure is taken again after the fix (the first row published twice)
+        settings.put(RelayConfig.FIRST_START_SNAPSHOT, "false");
+        RelayConfig config = RelayConfig.of(settings);
         List<UUID> ids;
         try (Relay relay = Relay.create(config)) {
             relay.start();

@@ -57,6 +57,7 @@ class RelayHighAvailabilityIT {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
         Map<String, String> settings = RelaySettings.of(db, kafka, dir);
+        settings.put(RelayConfig.FIRST_START_SNAPSHOT, "false"); // takeovers of the stream: the slot exists before the load
         new Preflight(RelayConfig.of(settings)).run();
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
         Path logA = dir.resolve(testName() + "-a.log");
@@ -95,6 +96,7 @@ class RelayHighAvailabilityIT {
         String topic = kafka.prefix() + "outbox.event.order";
         kafka.createTopic(topic, 3);
         Map<String, String> settings = RelaySettings.of(db, kafka, dir);
+        settings.put(RelayConfig.FIRST_START_SNAPSHOT, "false"); // takeovers of the stream: the slot exists before the load
         new Preflight(RelayConfig.of(settings)).run();
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
         Path logA = dir.resolve(testName() + "-a.log");

@@ -31,6 +31,9 @@ public final class EngineProperties {
     /** The heartbeat: a non-transactional logical message the relay publishes nothing for. */
     static final String HEARTBEAT_QUERY = "SELECT pg_logical_emit_message(false, '" + Relay.HEARTBEAT_PREFIX + "', '')";
 
+    /** The per-table key of the snapshot's SELECT: this prefix and the table's name. */
+    static final String SELECT_OVERRIDE_PREFIX = "snapshot.select.statement.overrides.";
+
     /** Owned keys, with their prefix ({@code debezium.} or {@code kafka.producer.}): why the relay owns it, and the fix. */
     public static final Map<String, String> OWNED;
     /** Keys the relay sets by default, with their prefix: the default and why; a user's value wins. */
@@ -64,8 +67,13 @@ public final class EngineProperties {
         o.put(DEBEZIUM + "publication.autocreate.mode", "the relay checks or creates the publication itself. Fix: use "
                 + RelayConfig.PUBLICATION_CREATE + " instead");
         o.put(DEBEZIUM + "table.include.list", useInstead(RelayConfig.OUTBOX_TABLE));
-        o.put(DEBEZIUM + "snapshot.mode", "the relay publishes the inserts committed after its slot exists, never a snapshot."
-                + " Fix: remove it");
+        String snapshot = "the relay snapshots the outbox table only on a first start, in the order it chooses. Fix: remove it; "
+                + RelayConfig.FIRST_START_SNAPSHOT + " turns the first-start snapshot on or off";
+        o.put(DEBEZIUM + "snapshot.mode", snapshot);
+        o.put(DEBEZIUM + "snapshot.mode.custom.name", snapshot);
+        o.put(DEBEZIUM + "snapshot.select.statement.overrides", snapshot);
+        o.put(DEBEZIUM + SELECT_OVERRIDE_PREFIX + "<outbox table>", snapshot);
+        o.put(DEBEZIUM + "snapshot.max.threads", "one thread reads the table, so the snapshot keeps its order. Fix: remove it");
         o.put(DEBEZIUM + "offset.mismatch.strategy", "a stored position behind the slot must stop the relay, never resume"
                 + " silently. Fix: remove it");
         o.put(DEBEZIUM + "lsn.flush.mode", "the slot advances only after Kafka acknowledged the events. Fix: remove it");
@@ -116,10 +124,19 @@ public final class EngineProperties {
         return "it comes from the relay's own setting. Fix: use '" + relaySetting + "' instead";
     }
 
+    /** Why the relay owns this key (with its prefix), or null: {@link #OWNED}, where a per-table key is listed once. */
+    public static String whyOwned(String prefixedKey) {
+        String why = OWNED.get(prefixedKey);
+        if (why == null && prefixedKey.startsWith(DEBEZIUM + SELECT_OVERRIDE_PREFIX)) {
+            why = OWNED.get(DEBEZIUM + SELECT_OVERRIDE_PREFIX + "<outbox table>");
+        }
+        return why;
+    }
+
     /** Refuses a user's value for an owned key (prefix: debezium. or kafka.producer.), naming the key, the value, the reason and the fix. */
     public static void refuseOwned(String prefix, Map<String, String> overrides) {
         overrides.forEach((key, value) -> {
-            String why = OWNED.get(prefix + key);
+            String why = whyOwned(prefix + key);
             if (why != null) {
                 throw new ConfigException(prefix + key, value, "not allowed: the relay sets it: " + why);
             }
@@ -163,7 +180,16 @@ public final class EngineProperties {
         own(p, "publication.name", config.publicationName());
         own(p, "publication.autocreate.mode", "disabled");
         own(p, "table.include.list", config.outboxTable().toString());
-        own(p, "snapshot.mode", "no_data");
+        if (config.getBoolean(RelayConfig.FIRST_START_SNAPSHOT)) {
+            // FirstStartSnapshotter decides: a snapshot on a first start (or after an unfinished one), none otherwise
+            own(p, "snapshot.mode", "custom");
+            own(p, "snapshot.mode.custom.name", FirstStartSnapshotter.NAME);
+            own(p, "snapshot.select.statement.overrides", config.outboxTable().toString());
+            ownSelect(p, config.outboxTable().toString(), snapshotSelect(config.outboxTable()));
+            own(p, "snapshot.max.threads", 1);
+        } else {
+            own(p, "snapshot.mode", "no_data");
+        }
         // a stored position behind the slot means the slot was dropped and recreated (or moved by hand): the WAL in
         // between is gone, so fail instead of resuming silently; a stored position ahead of the slot advances the slot
         own(p, "offset.mismatch.strategy", "trust_offset");
@@ -185,6 +211,20 @@ public final class EngineProperties {
         byDefault(p, "slot.retry.delay.ms", "1000");
         byDefault(p, "slot.max.retries", "30");
         return p;
+    }
+
+    /**
+     * The snapshot's SELECT: the outbox rows in the order closest to commit order that the table allows. PostgreSQL keeps
+     * no commit order of rows; the transaction id ({@code xmin}, compared by age so that wraparound does not reorder) is
+     * assigned at a transaction's first write, so transactions serialized by a lock taken at or before their first write
+     * (e.g. on the aggregate's row) sort in commit order. Rows of one transaction share it: then the command counter
+     * ({@code cmin}: statement order), then the id (UUIDv7 from one generator: append order within a statement). Rows
+     * frozen by VACUUM (their xmin reads as FrozenTransactionId, whose age is the largest int: older than every other row)
+     * fall back to the id alone: a UUIDv7 starts with its creation time. Uses no column the relay does not require.
+     */
+    static String snapshotSelect(dev.outboxbridge.db.TableName table) {
+        return "SELECT * FROM " + table.quoted() + " ORDER BY age(xmin) DESC,"
+                + " CASE WHEN age(xmin) = 2147483647 THEN 0 ELSE cmin::text::bigint END, id";
     }
 
     /** The event producer's properties: the relay's defaults, then the user's kafka.producer.*, then what the guarantees need. */
@@ -219,6 +259,10 @@ public final class EngineProperties {
             throw new IllegalStateException("Relay bug: it sets Debezium setting '" + key + "' missing from EngineProperties.OWNED");
         }
         p.setProperty(key, String.valueOf(value));
+    }
+
+    private static void ownSelect(Properties p, String table, String select) {
+        p.setProperty(SELECT_OVERRIDE_PREFIX + table, select); // owned through the prefix (see refuseOwned)
     }
 
     private static void byDefault(Properties p, String key, String value) {

@@ -19,7 +19,8 @@ import org.apache.kafka.connect.source.SourceRecord;
  * Turns a Debezium change event of the outbox table into the Kafka record of the data contract:
  * topic = prefix + aggregatetype, key = aggregateid, value = payload, headers {@code id},
  * {@code eventType}, {@code aggregateType} and the row's {@code headers}, timestamp = the
- * transaction's commit time. Only inserts are published.
+ * transaction's commit time. Inserts are published, and the rows a first-start snapshot reads (op {@code r}, timestamp =
+ * the row's created_at, its transaction's start: the snapshot carries no commit time).
  */
 final class OutboxRecordMapper {
 
@@ -40,7 +41,8 @@ final class OutboxRecordMapper {
             return null; // heartbeat, transaction marker or tombstone: nothing to publish
         }
         String op = envelope.getString("op");
-        if (!"c".equals(op)) {
+        boolean snapshot = "r".equals(op);
+        if (!"c".equals(op) && !snapshot) {
             return null;
         }
         Struct after = envelope.getStruct("after");
@@ -80,7 +82,7 @@ final class OutboxRecordMapper {
                     + " bytes, more than max.record.bytes=" + maxRecordBytes + ". Fix: raise max.record.bytes together with"
                     + " kafka.producer.max.request.size and the broker's message.max.bytes, or shrink the event");
         }
-        Long commitMillis = commitTimestamp(envelope);
+        Long commitMillis = snapshot ? createdAtMillis(after) : commitTimestamp(envelope);
         return new ProducerRecord<>(topic, null, commitMillis, key, payload, headers);
     }
 
@@ -150,6 +152,33 @@ final class OutboxRecordMapper {
             return out;
         }
         return v.toString().getBytes(StandardCharsets.UTF_8); // text/json payload columns
+    }
+
+    /**
+     * Where a change event stands in a first-start snapshot: {@code null} for a streamed change (or not a change event),
+     * otherwise Debezium's {@code source.snapshot} marker ({@code first}, {@code true}, {@code last}...).
+     */
+    static String snapshotMarker(SourceRecord change) {
+        if (!(change.value() instanceof Struct envelope) || envelope.schema().field("op") == null
+                || !"r".equals(envelope.getString("op")) || envelope.schema().field("source") == null) {
+            return null;
+        }
+        Struct source = envelope.getStruct("source");
+        Object marker = source == null || source.schema().field("snapshot") == null ? null : source.get("snapshot");
+        return marker == null ? "true" : marker.toString();
+    }
+
+    private static Long createdAtMillis(Struct after) {
+        Field f = after.schema().field("created_at");
+        Object v = f == null ? null : after.get(f);
+        if (v instanceof String s) { // timestamptz: io.debezium.time.ZonedTimestamp, ISO-8601 with offset
+            try {
+                return java.time.OffsetDateTime.parse(s).toInstant().toEpochMilli();
+            } catch (java.time.format.DateTimeParseException e) {
+                return null;
+            }
+        }
+        return v instanceof Long l ? l : null;
     }
 
     private static Long commitTimestamp(Struct envelope) {

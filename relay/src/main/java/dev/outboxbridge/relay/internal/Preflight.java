@@ -33,6 +33,7 @@ public final class Preflight {
     private static final Logger LOG = LoggerFactory.getLogger(Preflight.class);
 
     private final RelayConfig config;
+    private boolean slotLeftToEngine;
 
     public Preflight(RelayConfig config) {
         this.config = config;
@@ -48,6 +49,11 @@ public final class Preflight {
             throw new RelayException("PostgreSQL check failed on " + config.jdbcUrl() + " as '" + config.databaseUser()
                     + "' (SQLState " + e.getSQLState() + "): " + e.getMessage(), e);
         }
+    }
+
+    /** True when the slot did not exist and the engine creates it (first.start.snapshot=true). */
+    public boolean slotLeftToEngine() {
+        return slotLeftToEngine;
     }
 
     private Connection connect() {
@@ -210,6 +216,13 @@ public final class Preflight {
             throw new RelayException("Replication slot '" + slot + "' does not exist and " + RelayConfig.SLOT_CREATE
                     + "=false. Fix: SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput'); or set "
                     + RelayConfig.SLOT_CREATE + "=true");
+        }
+        if (config.getBoolean(RelayConfig.FIRST_START_SNAPSHOT)) {
+            // the engine creates it over a replication connection, exporting the snapshot the first-start snapshot reads
+            slotLeftToEngine = true;
+            LOG.info("Replication slot {} does not exist: the engine creates it with an exported snapshot ({}=true)", slot,
+                    RelayConfig.FIRST_START_SNAPSHOT);
+            return;
         }
         try (PreparedStatement ps = c.prepareStatement("SELECT lsn FROM pg_create_logical_replication_slot(?, 'pgoutput')")) {
             ps.setString(1, slot);

@@ -42,12 +42,14 @@ import org.slf4j.LoggerFactory;
 final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
 
     private static final Logger LOG = LoggerFactory.getLogger(PublishingChangeConsumer.class);
+    private static final long SNAPSHOT_LOG_EVERY = 10_000;
 
     private final Producer<byte[], byte[]> producer;
     private final OutboxRecordMapper mapper;
     private final TopicGuard topics;
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong batches = new AtomicLong();
+    private final AtomicLong snapshotPublished = new AtomicLong();
     private final Object gate = new Object();
     private boolean stopping; // guarded by gate
     private boolean inBatch; // guarded by gate
@@ -223,6 +225,14 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
             FaultPoint.RELAY_AFTER_SEND.reached();
         }
         long sent = 0;
+        long snapshotSent = 0;
+        List<String> snapshotMarkers = new ArrayList<>(records.size());
+        String lastMarker = null;
+        for (int i = 0; i < records.size(); i++) {
+            String marker = OutboxRecordMapper.snapshotMarker(changes.get(i).record());
+            snapshotMarkers.add(marker);
+            lastMarker = marker == null ? lastMarker : marker;
+        }
         for (int i = 0; i < records.size(); i++) {
             Future<RecordMetadata> ack = acks.get(i);
             if (ack != null) {
@@ -230,7 +240,7 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
                     ack.get();
                     FaultPoint.RELAY_AFTER_ACK.reached();
                     Long committedAt = records.get(i).timestamp();
-                    if (committedAt != null) {
+                    if (committedAt != null && snapshotMarkers.get(i) == null) { // a snapshot row's wait is no publish latency
                         metrics.latency(Duration.ofMillis(clock.millis() - committedAt));
                     }
                 } catch (ExecutionException e) {
@@ -252,6 +262,9 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
                 }
                 if (deadLetterTopic == null || !deadLetterTopic.equals(records.get(i).topic())) {
                     sent++; // dead-lettered records are counted as errors of kind dead_letter, not as published
+                    if (snapshotMarkers.get(i) != null) {
+                        snapshotSent++;
+                    }
                 }
             }
             if (i == records.size() - 1) {
@@ -263,6 +276,9 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         committer.markBatchFinished();
         published.addAndGet(sent);
         metrics.published(sent);
+        if (lastMarker != null) {
+            snapshotProgress(snapshotSent, lastMarker);
+        }
         long n = batches.incrementAndGet();
         if (LOG.isDebugEnabled()) {
             LOG.debug("Batch {}: {} change events, {} published (last permitted at {})", n, changes.size(), sent,
@@ -271,6 +287,26 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         if (mappingFailure != null) {
             throw mappingFailure;
         }
+    }
+
+    /** Counts and logs the first-start snapshot's progress: a line every 10,000 events and one at its end. */
+    private void snapshotProgress(long sentNow, String lastMarker) {
+        long before = snapshotPublished.getAndAdd(sentNow);
+        long total = before + sentNow;
+        metrics.snapshotPublished(sentNow);
+        if (before == 0) {
+            LOG.info("First-start snapshot: publishing the rows already in the outbox table");
+        }
+        if ("last".equals(lastMarker)) {
+            LOG.info("First-start snapshot published: {} events; the stream follows", total);
+        } else if (total / SNAPSHOT_LOG_EVERY > before / SNAPSHOT_LOG_EVERY) {
+            LOG.info("First-start snapshot: {} events published so far", total);
+        }
+    }
+
+    /** Events of the first-start snapshot acknowledged by Kafka since start. */
+    public long snapshotPublished() {
+        return snapshotPublished.get();
     }
 
     /** A relay that lost its lease sends and marks nothing more: the next leader publishes from the last stored position. */

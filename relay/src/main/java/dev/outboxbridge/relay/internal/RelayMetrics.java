@@ -25,6 +25,7 @@ final class RelayMetrics {
     private final Counter published;
     private final Timer latency;
     private final DistributionSummary batchSize;
+    private final Counter snapshotPublished;
 
     public RelayMetrics(String relayName, MeterRegistry registry) {
         this.registry = registry;
@@ -36,6 +37,13 @@ final class RelayMetrics {
                 .tags(tags).register(registry));
         batchSize = keep(DistributionSummary.builder("outbox.relay.batch.size").description("Change events per batch handed over by Debezium")
                 .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(100_000.0).tags(tags).register(registry));
+        snapshotPublished = keep(Counter.builder("outbox.relay.snapshot.events.published")
+                .description("Events of the first-start snapshot (rows already in the outbox table) acknowledged by Kafka; also counted"
+                        + " in outbox.relay.events.published").tags(tags).register(registry));
+    }
+
+    void snapshotPublished(long count) {
+        snapshotPublished.increment(count);
     }
 
     private <M extends Meter> M keep(M meter) {

@@ -35,6 +35,8 @@ public final class RelayRuntime implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Relay.class); // operators know the relay's logger by this name
     /** How often the slot's retained WAL and wal_status are checked while the relay runs. */
     static final Duration SLOT_CHECK_INTERVAL = Duration.ofSeconds(5);
+    /** How long start() waits for the engine to create the slot on a first start with the snapshot. */
+    static final Duration SLOT_CREATION_WAIT = Duration.ofSeconds(60);
 
     private final RelayConfig config;
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
@@ -74,7 +76,10 @@ public final class RelayRuntime implements AutoCloseable {
     /**
      * Checks PostgreSQL and Kafka, creates the publication and slot when allowed, and starts the
      * engine. Returns once the slot exists: every outbox row committed after this returns will be
-     * published.
+     * published. On a first start with {@code first.start.snapshot=true} the engine creates the slot (with
+     * the snapshot it reads the table in): without {@code ha.enabled} this waits for that (up to 60 s); a
+     * standby returns at once, and a row committed before the leader's engine created the slot is published
+     * by the snapshot (if it is still in the table).
      *
      * @throws RelayException naming what failed and the fix; the relay is then FAILED
      */
@@ -101,6 +106,9 @@ public final class RelayRuntime implements AutoCloseable {
                     () -> state.get() == State.STANDBY ? 1 : 0);
             beforePreflight.run();
             preflight.run();
+            if (preflight.slotLeftToEngine()) {
+                monitor.awaitCreation();
+            }
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = KafkaClients.createAdmin(config);
             KafkaClients.checkKafkaReachable(admin, config);
@@ -142,6 +150,9 @@ public final class RelayRuntime implements AutoCloseable {
                 lease.start();
             } else {
                 startPublishing(State.STARTING);
+                if (preflight.slotLeftToEngine()) {
+                    awaitSlotCreatedByEngine();
+                }
             }
         } catch (RuntimeException e) {
             fail(e);
@@ -157,6 +168,40 @@ public final class RelayRuntime implements AutoCloseable {
                 executor.execute(engine);
                 LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
             }
+        }
+    }
+
+    /**
+     * First start with the snapshot: the engine creates the slot (it waits for the transactions open at that moment to
+     * end). start() returns once the slot exists, as it does when the preflight creates it, so that a row committed after
+     * start() returned is streamed even if it is deleted at once (rows still in the table are read by the snapshot anyway).
+     */
+    private void awaitSlotCreatedByEngine() {
+        Deadline deadline = Deadline.after(SLOT_CREATION_WAIT);
+        try (java.sql.Connection c = Preflight.connect(config, config.name() + "-slot-wait", 10);
+                java.sql.PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, config.slotName());
+            while (true) {
+                try (java.sql.ResultSet rs = ps.executeQuery()) {
+                    if (rs.next() && rs.getLong(1) > 0) {
+                        return;
+                    }
+                }
+                if (deadline.passed()) {
+                    LOG.warn("Relay '{}': the engine has not created replication slot {} within {} s (it waits for the transactions"
+                            + " open at that moment to end); start() returns, the slot is created when they end", config.name(),
+                            config.slotName(), SLOT_CREATION_WAIT.toSeconds());
+                    return;
+                }
+                if (terminated.await(Math.min(100, Math.max(1, deadline.leftMillis())), TimeUnit.MILLISECONDS)) {
+                    return; // the engine stopped (failed): start() reports nothing more, failure() tells why
+                }
+            }
+        } catch (java.sql.SQLException e) {
+            LOG.warn("Relay '{}': could not check that the engine created replication slot {}: {}", config.name(), config.slotName(),
+                    e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

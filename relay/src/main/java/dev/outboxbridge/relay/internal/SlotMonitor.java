@@ -30,11 +30,17 @@ final class SlotMonitor implements AutoCloseable {
     private volatile double retainedWalBytes = Double.NaN;
     private volatile boolean reported;
     private boolean warned; // monitor thread only
+    private volatile boolean awaitingCreation; // the engine creates the slot: its absence is no loss until it was seen
 
     public SlotMonitor(RelayConfig config, Consumer<RelayException> onSlotUnusable) {
         this.config = config;
         this.onSlotUnusable = onSlotUnusable;
         this.executor = Schedulers.singleThread("outbox-relay-slot-monitor-" + config.name());
+    }
+
+    /** The slot does not exist yet: the engine creates it (first start with the snapshot); only a later absence is a loss. */
+    public void awaitCreation() {
+        awaitingCreation = true;
     }
 
     /** Checks now and then every {@code periodMillis}. */
@@ -60,11 +66,15 @@ final class SlotMonitor implements AutoCloseable {
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
                         retainedWalBytes = Double.NaN;
+                        if (awaitingCreation) {
+                            return;
+                        }
                         report(new RelayException("Replication slot '" + slot + "' was dropped while the relay was running: events"
                                 + " committed since it was dropped are in no slot and will not be published. Fix: find and republish"
                                 + " them, then restart the relay (it creates the slot when " + RelayConfig.SLOT_CREATE + "=true)."));
                         return;
                     }
+                    awaitingCreation = false;
                     String walStatus = rs.getString(1);
                     double retained = rs.getDouble(2);
                     retainedWalBytes = rs.wasNull() ? Double.NaN : retained;

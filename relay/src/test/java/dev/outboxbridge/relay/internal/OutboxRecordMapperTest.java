@@ -64,12 +64,23 @@ class OutboxRecordMapperTest {
     }
 
     @Test
-    void skipsEverythingButInserts() {
+    void skipsEverythingButInsertsAndSnapshotRows() {
         Struct row = row("id-1", "order", "o-1", "T", new byte[0], null);
         assertThat(mapper.map(change("u", row))).isNull();
         assertThat(mapper.map(change("d", row))).isNull();
-        assertThat(mapper.map(change("r", row))).isNull();
         assertThat(mapper.map(new SourceRecord(Map.of(), Map.of(), "t", null, null, null, null))).isNull();
+    }
+
+    @Test
+    void aSnapshotRowIsPublishedWithItsCreationTimeAsTimestamp() {
+        Struct row = row("id-2", "order", "o-2", "T", new byte[] {1}, null).put("created_at", "2026-12-05T00:30:53.123456Z");
+        SourceRecord snapshotRow = change("r", row);
+        ProducerRecord<byte[], byte[]> r = mapper.map(snapshotRow);
+        assertThat(r.topic()).isEqualTo("outbox.event.order");
+        assertThat(header(r, "id")).isEqualTo("id-2");
+        assertThat(r.timestamp()).as("created_at, not the snapshot's read time").isEqualTo(java.time.Instant.parse("2026-12-05T00:30:53.123Z").toEpochMilli());
+        assertThat(OutboxRecordMapper.snapshotMarker(snapshotRow)).isNotNull();
+        assertThat(OutboxRecordMapper.snapshotMarker(change("c", row))).isNull();
     }
 
     @Test
