@@ -1,6 +1,7 @@
 package dev.outboxbridge.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.outboxbridge.db.OutboxBridgeMigrations;
 import dev.outboxbridge.outbox.Outbox;
@@ -43,8 +44,12 @@ class OutboxRetentionIT {
     void deleteInTransactionPublishesEveryEventAndLeavesNoRowInTheTable(TestDatabase db, TestKafka kafka) throws Exception {
         String topicPrefix = kafka.prefix() + "outbox.event.";
         kafka.createTopic(topicPrefix + "order", 3);
-        try (Relay relay = Relay.create(RelayConfig.of(RelaySettings.of(db, kafka, topicPrefix)))) {
-            relay.start(); // the slot exists before the first append: with this mode a row committed earlier is gone for good
+        Map<String, String> settings = RelaySettings.of(db, kafka, topicPrefix);
+        try (Relay relay = Relay.create(RelayConfig.of(settings))) {
+            relay.start();
+            // the slot must exist before the first append: with this mode a row committed earlier is gone for good (with
+            // ha.enabled, start() returns before the leader's engine created the slot for its first-start snapshot)
+            awaitSlot(db, settings);
             Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).deleteInTransaction(true).build());
             writeEvents(db, outbox);
 
@@ -59,7 +64,7 @@ class OutboxRetentionIT {
         String topicPrefix = kafka.prefix() + "outbox.event.";
         kafka.createTopic(topicPrefix + "order", 3);
         Map<String, String> settings = RelaySettings.of(db, kafka, topicPrefix);
-        createSlotThenStop(settings);
+        createSlotThenStop(db, settings);
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
         writeEvents(db, outbox);
         assertThat(db.count("SELECT count(*) FROM outbox_event")).isEqualTo(EVENTS);
@@ -101,7 +106,7 @@ class OutboxRetentionIT {
             String topicPrefix = kafka.prefix() + "outbox.event.";
             kafka.createTopic(topicPrefix + "order", 3);
             Map<String, String> settings = RelaySettings.of(db, kafka, topicPrefix);
-            createSlotThenStop(settings);
+            createSlotThenStop(db, settings);
             Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(topicPrefix).build());
             writeEvents(db, outbox);
             assertThat(db.count("SELECT count(*) FROM pg_publication WHERE pubname = ? AND pubviaroot",
@@ -132,10 +137,17 @@ class OutboxRetentionIT {
     }
 
     /** Starts the relay once, so its publication and slot exist and later inserts are kept in the WAL, then stops it. */
-    private static void createSlotThenStop(Map<String, String> settings) {
+    private static void createSlotThenStop(TestDatabase db, Map<String, String> settings) {
         try (Relay relay = Relay.create(RelayConfig.of(settings))) {
             relay.start();
+            awaitSlot(db, settings);
         }
+    }
+
+    /** Waits until the relay's slot exists: on a first start the leader's engine creates it (after the lease, with HA). */
+    private static void awaitSlot(TestDatabase db, Map<String, String> settings) {
+        await().atMost(READ_TIMEOUT).until(() -> db.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?",
+                settings.get(RelayConfig.SLOT_NAME)) == 1);
     }
 
     private static OutboxCleanup cleanup(TestDatabase db, Instant now, Duration retention) {
