@@ -105,7 +105,9 @@ class RetentionAndMetricsIT {
             assertThat(registry.get("outbox.inbox.failures").tags(tags).functionCounter().count()).isEqualTo(1);
             assertThat(registry.get("outbox.inbox.parked.events").tags(tags).functionCounter().count()).isEqualTo(4);
             assertThat(registry.get("outbox.inbox.retries").tags(tags).functionCounter().count()).isZero();
-            assertThat(registry.get("outbox.inbox.handler.latency").tags(tags).timer().count()).isEqualTo(12);
+            // every handler run: 11 applied + the poison's; order-2 #0 runs a second time when it shared the poison's batch
+            // (an optimistic batch is rolled back and the events before the failing one are applied again)
+            assertThat(registry.get("outbox.inbox.handler.latency").tags(tags).timer().count()).isBetween(12L, 13L);
             assertThat(registry.get("outbox.inbox.end.to.end.latency").tags(tags).timer().count()).isEqualTo(11);
             await().atMost(WAIT).until(() -> registry.get("outbox.inbox.lag").tags(tags).gauge().value() == 0);
         }
