@@ -52,6 +52,10 @@ class RelayOperationsIT {
             app.start();
             assertThat(get(app, "/health/live").statusCode()).isEqualTo(200);
             assertThat(get(app, "/health/ready").statusCode()).isEqualTo(200);
+            // streamed, not read by the first-start snapshot (which carries no commit time for the latency histogram):
+            // write once the leader's engine has created the slot
+            await().atMost(TIMEOUT).until(() -> db.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?",
+                    m.get(RelayConfig.SLOT_NAME)) == 1);
             try (Connection c = db.connect()) {
                 c.setAutoCommit(false);
                 outbox.appendAll(c, List.of(OutboxEvent.of("order", "o-1", "A", "1"), OutboxEvent.of("order", "o-2", "A", "2"),
