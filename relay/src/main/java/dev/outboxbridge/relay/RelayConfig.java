@@ -97,15 +97,17 @@ public final class RelayConfig extends AbstractConfig {
                             + " it advances only after the events are acknowledged by Kafka.")
             .define(SLOT_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
                     "Create the slot at start-up when it does not exist. With first.start.snapshot=true the rows already in"
-                            + " the outbox table are published first; with false, events committed before the slot exists are"
-                            + " never published.")
-            .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, true, Importance.MEDIUM,
+                            + " the outbox table are published first; with false (the default), events committed before the slot"
+                            + " exists are never published: create the slot (outbox-cli slot create) before the first event.")
+            .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, false, Importance.MEDIUM,
                     "On a first start (no stored position), publish the rows already in the outbox table before the stream:"
-                            + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate;"
-                            + " rows are read in transaction-id order (see docs/first-deployment.md). A slot that exists without"
-                            + " a stored position (created ahead of the relay, or the position lost) gets the table as it is now"
-                            + " and then its own stream: nothing lost, rows committed after the slot's position published twice."
-                            + " false: only inserts committed after the slot exists are published.")
+                            + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate."
+                            + " Rows are read in transaction-id order, which is commit order per aggregate only when the"
+                            + " writers of an aggregate are serialized by a lock taken before their transaction's first write"
+                            + " (see docs/first-deployment.md): off by default, since a transaction that writes other rows"
+                            + " before it waits for an aggregate's lock can be read out of order. A slot that exists without a"
+                            + " stored position gets the table as it is now and then its own stream: nothing lost, rows"
+                            + " committed after the slot's position published twice.")
             .define(PUBLICATION_NAME, Type.STRING, "outbox_bridge_pub", new Identifier(), Importance.HIGH,
                     "Publication the slot decodes. It must cover only the outbox table and publish inserts.")
             .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,

@@ -133,6 +133,7 @@ class FirstStartSnapshotIT {
         int preExisting = writer.written();
 
         Map<String, String> m = RelaySettings.of(db, kafka, dir);
+        m.put(RelayConfig.FIRST_START_SNAPSHOT, "true"); // opt-in
         MeterRegistry leaderRegistry = new SimpleMeterRegistry();
         MeterRegistry standbyRegistry = new SimpleMeterRegistry();
         AtomicBoolean stop = new AtomicBoolean();
@@ -198,6 +199,7 @@ class FirstStartSnapshotIT {
         kafka.createTopic(topic, 1);
         Writer writer = new Writer(db, kafka);
         Map<String, String> m = RelaySettings.of(db, kafka, dir);
+        m.put(RelayConfig.FIRST_START_SNAPSHOT, "true"); // opt-in
         String slot = m.get(RelayConfig.SLOT_NAME);
         for (int i = 0; i < 5; i++) {
             writer.transaction("o"); // o:1..5, before the slot
@@ -243,6 +245,7 @@ class FirstStartSnapshotIT {
         }
         int preExisting = writer.written();
         Map<String, String> m = RelaySettings.of(db, kafka, dir);
+        m.put(RelayConfig.FIRST_START_SNAPSHOT, "true"); // opt-in
         m.put(RelayConfig.HA_ENABLED, "false"); // a single relay: start() returns once the engine created the slot
         Map<String, String> slow = new HashMap<>(m);
         slow.put(RelayConfig.MAX_BATCH_SIZE, "1"); // one row per batch, each acknowledged before the next: a snapshot of seconds
@@ -295,6 +298,7 @@ class FirstStartSnapshotIT {
         }
         int preExisting = writer.written();
         Map<String, String> m = RelaySettings.of(db, kafka, dir); // ha.enabled (the default): a leader and a standby
+        m.put(RelayConfig.FIRST_START_SNAPSHOT, "true"); // opt-in
         Map<String, String> leader = new HashMap<>(RelayConfig.toEnvironment(m));
         leader.putAll(RelayConfig.toEnvironment(Map.of(RelayConfig.NAME, "killed-leader", RelayConfig.MAX_BATCH_SIZE, "50",
                 RelayConfig.MAX_QUEUE_SIZE, "100")));
