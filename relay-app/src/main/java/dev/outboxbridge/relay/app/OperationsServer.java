@@ -23,6 +23,8 @@ final class OperationsServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OperationsServer.class);
 
+    private static final long DEFAULT_CLOSE_WAIT_MS = 5_000;
+
     private final HttpServer server;
     private final ExecutorService executor;
 
@@ -59,11 +61,19 @@ final class OperationsServer implements AutoCloseable {
 
     @Override
     public void close() {
+        close(DEFAULT_CLOSE_WAIT_MS);
+    }
+
+    /**
+     * Stops accepting requests and waits at most {@code waitMillis} for a request in progress before interrupting
+     * the HTTP thread, so the whole shutdown stays within the caller's deadline.
+     */
+    void close(long waitMillis) {
         server.stop(0);
         executor.shutdown();
         try {
-            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
-                LOG.warn("HTTP thread still running 5 s after stop; interrupting it");
+            if (!executor.awaitTermination(Math.max(0, waitMillis), TimeUnit.MILLISECONDS)) {
+                LOG.warn("HTTP thread still running {} ms after stop; interrupting it", Math.max(0, waitMillis));
                 executor.shutdownNow();
             }
         } catch (InterruptedException e) {

@@ -4,6 +4,7 @@ import dev.outboxbridge.relay.Relay;
 import dev.outboxbridge.relay.RelayConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The relay as the sidecar runs it: the embeddable {@link Relay} with a Prometheus meter registry and, when
@@ -45,15 +46,19 @@ public final class RelayApplication implements AutoCloseable {
         return h == null ? -1 : h.port();
     }
 
-    /** Closes the relay (within shutdown.timeout.ms), then the operations endpoints and the registry. */
+    /**
+     * Closes the relay, then the operations endpoints and the registry, all within shutdown.timeout.ms: the HTTP
+     * thread gets what the relay left of it (a request still running then is interrupted).
+     */
     @Override
     public void close() {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS));
         try {
             relay.close();
         } finally {
             OperationsServer h = http;
             if (h != null) {
-                h.close();
+                h.close(TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
             }
             registry.close();
         }
