@@ -38,8 +38,12 @@ final class FailoverSlots {
      * @throws RelayException for an explicit true on a server without failover slots
      */
     static boolean decide(Connection c, RelayConfig config) throws SQLException {
+        return decide(config, serverVersion(c));
+    }
+
+    /** {@link #decide(Connection, RelayConfig)} for a server of version {@code version} ({@code server_version_num}). */
+    static boolean decide(RelayConfig config, int version) {
         boolean wanted = config.getBoolean(RelayConfig.SLOT_FAILOVER);
-        int version = serverVersion(c);
         if (version >= SINCE) {
             if (!wanted) {
                 LOG.warn("{}=false: replication slot {} is not synchronized to standbys; after a promotion the relay stops"
