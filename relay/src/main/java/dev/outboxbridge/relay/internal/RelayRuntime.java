@@ -265,7 +265,7 @@ public final class RelayRuntime implements AutoCloseable {
     private void engineCompleted(boolean success, String message, Throwable error) {
         try {
             if (fenced) {
-                LOG.info("Relay '{}' engine stopped after the lease was lost", config.name());
+                LOG.info("Relay '{}' engine stopped after publishing was halted (lease lost, or the slot or the primary changed)", config.name());
             } else if (success && state.get() == State.STOPPING) {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
             } else if (state.get() == State.STOPPING && EngineOutcome.isShutdownRace(error)) {
