@@ -8,6 +8,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -48,6 +49,8 @@ public final class RelayConfig extends AbstractConfig {
     public static final String OUTBOX_TABLE = "outbox.table";
     public static final String SLOT_NAME = "slot.name";
     public static final String SLOT_CREATE = "slot.create";
+    /** Create the slot as a failover slot (PostgreSQL 17+), synchronized to standbys: it survives a promotion. */
+    public static final String SLOT_FAILOVER = "slot.failover";
     public static final String FIRST_START_SNAPSHOT = "first.start.snapshot";
     public static final String PUBLICATION_NAME = "publication.name";
     public static final String PUBLICATION_CREATE = "publication.create";
@@ -81,7 +84,10 @@ public final class RelayConfig extends AbstractConfig {
                     "Name of this relay in logs, thread names, Kafka client ids and metrics. The stored position is keyed by"
                             + " database and slot, not by this name.")
             .define(DATABASE_HOSTNAME, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
-                    "Host of the PostgreSQL server that holds the outbox table.")
+                    "Host of the PostgreSQL server that holds the outbox table; or a list of hosts, 'host1,host2:5433'"
+                            + " (an entry without a port uses database.port), of which the relay reaches the primary"
+                            + " (targetServerType=primary), again after each reconnection: after a promotion it finds the new"
+                            + " primary. See docs/deployment.md.")
             .define(DATABASE_PORT, Type.INT, 5432, Range.between(1, 65535), Importance.HIGH, "Port of the PostgreSQL server.")
             .define(DATABASE_DBNAME, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Database that holds the outbox table.")
@@ -99,6 +105,13 @@ public final class RelayConfig extends AbstractConfig {
                     "Create the slot at start-up when it does not exist. With first.start.snapshot=true the rows already in"
                             + " the outbox table are published first; with false (the default), events committed before the slot"
                             + " exists are never published: create the slot (outbox-cli slot create) before the first event.")
+            .define(SLOT_FAILOVER, Type.BOOLEAN, true, Importance.MEDIUM,
+                    "Create the slot as a failover slot (PostgreSQL 17+): with sync_replication_slots on a standby and"
+                            + " synchronized_standby_slots on the primary, PostgreSQL keeps it in step on the standby, so the relay"
+                            + " resumes from it after a promotion. At start-up the relay warns when the slot is not synchronized"
+                            + " to a standby (metric outbox.relay.slot.failover.ready). On PostgreSQL 16 or older the default"
+                            + " only warns (the slot is lost at a failover: see docs/deployment.md); an explicit true refuses"
+                            + " to start there. false: a plain slot.")
             .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, false, Importance.MEDIUM,
                     "On a first start (no stored position), publish the rows already in the outbox table before the stream:"
                             + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate."
@@ -365,9 +378,32 @@ public final class RelayConfig extends AbstractConfig {
         return getString(TOPIC_PREFIX);
     }
 
-    /** JDBC URL without credentials (safe to log). */
+    /** JDBC URL without credentials (safe to log); with several hosts, {@code targetServerType=primary}. */
     public String jdbcUrl() {
-        return "jdbc:postgresql://" + databaseHost() + ":" + databasePort() + "/" + databaseName();
+        return "jdbc:postgresql://" + databaseHostsWithPorts() + "/" + databaseName()
+                + (hasHostList() ? "?targetServerType=primary" : "");
+    }
+
+    /** True when {@value #SLOT_FAILOVER} was set (not the default): then a server without failover slots is refused. */
+    public boolean slotFailoverExplicit() {
+        return originals().containsKey(SLOT_FAILOVER);
+    }
+
+    /** True when {@value #DATABASE_HOSTNAME} lists several hosts (the relay then connects to the primary among them). */
+    public boolean hasHostList() {
+        return databaseHost().contains(",");
+    }
+
+    /** {@value #DATABASE_HOSTNAME} with {@value #DATABASE_PORT} added to each entry that has no port: {@code h1:5432,h2:5433}. */
+    public String databaseHostsWithPorts() {
+        List<String> out = new ArrayList<>();
+        for (String entry : databaseHost().split(",")) {
+            String e = entry.trim();
+            boolean hasPort = e.startsWith("[") ? e.contains("]:") : e.indexOf(':') >= 0 && e.indexOf(':') == e.lastIndexOf(':');
+            boolean bareIpv6 = !e.startsWith("[") && e.indexOf(':') != e.lastIndexOf(':');
+            out.add(hasPort ? e : (bareIpv6 ? "[" + e + "]" : e) + ":" + databasePort());
+        }
+        return String.join(",", out);
     }
 
     /** Producer settings given with {@value #PRODUCER_PREFIX}, prefix removed. */

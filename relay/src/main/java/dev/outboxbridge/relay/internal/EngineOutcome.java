@@ -35,11 +35,13 @@ final class EngineOutcome {
         }
         if (cause.getMessage() != null && cause.getMessage().contains("no longer available on the server")) {
             return new RelayException("The stored position is behind replication slot '" + config.slotName() + "': the slot was"
-                    + " dropped and recreated (or advanced by hand) and the WAL in between is gone, so outbox events committed"
+                    + " dropped and recreated (or advanced by hand), or PostgreSQL failed over to a standby that did not have it"
+                    + " (no failover slot: PostgreSQL < 17, " + RelayConfig.SLOT_FAILOVER + "=false, or a standby without"
+                    + " sync_replication_slots) and a new slot was created there; the WAL in between is gone, so outbox events committed"
                     + " in between may never have been published. The relay refuses to resume from a wrong position. Fix: find"
                     + " and republish the outbox rows committed since the relay last ran, then reset the stored position (point "
                     + RelayConfig.OFFSET_STORAGE_TOPIC + " at a new topic, or delete " + RelayConfig.OFFSET_FILE
-                    + ") and restart. Debezium said: " + cause.getMessage(), cause);
+                    + ") and restart; see " + FailoverSlots.RUNBOOK + ". Debezium said: " + cause.getMessage(), cause);
         }
         return cause;
     }

@@ -62,6 +62,7 @@ public final class EngineProperties {
         o.put(DEBEZIUM + "database.password", useInstead(RelayConfig.DATABASE_PASSWORD));
         o.put(DEBEZIUM + "plugin.name", "the relay decodes with pgoutput. Fix: remove it");
         o.put(DEBEZIUM + "slot.name", useInstead(RelayConfig.SLOT_NAME));
+        o.put(DEBEZIUM + "slot.failover", useInstead(RelayConfig.SLOT_FAILOVER));
         o.put(DEBEZIUM + "slot.drop.on.stop", "the slot holds the position: the relay never drops it. Fix: remove it");
         o.put(DEBEZIUM + "publication.name", useInstead(RelayConfig.PUBLICATION_NAME));
         o.put(DEBEZIUM + "publication.autocreate.mode", "the relay checks or creates the publication itself. Fix: use "
@@ -169,6 +170,8 @@ public final class EngineProperties {
             own(p, "offset.storage.file.filename", config.getString(RelayConfig.OFFSET_FILE));
         }
         own(p, "offset.flush.interval.ms", config.getLong(RelayConfig.OFFSET_FLUSH_INTERVAL_MS));
+        // one host: Debezium accepts no host list (its database.hostname validator refuses one); with a list in
+        // database.hostname, Preflight resolved the primary and the relay hands the engine that host (Preflight.engineConfig)
         own(p, "database.hostname", config.databaseHost());
         own(p, "database.port", config.databasePort());
         own(p, "database.dbname", config.databaseName());
@@ -177,6 +180,8 @@ public final class EngineProperties {
         own(p, "plugin.name", "pgoutput");
         own(p, "slot.name", config.slotName());
         own(p, "slot.drop.on.stop", false);
+        // when the engine creates the slot (first start with the snapshot); Preflight refused an explicit true below 17
+        own(p, "slot.failover", config.getBoolean(RelayConfig.SLOT_FAILOVER));
         own(p, "publication.name", config.publicationName());
         own(p, "publication.autocreate.mode", "disabled");
         own(p, "table.include.list", config.outboxTable().toString());

@@ -34,6 +34,7 @@ public final class Preflight {
 
     private final RelayConfig config;
     private boolean slotLeftToEngine;
+    private String primary; // host:port the checks ran on
 
     public Preflight(RelayConfig config) {
         this.config = config;
@@ -41,6 +42,10 @@ public final class Preflight {
 
     public void run() {
         try (Connection c = connect()) {
+            primary = PrimaryHost.of(c);
+            if (config.hasHostList()) {
+                LOG.info("The primary among {} is {}: the engine connects to it", config.databaseHost(), primary);
+            }
             checkWalLevel(c);
             checkOutboxTable(c);
             ensurePublication(c);
@@ -49,6 +54,16 @@ public final class Preflight {
             throw new RelayException("PostgreSQL check failed on " + config.jdbcUrl() + " as '" + config.databaseUser()
                     + "' (SQLState " + e.getSQLState() + "): " + e.getMessage(), e);
         }
+    }
+
+    /** {@code host:port} of the server the checks ran on: the primary among a host list. */
+    public String primary() {
+        return primary;
+    }
+
+    /** The settings for the engine: with a host list, the primary found by {@link #run()} ({@link PrimaryHost}). */
+    public RelayConfig engineConfig() {
+        return PrimaryHost.engineConfig(config, primary);
     }
 
     /** True when the slot did not exist and the engine creates it (first.start.snapshot=true). */
@@ -191,6 +206,7 @@ public final class Preflight {
 
     private void ensureSlot(Connection c) throws SQLException {
         String slot = config.slotName();
+        boolean failover = FailoverSlots.decide(c, config);
         try (PreparedStatement ps = c.prepareStatement(
                 "SELECT plugin, database, slot_type, wal_status FROM pg_replication_slots WHERE slot_name = ?")) {
             ps.setString(1, slot);
@@ -208,6 +224,7 @@ public final class Preflight {
                         throw slotLost(slot);
                     }
                     LOG.info("Replication slot {} exists (pgoutput, wal_status={})", slot, walStatus);
+                    FailoverSlots.report(c, config);
                     return;
                 }
             }
@@ -224,12 +241,14 @@ public final class Preflight {
                     RelayConfig.FIRST_START_SNAPSHOT);
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement("SELECT lsn FROM pg_create_logical_replication_slot(?, 'pgoutput')")) {
+        try (PreparedStatement ps = c.prepareStatement(FailoverSlots.createSql(failover))) {
             ps.setString(1, slot);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                LOG.info("Created replication slot {} (pgoutput) at {}: events committed from now on are published", slot, rs.getString(1));
+                LOG.info("Created replication slot {} (pgoutput{}) at {}: events committed from now on are published", slot,
+                        failover ? ", failover" : "", rs.getString(1));
             }
         }
+        FailoverSlots.report(c, config);
     }
 }

@@ -101,6 +101,8 @@ public final class RelayRuntime implements AutoCloseable {
             slotMonitor = monitor;
             metrics.gauge("outbox.relay.slot.retained.wal.bytes", "WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn),"
                     + " checked every " + SLOT_CHECK_INTERVAL.toSeconds() + " s", monitor::retainedWalBytes);
+            metrics.gauge("outbox.relay.slot.failover.ready", "1 when the slot is a failover slot kept in step on a standby"
+                    + " (synchronized_standby_slots set, its standbys streaming), 0 if not, NaN when unknown", monitor::failoverReady);
             metrics.gauge("outbox.relay.leader", "1 while this relay publishes (the leader), else 0", () -> state.get() == State.RUNNING ? 1 : 0);
             metrics.gauge("outbox.relay.standby", "1 while this relay waits for the lease as a standby, else 0",
                     () -> state.get() == State.STANDBY ? 1 : 0);
@@ -109,6 +111,7 @@ public final class RelayRuntime implements AutoCloseable {
             if (preflight.slotLeftToEngine()) {
                 monitor.awaitCreation();
             }
+            monitor.followPrimary(preflight.primary());
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = KafkaClients.createAdmin(config);
             KafkaClients.checkKafkaReachable(admin, config);
@@ -125,7 +128,7 @@ public final class RelayRuntime implements AutoCloseable {
                     config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
-                    .using(EngineProperties.engine(config, instanceId))
+                    .using(EngineProperties.engine(preflight.engineConfig(), instanceId))
                     .using(this::engineCompleted)
                     .notifying(publisher)
                     .build();
@@ -262,7 +265,7 @@ public final class RelayRuntime implements AutoCloseable {
     private void engineCompleted(boolean success, String message, Throwable error) {
         try {
             if (fenced) {
-                LOG.info("Relay '{}' engine stopped after the lease was lost", config.name());
+                LOG.info("Relay '{}' engine stopped after publishing was halted (lease lost, or the slot or the primary changed)", config.name());
             } else if (success && state.get() == State.STOPPING) {
                 LOG.info("Relay '{}' engine stopped: {}", config.name(), message);
             } else if (state.get() == State.STOPPING && EngineOutcome.isShutdownRace(error)) {

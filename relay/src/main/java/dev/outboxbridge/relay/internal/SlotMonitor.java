@@ -28,8 +28,10 @@ final class SlotMonitor implements AutoCloseable {
     private final ScheduledExecutorService executor;
     private Connection connection; // monitor thread only
     private volatile double retainedWalBytes = Double.NaN;
+    private volatile double failoverReady = Double.NaN;
     private volatile boolean reported;
     private boolean warned; // monitor thread only
+    private volatile String enginePrimary; // host:port the engine reads from, with a host list; null otherwise
     private volatile boolean awaitingCreation; // the engine creates the slot: its absence is no loss until it was seen
 
     public SlotMonitor(RelayConfig config, Consumer<RelayException> onSlotUnusable) {
@@ -43,6 +45,14 @@ final class SlotMonitor implements AutoCloseable {
         awaitingCreation = true;
     }
 
+    /**
+     * With a host list: the engine reads from {@code hostPort}; when the list's primary is another host (a promotion),
+     * the relay stops so that its supervisor restarts it against the new primary ({@link PrimaryHost}).
+     */
+    public void followPrimary(String hostPort) {
+        this.enginePrimary = config.hasHostList() ? hostPort : null;
+    }
+
     /** Checks now and then every {@code periodMillis}. */
     public void start(long periodMillis) {
         executor.scheduleWithFixedDelay(this::check, 0, periodMillis, TimeUnit.MILLISECONDS);
@@ -51,6 +61,11 @@ final class SlotMonitor implements AutoCloseable {
     /** WAL the slot holds back (pg_current_wal_lsn - confirmed_flush_lsn) at the last check; NaN when unknown. */
     public double retainedWalBytes() {
         return retainedWalBytes;
+    }
+
+    /** 1 when the slot would survive a promotion with nothing lost ({@link FailoverSlots#missing} empty), 0 if not, NaN when unknown. */
+    public double failoverReady() {
+        return failoverReady;
     }
 
     void check() {
@@ -69,12 +84,28 @@ final class SlotMonitor implements AutoCloseable {
                         if (awaitingCreation) {
                             return;
                         }
-                        report(new RelayException("Replication slot '" + slot + "' was dropped while the relay was running: events"
-                                + " committed since it was dropped are in no slot and will not be published. Fix: find and republish"
-                                + " them, then restart the relay (it creates the slot when " + RelayConfig.SLOT_CREATE + "=true)."));
+                        report(new RelayException("Replication slot '" + slot + "' was dropped while the relay was running, or"
+                                + " PostgreSQL failed over to a standby that did not have it (no failover slot: PostgreSQL < 17, "
+                                + RelayConfig.SLOT_FAILOVER + "=false, or a standby without sync_replication_slots): events committed"
+                                + " since are in no slot and will not be published. The relay refuses to go on. Fix: find and"
+                                + " republish them (see " + FailoverSlots.RUNBOOK + "), reset the stored position (point "
+                                + RelayConfig.OFFSET_STORAGE_TOPIC + " at a new topic, or delete " + RelayConfig.OFFSET_FILE
+                                + ": it is behind any new slot, which the relay refuses), then restart the relay (it creates the"
+                                + " slot when " + RelayConfig.SLOT_CREATE + "=true)."));
                         return;
                     }
                     awaitingCreation = false;
+                    failoverReady = FailoverSlots.readiness(connection, slot);
+                    String primary = enginePrimary;
+                    String now = primary == null ? null : PrimaryHost.of(connection);
+                    if (primary != null && !primary.equals(now)) {
+                        report(new RelayException("The PostgreSQL primary among " + RelayConfig.DATABASE_HOSTNAME + "="
+                                + config.databaseHost() + " is now " + now + " (the engine reads from " + primary + ": a standby"
+                                + " was promoted), and replication slot '" + slot + "' is there. The relay stops so that it is"
+                                + " started again against the new primary, where it resumes from the slot (RelayMain exits; its"
+                                + " supervisor starts it again). Fix: nothing, if a supervisor restarts the relay."));
+                        return;
+                    }
                     String walStatus = rs.getString(1);
                     double retained = rs.getDouble(2);
                     retainedWalBytes = rs.wasNull() ? Double.NaN : retained;
@@ -89,6 +120,7 @@ final class SlotMonitor implements AutoCloseable {
             }
         } catch (SQLException | RelayException e) {
             retainedWalBytes = Double.NaN;
+            failoverReady = Double.NaN;
             LOG.debug("Cannot check replication slot {}: {}", slot, e.getMessage());
             closeConnection();
         }
