@@ -30,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * <li>a stored position of a finished snapshot (or of a relay that never snapshotted): no snapshot; a position behind
  * the slot still stops the relay ({@code offset.mismatch.strategy=trust_offset}).</li>
  * </ul>
+ *
+ * <p>The snapshot reads the rows in commit order ({@link EngineProperties#snapshotSelect}). Before any snapshot,
+ * {@link SnapshotOrderCheck} refuses rows without a commit time (the preflight checked already when the slot did not
+ * exist; this covers a slot without a stored position and an unfinished snapshot).
  */
 public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAware {
 
