@@ -56,6 +56,8 @@ HBA
 # outbox-bridge/postgres: reachable from other containers, ready for logical decoding (the relay's slot)
 listen_addresses = '*'
 wal_level = logical
+# the relay's first-start snapshot orders rows committed before its slot by commit time
+track_commit_timestamp = on
 max_replication_slots = 10
 max_wal_senders = 10
 password_encryption = scram-sha-256

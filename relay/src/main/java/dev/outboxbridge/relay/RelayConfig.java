@@ -102,9 +102,9 @@ public final class RelayConfig extends AbstractConfig {
                     "Logical replication slot (pgoutput) the relay reads. It holds the durable position in PostgreSQL:"
                             + " it advances only after the events are acknowledged by Kafka.")
             .define(SLOT_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,
-                    "Create the slot at start-up when it does not exist. With first.start.snapshot=true the rows already in"
-                            + " the outbox table are published first; with false (the default), events committed before the slot"
-                            + " exists are never published: create the slot (outbox-cli slot create) before the first event.")
+                    "Create the slot at start-up when it does not exist. With first.start.snapshot=true (the default) the rows"
+                            + " already in the outbox table are published first; with false, events committed before the slot"
+                            + " exists are never published.")
             .define(SLOT_FAILOVER, Type.BOOLEAN, true, Importance.MEDIUM,
                     "Create the slot as a failover slot (PostgreSQL 17+): with sync_replication_slots on a standby and"
                             + " synchronized_standby_slots on the primary, PostgreSQL keeps it in step on the standby, so the relay"
@@ -112,15 +112,15 @@ public final class RelayConfig extends AbstractConfig {
                             + " to a standby (metric outbox.relay.slot.failover.ready). On PostgreSQL 16 or older the default"
                             + " only warns (the slot is lost at a failover: see docs/deployment.md); an explicit true refuses"
                             + " to start there. false: a plain slot.")
-            .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, false, Importance.MEDIUM,
+            .define(FIRST_START_SNAPSHOT, Type.BOOLEAN, true, Importance.MEDIUM,
                     "On a first start (no stored position), publish the rows already in the outbox table before the stream:"
                             + " the slot is created with an exported snapshot, so the two meet with no gap and no duplicate."
-                            + " Rows are read in transaction-id order, which is commit order per aggregate only when the"
-                            + " writers of an aggregate are serialized by a lock taken before their transaction's first write"
-                            + " (see docs/first-deployment.md): off by default, since a transaction that writes other rows"
-                            + " before it waits for an aggregate's lock can be read out of order. A slot that exists without a"
-                            + " stored position gets the table as it is now and then its own stream: nothing lost, rows"
-                            + " committed after the slot's position published twice.")
+                            + " Rows are read in their transactions' commit order (pg_xact_commit_timestamp), which needs"
+                            + " track_commit_timestamp=on when the table is not empty: a row without a commit time stops the start"
+                            + " with the fix, never published out of order (see docs/first-deployment.md). A slot that exists"
+                            + " without a stored position gets the table as it is now and then its own stream: nothing lost, rows"
+                            + " committed after the slot's position published twice. false: only inserts committed after the"
+                            + " slot exists are published.")
             .define(PUBLICATION_NAME, Type.STRING, "outbox_bridge_pub", new Identifier(), Importance.HIGH,
                     "Publication the slot decodes. It must cover only the outbox table and publish inserts.")
             .define(PUBLICATION_CREATE, Type.BOOLEAN, true, Importance.MEDIUM,

@@ -27,6 +27,9 @@ final class EmbeddedPostgresStarter {
     static {
         Map<String, String> config = new LinkedHashMap<>();
         config.put("wal_level", "logical");
+        // the relay's first-start snapshot orders the rows already in the outbox table by their commit time
+        // (pg_xact_commit_timestamp), which PostgreSQL records only with this on
+        config.put("track_commit_timestamp", "on");
         config.put("max_replication_slots", "64");
         config.put("max_wal_senders", "64");
         config.put("max_connections", "300");

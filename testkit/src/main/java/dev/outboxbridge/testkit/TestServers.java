@@ -115,6 +115,14 @@ public final class TestServers {
                         + "set wal_level = logical in postgresql.conf and restart it",
                         cluster.describe(), Environment.PG_HOST, walLevel);
             }
+            try (ResultSet track = st.executeQuery("SHOW track_commit_timestamp")) {
+                track.next();
+                if (!"on".equals(track.getString(1))) {
+                    LOG.warn("External {} (from {}) has track_commit_timestamp=off: a relay's first start refuses to snapshot"
+                            + " outbox rows written before its slot; set track_commit_timestamp = on and restart it",
+                            cluster.describe(), Environment.PG_HOST);
+                }
+            }
         } catch (Exception e) {
             throw new IllegalStateException("Cannot connect to the external PostgreSQL set by " + Environment.PG_HOST
                     + "=" + cluster.host() + " (" + Environment.PG_PORT + "=" + cluster.port() + ", "

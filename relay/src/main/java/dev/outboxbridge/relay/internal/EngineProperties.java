@@ -219,17 +219,19 @@ public final class EngineProperties {
     }
 
     /**
-     * The snapshot's SELECT: the outbox rows in the order closest to commit order that the table allows. PostgreSQL keeps
-     * no commit order of rows; the transaction id ({@code xmin}, compared by age so that wraparound does not reorder) is
-     * assigned at a transaction's first write, so transactions serialized by a lock taken at or before their first write
-     * (e.g. on the aggregate's row) sort in commit order. Rows of one transaction share it: then the command counter
-     * ({@code cmin}: statement order), then the id (UUIDv7 from one generator: append order within a statement). Rows
-     * frozen by VACUUM (their xmin reads as FrozenTransactionId, whose age is the largest int: older than every other row)
-     * fall back to the id alone: a UUIDv7 starts with its creation time. Uses no column the relay does not require.
+     * The snapshot's SELECT: the outbox rows in commit order. PostgreSQL keeps no commit order of rows, but with
+     * {@code track_commit_timestamp=on} it records each transaction's commit time ({@code pg_xact_commit_timestamp}, also
+     * for a subtransaction's id and for a frozen row, whose raw {@code xmin} stays readable): a transaction that waited for
+     * a lock another one held (e.g. on the aggregate's row) commits after it, so its commit time is later, whatever its
+     * transaction id (assigned at its first write, possibly before it waited). Rows of one transaction share the commit
+     * time: then the command counter ({@code cmin}, statement order in the whole transaction, subtransactions included),
+     * then the id (append order within a multi-row statement when ids come from one UUIDv7 generator). A row without a
+     * commit time (committed before the setting was on) is refused before the snapshot ({@link SnapshotOrderCheck}); with
+     * the setting off the function fails for the first row read, so the snapshot never publishes in another order. Uses no
+     * column the relay does not require.
      */
     static String snapshotSelect(dev.outboxbridge.db.TableName table) {
-        return "SELECT * FROM " + table.quoted() + " ORDER BY age(xmin) DESC,"
-                + " CASE WHEN age(xmin) = 2147483647 THEN 0 ELSE cmin::text::bigint END, id";
+        return "SELECT * FROM " + table.quoted() + " ORDER BY pg_xact_commit_timestamp(xmin), cmin::text::bigint, id";
     }
 
     /** The event producer's properties: the relay's defaults, then the user's kafka.producer.*, then what the guarantees need. */

@@ -1,5 +1,6 @@
 package dev.outboxbridge.relay.internal;
 
+import dev.outboxbridge.db.TableName;
 import io.debezium.bean.StandardBeanNames;
 import io.debezium.bean.spi.BeanRegistry;
 import io.debezium.bean.spi.BeanRegistryAware;
@@ -29,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * <li>a stored position of a finished snapshot (or of a relay that never snapshotted): no snapshot; a position behind
  * the slot still stops the relay ({@code offset.mismatch.strategy=trust_offset}).</li>
  * </ul>
+ *
+ * <p>The snapshot reads the rows in commit order ({@link EngineProperties#snapshotSelect}). Before any snapshot,
+ * {@link SnapshotOrderCheck} refuses rows without a commit time (the preflight checked already when the slot did not
+ * exist; this covers a slot without a stored position and an unfinished snapshot).
  */
 public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAware {
 
@@ -38,6 +43,7 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
 
     private BeanRegistry beans;
     private String slot;
+    private TableName table;
     private boolean slotExisted;
     private boolean noPosition; // no stored position
     private boolean snapshotAgain; // the stored position is one of an unfinished snapshot
@@ -56,6 +62,7 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
     @Override
     public void configure(Map<String, ?> properties) {
         slot = String.valueOf(properties.get("slot.name"));
+        table = TableName.parse(String.valueOf(properties.get("table.include.list")));
         // Debezium asks the snapshotter before it creates a missing slot: what the slot looks like now decides whether the
         // snapshot can be the slot's exported one
         Offsets<?, ?> offsets = beans.lookupByName(StandardBeanNames.OFFSETS, Offsets.class);
@@ -68,6 +75,16 @@ public final class FirstStartSnapshotter implements Snapshotter, BeanRegistryAwa
                     ps -> ps.setString(1, slot), rs -> rs.next() && rs.getLong(1) > 0);
         } catch (SQLException e) {
             throw new IllegalStateException("Could not look up replication slot '" + slot + "': " + e.getMessage(), e);
+        }
+        if (noPosition || snapshotAgain) {
+            // a snapshot follows: the preflight checked when the slot did not exist; a slot without a stored position, or
+            // an unfinished snapshot, is checked here. A snapshot that cannot be in commit order is refused, never taken
+            try {
+                SnapshotOrderCheck.check(jdbc.connection(), table);
+            } catch (SQLException e) {
+                throw new IllegalStateException("Could not check the commit times of the rows in " + table
+                        + " before the first-start snapshot: " + e.getMessage(), e);
+            }
         }
     }
 

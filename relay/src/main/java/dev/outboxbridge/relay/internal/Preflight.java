@@ -235,6 +235,7 @@ public final class Preflight {
                     + RelayConfig.SLOT_CREATE + "=true");
         }
         if (config.getBoolean(RelayConfig.FIRST_START_SNAPSHOT)) {
+            SnapshotOrderCheck.check(c, config.outboxTable()); // the rows already there can be put in commit order
             // the engine creates it over a replication connection, exporting the snapshot the first-start snapshot reads
             slotLeftToEngine = true;
             LOG.info("Replication slot {} does not exist: the engine creates it with an exported snapshot ({}=true)", slot,
