@@ -28,6 +28,11 @@ public enum FaultPoint {
      * (Debezium confirms it to PostgreSQL after the flush). Once per flush.
      */
     RELAY_AFTER_POSITION_FLUSH("relay.after-position-flush"),
+    /**
+     * Relay with delivery.guarantee=exactly_once: the Kafka transaction of a batch (its events and the position after
+     * them) committed; nothing is marked processed yet and the slot is not told. Once per batch.
+     */
+    RELAY_AFTER_TRANSACTION_COMMIT("relay.after-transaction-commit"),
     /** Inbox: the inbox rows and the handlers' writes are done; the database transaction is about to commit. */
     INBOX_BEFORE_DB_COMMIT("inbox.before-db-commit"),
     /** Inbox: the database transaction committed; its offsets are not yet recorded, let alone committed. */

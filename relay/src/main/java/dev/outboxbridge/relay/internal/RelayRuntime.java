@@ -122,7 +122,7 @@ public final class RelayRuntime implements AutoCloseable {
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
                             config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
-                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
+                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish, exactlyOncePositions(), this::kafkaFenced);
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                     .using(EngineProperties.engine(config, instanceId))
@@ -146,7 +146,7 @@ public final class RelayRuntime implements AutoCloseable {
                     public void lost(String reason) {
                         fence(reason);
                     }
-                }, System::nanoTime);
+                }, System::nanoTime, ExactlyOnce.leaseWait(config));
                 lease.start();
             } else {
                 startPublishing(State.STARTING);
@@ -165,7 +165,7 @@ public final class RelayRuntime implements AutoCloseable {
         synchronized (engineStart) {
             if (state.compareAndSet(from, State.RUNNING)) {
                 engineStarted = true;
-                executor.execute(engine);
+                executor.execute(config.exactlyOnce() ? ExactlyOnce.initThenRun(config, producer, engine, this::initFailed) : engine);
                 LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
             }
         }
@@ -219,6 +219,30 @@ public final class RelayRuntime implements AutoCloseable {
         haltPublishing("lease", new RelayException("Relay '" + config.name() + "' lost the lease for slot " + config.slotName() + " ("
                 + reason + ") and stopped publishing; another relay may take over. It must be restarted to rejoin as a standby"
                 + " (RelayMain exits; its supervisor starts it again)."), true);
+    }
+
+    /** delivery.guarantee=exactly_once: the positions written in the batches' transactions, registered for the store. */
+    private TransactionalPositions exactlyOncePositions() {
+        if (!config.exactlyOnce()) {
+            return null;
+        }
+        TransactionalPositions positions = new TransactionalPositions(config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
+        TransactionalPositions.register(instanceId, positions);
+        return positions;
+    }
+
+    /** Kafka fenced the transactional producer (another relay of the slot took over): step down as after a lost lease. */
+    private void kafkaFenced(String reason) {
+        haltPublishing("fenced", new RelayException("Relay '" + config.name() + "' stopped publishing from slot " + config.slotName()
+                + ": " + reason + ". It must be restarted to rejoin as a standby (RelayMain exits; its supervisor starts it"
+                + " again)."), true);
+    }
+
+    /** initTransactions() failed before the engine started: the relay fails, nothing was read or published. */
+    private void initFailed(RelayException cause) {
+        LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
+        fail(cause);
+        terminated.countDown();
     }
 
     /** PostgreSQL invalidated or dropped the slot while the relay ran: fail loudly, never resume from a wrong position. */
@@ -400,6 +424,7 @@ public final class RelayRuntime implements AutoCloseable {
             m.close(deadline.left());
         }
         KafkaPositionStore.unregisterFence(instanceId);
+        TransactionalPositions.unregister(instanceId);
         if (executor != null) {
             executor.shutdown();
             try {
