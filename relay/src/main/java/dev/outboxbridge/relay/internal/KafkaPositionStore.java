@@ -84,7 +84,9 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
             // delivery.guarantee=exactly_once: every position the engine flushes was already written, in the Kafka
             // transaction of the batch it follows (the engine marks an event processed only after that committed);
             // writing it again here, outside the transaction and unfenced by Kafka, could only store it late
+            FaultPoint.RELAY_BEFORE_POSITION_FLUSH.reached();
             checkFlushedIsCommitted(transactional, values);
+            FaultPoint.RELAY_AFTER_POSITION_FLUSH.reached(); // the engine confirms the committed position to the slot next
             if (callback != null) {
                 callback.onCompletion(null, null);
             }

@@ -64,6 +64,7 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
     private final BooleanSupplier mayPublish;
     private final TransactionalPositions positions; // null: at_least_once
     private final Consumer<String> onFenced;
+    private volatile Runnable beforeFirstSend = () -> { };
     /** How often a batch's transaction is tried when Kafka aborts it with an error it may be retried after. */
     static final int TRANSACTION_ATTEMPTS = 5;
 
@@ -341,9 +342,14 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
                 checkMayPublish();
                 producer.beginTransaction();
                 List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
+                boolean first = true;
                 for (ProducerRecord<byte[], byte[]> r : records) {
                     if (r != null) {
                         checkMayPublish();
+                        if (first) {
+                            first = false;
+                            beforeFirstSend.run(); // test hook: a relay frozen between its check and its send
+                        }
                     }
                     acks.add(r == null ? null : producer.send(r));
                 }
@@ -381,6 +387,9 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
             } catch (ProducerFencedException | InvalidProducerEpochException e) {
                 throw fenced(e);
             } catch (KafkaException e) {
+                if (fencedError(e)) {
+                    throw fenced(e);
+                }
                 attempt = retryAfter(e, attempt, records);
                 continue;
             }
@@ -451,9 +460,10 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
     private void abort(Throwable cause) {
         try {
             producer.abortTransaction();
-        } catch (ProducerFencedException | InvalidProducerEpochException e) {
-            throw fenced(e);
         } catch (KafkaException e) {
+            if (fencedError(e)) {
+                throw fenced(e);
+            }
             metrics.error("send");
             throw new RelayException("Kafka transaction failed (" + cause + ") and could not be aborted: " + e + ". Nothing of it"
                     + " was marked processed; it is sent again after a restart (a read_committed consumer never sees it).", e);
@@ -471,8 +481,14 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         }
     }
 
+    /** Fenced, directly or as the cause Kafka wraps it in (a send after the fencing fails with the producer's fatal error). */
     private static boolean fencedError(Throwable t) {
-        return t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException;
+        for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause()) {
+            if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Kafka fenced this relay's producer: step down like a lost lease (the runtime stops the engine), mark nothing. */
@@ -503,6 +519,11 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         } else if (total / SNAPSHOT_LOG_EVERY > before / SNAPSHOT_LOG_EVERY) {
             LOG.info("First-start snapshot: {} events published so far", total);
         }
+    }
+
+    /** Test hook (exactly_once): runs once per transaction, after the permission check of its first event, before its send. */
+    void beforeFirstSend(Runnable hook) {
+        this.beforeFirstSend = hook;
     }
 
     /** Events of the first-start snapshot acknowledged by Kafka since start. */

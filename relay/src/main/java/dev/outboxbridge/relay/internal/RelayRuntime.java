@@ -61,11 +61,17 @@ public final class RelayRuntime implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
     private final String instanceId = java.util.UUID.randomUUID().toString();
     private volatile Runnable beforePreflight = () -> { };
+    private volatile Runnable beforeSend = () -> { };
 
     public RelayRuntime(RelayConfig config, Clock clock, MeterRegistry registry) {
         this.config = config;
         this.clock = clock;
         this.metrics = new RelayMetrics(config.name(), registry);
+    }
+
+    /** Test hook (delivery.guarantee=exactly_once): runs in each transaction between the first permission check and send. */
+    public void beforeSend(Runnable hook) {
+        this.beforeSend = hook;
     }
 
     /** Test hook: runs in {@link #start()} before the start-up checks. */
@@ -123,6 +129,7 @@ public final class RelayRuntime implements AutoCloseable {
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
                             config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
                     config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish, exactlyOncePositions(), this::kafkaFenced);
+            publisher.beforeFirstSend(() -> beforeSend.run());
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                     .using(EngineProperties.engine(config, instanceId))
