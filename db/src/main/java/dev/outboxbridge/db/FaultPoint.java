@@ -21,7 +21,10 @@ public enum FaultPoint {
     RELAY_AFTER_SEND("relay.after-send"),
     /** Relay: Kafka acknowledged a record; it is not yet marked processed. Once per acknowledged record. */
     RELAY_AFTER_ACK("relay.after-ack"),
-    /** Relay: records are marked processed; their position is about to be written to the position topic. Once per flush. */
+    /**
+     * Relay: records are marked processed; their position is about to be written to the position topic. Once per flush.
+     * (With delivery.guarantee=exactly_once the position was written in the batch's transaction; the flush writes nothing.)
+     */
     RELAY_BEFORE_POSITION_FLUSH("relay.before-position-flush"),
     /**
      * Relay: Kafka acknowledged the position write; the slot is not yet told the position
