@@ -42,6 +42,9 @@ import org.slf4j.LoggerFactory;
  * wait for each acknowledgement in order, mark each processed only after its acknowledgement,
  * then mark the batch finished. The first failure fails the batch: nothing after it is marked, so
  * a restart resumes from it. Change events are only ever handled on the engine's thread.
+ *
+ * <p>With {@code delivery.guarantee=exactly_once} ({@link #publishInTransaction}) the batch's records and the position
+ * after them go in one Kafka transaction, and nothing is marked processed before it committed (docs/exactly-once.md).
  */
 final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
 
