@@ -27,10 +27,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -182,6 +186,52 @@ class ExactlyOnceIT {
             if (zombie.isAlive()) {
                 zombie.kill();
             }
+        }
+    }
+
+    /**
+     * A record Kafka refuses at send time, inside a transaction (the topic's max.message.bytes lowered after the relay
+     * read it, so its size check lets the record through): the transaction aborts, nothing of it was visible or marked,
+     * and the batch is sent again with the dead-letter record in the refused record's place. A read_committed reader
+     * sees the records before and after it once each, in order, and the dead-letter topic the refused one once.
+     */
+    @Test
+    void aRecordRefusedInsideATransactionGoesToTheDeadLetterTopicInItsPlace(TestDatabase db, TestKafka kafka) throws Exception {
+        String topic = kafka.prefix() + "outbox.event.order";
+        String deadLetters = kafka.prefix() + "outbox.dead-letter";
+        kafka.createTopic(topic, 1);
+        kafka.createTopic(deadLetters, 1);
+        Map<String, String> settings = settings(db, kafka);
+        settings.put(RelayConfig.DEAD_LETTER_TOPIC, deadLetters);
+        Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.").build());
+        try (Relay relay = Relay.create(RelayConfig.of(settings))) {
+            relay.start();
+            append(db, outbox, List.of(OutboxEvent.of("order", "o-1", "A", "first")));
+            assertThat(readCommitted(kafka, topic, 1)).hasSize(1); // the relay read the topic's limit (1 MB) by now
+            kafka.admin().incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, topic), List.of(
+                    new AlterConfigOp(new ConfigEntry("max.message.bytes", "4096"), AlterConfigOp.OpType.SET)))).all().get();
+            List<UUID> ids = append(db, outbox, List.of(OutboxEvent.of("order", "o-1", "A", "before"),
+                    OutboxEvent.of("order", "o-1", "A", "x".repeat(20_000)), OutboxEvent.of("order", "o-1", "A", "after")));
+            List<ConsumerRecord<byte[], byte[]>> dead = TopicReader.readAtLeast(TopicReader.committedReader(kafka.bootstrapServers()),
+                    deadLetters, 1, TIMEOUT);
+            assertThat(dead).hasSize(1);
+            assertThat(id(dead.get(0))).isEqualTo(ids.get(1).toString());
+            assertThat(new String(dead.get(0).headers().lastHeader("outbox.dlq.reason").value(), StandardCharsets.UTF_8))
+                    .contains("RecordTooLarge");
+            List<String> values = readCommitted(kafka, topic, 3).stream().map(r -> new String(r.value(), StandardCharsets.UTF_8))
+                    .map(v -> v.contains("first") ? "first" : v.contains("before") ? "before" : v.contains("after") ? "after" : v)
+                    .toList();
+            assertThat(values).containsExactly("first", "before", "after");
+            assertThat(relay.state()).as("failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
+        }
+    }
+
+    private static List<UUID> append(TestDatabase db, Outbox outbox, List<OutboxEvent> events) throws Exception {
+        try (Connection c = db.connect()) {
+            c.setAutoCommit(false);
+            List<UUID> ids = outbox.appendAll(c, events);
+            c.commit();
+            return ids;
         }
     }
 
