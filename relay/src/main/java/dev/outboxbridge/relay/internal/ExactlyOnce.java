@@ -48,6 +48,12 @@ final class ExactlyOnce {
                 producer.initTransactions();
                 LOG.info("Relay '{}': exactly-once publishing with transactional.id {} (any earlier relay of slot {} is fenced)",
                         config.name(), config.transactionalId(), config.slotName());
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                failed.accept(new RelayException("Relay '" + config.name() + "': Kafka did not initialize transactions for"
+                        + " transactional.id " + config.transactionalId() + " within max.block.ms: " + e + ". Fix: check "
+                        + RelayConfig.KAFKA_BOOTSTRAP_SERVERS + " and that the brokers (and their transaction coordinator) are"
+                        + " up; the relay's supervisor starts it again", e));
+                return;
             } catch (KafkaException | IllegalStateException e) {
                 failed.accept(new RelayException("Relay '" + config.name() + "': Kafka refused to initialize transactions for"
                         + " transactional.id " + config.transactionalId() + ": " + e + KafkaClients.rootCause(e) + ". Fix: grant"

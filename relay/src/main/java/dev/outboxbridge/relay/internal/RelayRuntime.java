@@ -245,10 +245,18 @@ public final class RelayRuntime implements AutoCloseable {
                 + " again)."), true);
     }
 
-    /** initTransactions() failed before the engine started: the relay fails, nothing was read or published. */
+    /**
+     * initTransactions() failed before the engine started: the relay fails, nothing was read or published. When the relay
+     * stopped publishing meanwhile (lease lost: its producer was closed under initTransactions), that is the failure.
+     */
     private void initFailed(RelayException cause) {
-        LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
-        fail(cause);
+        if (fenced) {
+            LOG.info("Relay '{}': transactions were not initialized, the relay stopped publishing meanwhile ({})", config.name(),
+                    cause.getCause() == null ? cause.getMessage() : cause.getCause().toString());
+        } else {
+            LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
+            fail(cause);
+        }
         terminated.countDown();
     }
 
