@@ -181,7 +181,10 @@ public interface InboxConsumer extends AutoCloseable {
          * Required. Kafka consumer settings, passed through to the {@code KafkaConsumer}; replaces
          * earlier calls. {@code bootstrap.servers} is required. Defaults: {@code group.id} = the
          * consumer name, {@code auto.offset.reset=earliest},
-         * {@code partition.assignment.strategy=CooperativeStickyAssignor} (classic group protocol).
+         * {@code partition.assignment.strategy=CooperativeStickyAssignor} (classic group protocol),
+         * {@code isolation.level=read_committed} (records of aborted Kafka transactions, e.g. of a relay
+         * with {@code delivery.guarantee=exactly_once}, are never handed over; an explicit
+         * {@code read_uncommitted} is kept, with a warning).
          * {@code enable.auto.commit} is always false and the deserializers are always
          * {@code ByteArrayDeserializer}: other values are rejected.
          */

@@ -21,13 +21,21 @@ public enum FaultPoint {
     RELAY_AFTER_SEND("relay.after-send"),
     /** Relay: Kafka acknowledged a record; it is not yet marked processed. Once per acknowledged record. */
     RELAY_AFTER_ACK("relay.after-ack"),
-    /** Relay: records are marked processed; their position is about to be written to the position topic. Once per flush. */
+    /**
+     * Relay: records are marked processed; their position is about to be written to the position topic. Once per flush.
+     * (With delivery.guarantee=exactly_once the position was written in the batch's transaction; the flush writes nothing.)
+     */
     RELAY_BEFORE_POSITION_FLUSH("relay.before-position-flush"),
     /**
      * Relay: Kafka acknowledged the position write; the slot is not yet told the position
      * (Debezium confirms it to PostgreSQL after the flush). Once per flush.
      */
     RELAY_AFTER_POSITION_FLUSH("relay.after-position-flush"),
+    /**
+     * Relay with delivery.guarantee=exactly_once: the Kafka transaction of a batch (its events and the position after
+     * them) committed; nothing is marked processed yet and the slot is not told. Once per batch.
+     */
+    RELAY_AFTER_TRANSACTION_COMMIT("relay.after-transaction-commit"),
     /** Inbox: the inbox rows and the handlers' writes are done; the database transaction is about to commit. */
     INBOX_BEFORE_DB_COMMIT("inbox.before-db-commit"),
     /** Inbox: the database transaction committed; its offsets are not yet recorded, let alone committed. */

@@ -53,7 +53,9 @@ class FaultPointsIT {
     Path dir;
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = FaultPoint.class, names = "RELAY_.*", mode = EnumSource.Mode.MATCH_ALL)
+    // relay.after-transaction-commit is reached only with delivery.guarantee=exactly_once: ExactlyOnceIT (relay module)
+    // halts there and checks its state (events and position committed, the position ahead of the slot's)
+    @EnumSource(value = FaultPoint.class, names = "RELAY_(?!AFTER_TRANSACTION_COMMIT).*", mode = EnumSource.Mode.MATCH_ALL)
     void relayHaltsAtThePointAndARestartLosesNothing(FaultPoint point, TestDatabase shop, TestKafka ns) throws Exception {
         String topicPrefix = ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX;
         String topic = topicPrefix + "order";

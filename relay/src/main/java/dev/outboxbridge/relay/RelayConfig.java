@@ -74,6 +74,11 @@ public final class RelayConfig extends AbstractConfig {
     public static final String DEAD_LETTER_TOPIC = "dead.letter.topic";
     public static final String HA_ENABLED = "ha.enabled";
     public static final String HA_LEASE_MS = "ha.lease.ms";
+    // delivery guarantee (issue 13): exactly-once publishing with Kafka transactions
+    public static final String DELIVERY_GUARANTEE = "delivery.guarantee";
+    public static final String DELIVERY_TRANSACTIONAL_ID = "delivery.transactional.id";
+    public static final String AT_LEAST_ONCE = "at_least_once";
+    public static final String EXACTLY_ONCE = "exactly_once";
 
     public static final String OFFSET_STORAGE_KAFKA = "kafka";
     public static final String OFFSET_STORAGE_FILE = "file";
@@ -198,7 +203,20 @@ public final class RelayConfig extends AbstractConfig {
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
                     "How long close() may take, all waits together: the batch in flight (at most half of it), the engine's"
                             + " last position flush, the lease and the Kafka clients. What has not finished by then is abandoned"
-                            + " with a warning; events not yet marked processed are sent again after a restart.");
+                            + " with a warning; events not yet marked processed are sent again after a restart.")
+            // delivery guarantee (issue 13)
+            .define(DELIVERY_GUARANTEE, Type.STRING, AT_LEAST_ONCE, ConfigDef.ValidString.in(AT_LEAST_ONCE, EXACTLY_ONCE),
+                    Importance.HIGH,
+                    "at_least_once: an idempotent producer; a crash re-sends the events acknowledged since the last position"
+                            + " flush and the batch in flight. exactly_once: a transactional producer; each batch's events and"
+                            + " the relay's position after them are written in one Kafka transaction, the slot is confirmed"
+                            + " only after it committed, and a new leader fences every earlier relay of the slot in Kafka:"
+                            + " a read_committed consumer (consumer-inbox's default) sees every event exactly once. Needs"
+                            + " offset.storage=kafka. See docs/exactly-once.md.")
+            .define(DELIVERY_TRANSACTIONAL_ID, Type.STRING, "", Importance.LOW,
+                    "The transactional.id of the producer when delivery.guarantee=exactly_once; empty (the default) ="
+                            + " outbox-relay-<database>-<slot>. Every relay of a slot must use the same one (that is how Kafka"
+                            + " fences a previous leader) and no two slots may share one.");
 
     private final Map<String, String> producerOverrides;
     private final Map<String, String> debeziumOverrides;
@@ -306,12 +324,47 @@ public final class RelayConfig extends AbstractConfig {
                     + " from each other must share the position (a local file would make a new leader resume from a stale one)."
                     + " Set " + HA_ENABLED + "=false to run a single relay with " + OFFSET_STORAGE + "=" + OFFSET_STORAGE_FILE);
         }
+        checkDeliveryGuarantee();
         for (String key : List.of(TOPIC_CREATE_REPLICATION_FACTOR, OFFSET_STORAGE_REPLICATION_FACTOR)) {
             short rf = getShort(key);
             if (rf == 0 || rf < -1) {
                 throw new ConfigException(key, rf, "must be -1 (broker default) or at least 1");
             }
         }
+    }
+
+    /** delivery.guarantee: what exactly_once needs, refused with the fix when missing (issue 13). */
+    private void checkDeliveryGuarantee() {
+        if (!exactlyOnce()) {
+            if (!getString(DELIVERY_TRANSACTIONAL_ID).isEmpty()) {
+                throw new ConfigException(DELIVERY_TRANSACTIONAL_ID, getString(DELIVERY_TRANSACTIONAL_ID), "applies only to "
+                        + DELIVERY_GUARANTEE + "=" + EXACTLY_ONCE + ". Fix: remove it, or set " + DELIVERY_GUARANTEE + "=" + EXACTLY_ONCE);
+            }
+            return;
+        }
+        if (!offsetsInKafka()) {
+            throw new ConfigException(DELIVERY_GUARANTEE, EXACTLY_ONCE, "needs " + OFFSET_STORAGE + "=" + OFFSET_STORAGE_KAFKA
+                    + ": the position is written in the same Kafka transaction as the events. Fix: set " + OFFSET_STORAGE + "="
+                    + OFFSET_STORAGE_KAFKA + ", or " + DELIVERY_GUARANTEE + "=" + AT_LEAST_ONCE);
+        }
+        String id = transactionalId();
+        if (id.isBlank() || id.length() > 249 || id.chars().anyMatch(Character::isISOControl)) {
+            throw new ConfigException(DELIVERY_TRANSACTIONAL_ID, id, "must be 1-249 characters without control characters");
+        }
+    }
+
+    /** True with delivery.guarantee=exactly_once: Kafka transactions carry each batch and the position. */
+    public boolean exactlyOnce() {
+        return EXACTLY_ONCE.equals(getString(DELIVERY_GUARANTEE));
+    }
+
+    /**
+     * The producer's transactional.id under exactly_once: delivery.transactional.id, or outbox-relay-&lt;database&gt;-&lt;slot&gt;
+     * (stable for the database and slot, shared by every relay of the slot, so a new leader fences the previous one).
+     */
+    public String transactionalId() {
+        String configured = getString(DELIVERY_TRANSACTIONAL_ID).trim();
+        return configured.isEmpty() ? "outbox-relay-" + databaseName() + "-" + slotName() : configured;
     }
 
     private static Map<String, String> prefixed(Map<String, String> props, String prefix) {

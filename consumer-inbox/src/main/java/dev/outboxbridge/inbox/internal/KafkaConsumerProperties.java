@@ -8,6 +8,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.LoggerFactory;
 
 /**
  * Resolves the Kafka consumer configuration of an inbox consumer from the user's settings: checks
@@ -34,6 +35,10 @@ final class KafkaConsumerProperties {
         Map<String, Object> props = new LinkedHashMap<>(user);
         props.putIfAbsent(ConsumerConfig.GROUP_ID_CONFIG, consumerName);
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        warnReadUncommitted(consumerName, user.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG));
+        // a relay with delivery.guarantee=exactly_once writes in Kafka transactions: only committed records are events
+        // (Kafka's own default, read_uncommitted, would also hand over records of aborted transactions: duplicates)
+        props.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         if (isClassicProtocol(props.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG))) {
             // the consumer group protocol (KIP-848) assigns on the broker and rejects this key
             props.putIfAbsent(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
@@ -43,6 +48,21 @@ final class KafkaConsumerProperties {
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         validate(props);
         return props;
+    }
+
+    /**
+     * read_uncommitted set explicitly: allowed (the inbox cannot know how the relay publishes, and its dedupe makes a
+     * record delivered twice harmless), but warned: with a relay publishing exactly_once it also reads the records of
+     * aborted transactions, which the relay sends again.
+     */
+    private static void warnReadUncommitted(String consumerName, Object isolation) {
+        if (isolation != null && "read_uncommitted".equalsIgnoreCase(isolation.toString().trim())) {
+            LoggerFactory.getLogger(KafkaConsumerProperties.class).warn("Inbox consumer '{}': isolation.level=read_uncommitted"
+                    + " also reads records of aborted Kafka transactions: with a relay running delivery.guarantee=exactly_once"
+                    + " they are sent again, and the inbox dedupes them by event id instead of never seeing them. Fix: remove"
+                    + " the setting (the inbox's default is read_committed) unless no relay of these topics uses transactions",
+                    consumerName);
+        }
     }
 
     /** {@code max.poll.interval.ms} of a resolved configuration. */

@@ -78,6 +78,12 @@ public enum Fault {
      */
     RELAY_HALT_AROUND_FLUSH(f -> f.haltAt(f.leader(),
             f.either(FaultPoint.RELAY_BEFORE_POSITION_FLUSH, FaultPoint.RELAY_AFTER_POSITION_FLUSH))),
+    /**
+     * delivery.guarantee=exactly_once only: the relay halts right after the Kafka transaction of a batch (its events and
+     * the position after them) committed, before anything is marked processed or the slot is told: the position in
+     * Kafka is then ahead of the slot's, and the next leader must skip what the slot still holds before it.
+     */
+    RELAY_HALT_AFTER_COMMIT(f -> f.haltAt(f.leader(), FaultPoint.RELAY_AFTER_TRANSACTION_COMMIT)),
     /** One consumer halts after its handlers ran, right before the database commit: nothing of the transaction stays. */
     CONSUMER_HALT_BEFORE_DB_COMMIT(f -> f.haltAt(f.randomConsumer(), FaultPoint.INBOX_BEFORE_DB_COMMIT)),
     /** One consumer halts right after its database commit, before its offsets are even recorded: redelivered, skipped by the inbox. */
@@ -119,6 +125,11 @@ public enum Fault {
     /** Acts on the Kafka broker process (needs the harness's own broker). */
     public boolean broker() {
         return this == BROKER_KILL || this == BROKER_PAUSE;
+    }
+
+    /** Its fault point is reached only by a relay with delivery.guarantee=exactly_once. */
+    public boolean exactlyOnceOnly() {
+        return this == RELAY_HALT_AFTER_COMMIT;
     }
 
     /** Stops or crashes the relay (what the duplicates per relay stop are counted against). */

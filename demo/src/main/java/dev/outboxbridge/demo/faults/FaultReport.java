@@ -17,11 +17,13 @@ import java.util.Optional;
  *
  * @param interleavedPublishers producers that wrote interleaved runs in a partition (empty: one
  *        publisher at a time); absent when the run used a broker whose logs it cannot read
+ * @param exactlyOnce the relays ran delivery.guarantee=exactly_once: a duplicate in Kafka (read read_committed) is a
+ *        violation (D)
  */
 public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
         int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
         Duration elapsed, MemoryReport memory, Map<Fault, Long> maxRecoveryMillisByFault,
-        Optional<List<String>> interleavedPublishers) {
+        Optional<List<String>> interleavedPublishers, boolean exactlyOnce) {
 
     public int totalFaults() {
         return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -37,9 +39,13 @@ public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> fa
         return recoveryMillis.stream().mapToLong(Long::longValue).max().orElse(0);
     }
 
-    /** L, P, O and X hold, one relay published at a time (when checked), and the relay stayed within its memory bound. */
+    /**
+     * L, P, O and X hold, one relay published at a time (when checked), the relay stayed within its memory bound and, with
+     * exactly_once, no event is twice in Kafka (D).
+     */
     public boolean ok() {
-        return verdict.ok() && memory.violations().isEmpty() && interleavedPublishers.map(List::isEmpty).orElse(true);
+        return verdict.ok() && memory.violations().isEmpty() && interleavedPublishers.map(List::isEmpty).orElse(true)
+                && (!exactlyOnce || verdict.kafkaDuplicates() == 0);
     }
 
     public void print(PrintStream out) {
@@ -64,6 +70,9 @@ public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> fa
         out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
         out.printf("  O order per aggregate            %s%n", verdictText(v.orderViolations()));
         out.printf("  X effects exactly once           %s (%,d applied)%n", verdictText(v.effectViolations()), v.effectsApplied());
+        out.printf("  D no duplicate in Kafka          %s%n", !exactlyOnce ? "not required (at_least_once)"
+                : verdict.kafkaDuplicates() == 0 ? "ok (exactly_once, read_committed)"
+                : "VIOLATED: " + verdict.kafkaDuplicates() + " duplicates with exactly_once");
         out.printf("  F one relay publishing at a time %s%n", interleavedPublishers.map(FaultReport::verdictText)
                 .orElse("not checked (needs the harness's own broker)"));
         v.deadLetters().print(out);

@@ -45,10 +45,27 @@ public final class FaultRun {
     /** Relays on the slot: a leader and a standby. */
     private static final int RELAYS = 2;
 
-    /** Settings of a fault run; with broker or network faults the harness runs its own broker process. */
+    /**
+     * Settings of a fault run; with broker or network faults the harness runs its own broker process.
+     *
+     * @param exactlyOnce the relays run delivery.guarantee=exactly_once, and the report requires 0 duplicates in Kafka
+     *        (read read_committed)
+     */
     public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
-            long seed, Set<Fault> faults, int consumers) {
+            long seed, Set<Fault> faults, int consumers, boolean exactlyOnce) {
+
+        /** Relays at least once (the relay's default). */
+        public Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
+                long seed, Set<Fault> faults, int consumers) {
+            this(workload, partitions, minGap, maxGap, drainTimeout, seed, faults, consumers, false);
+        }
+
         public Options {
+            if (!exactlyOnce && faults.stream().anyMatch(Fault::exactlyOnceOnly)) {
+                throw new IllegalArgumentException("Faults " + faults.stream().filter(Fault::exactlyOnceOnly).toList()
+                        + " halt at a point only a relay with delivery.guarantee=exactly_once reaches. Fix: run with"
+                        + " --exactly-once or leave them out of --faults");
+            }
             if (consumers < 1) {
                 throw new IllegalArgumentException("Run at least one consumer");
             }
@@ -134,13 +151,16 @@ public final class FaultRun {
                             bootstrap, topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), ns.topic(DemoRun.DEAD_LETTER_TOPIC),
                             billingPool, DemoRun.EFFECTS_TABLE);
                     Optional<List<String>> interleaved = topology.ownBroker()
-                            ? Optional.of(PublisherLog.interleavedProducers(topology.brokerLogs(), topic))
+                            ? Optional.of(options.exactlyOnce()
+                                    ? TransactionalPublisherLog.epochsGoingBack(topology.brokerLogs(), topic)
+                                    : PublisherLog.interleavedProducers(topology.brokerLogs(), topic))
                             : Optional.empty();
                     return new FaultReport(verdict, injector.counts(),
                             topology.relays().stream().mapToInt(Supervised::unexpectedExits).sum(),
                             topology.consumers().stream().mapToInt(Supervised::unexpectedExits).sum(),
                             injector.recoveries(), workload.failedTransactions(), workload.indeterminateTransactions(),
-                            Duration.ofNanos(System.nanoTime() - start), memoryReport, injector.maxRecoveryByFault(), interleaved);
+                            Duration.ofNanos(System.nanoTime() - start), memoryReport, injector.maxRecoveryByFault(), interleaved,
+                            options.exactlyOnce());
                 }
             } finally {
                 topology.close(); // the relays stop before their role is dropped
@@ -176,6 +196,9 @@ public final class FaultRun {
         // shorter than a BROKER_PAUSE, so a paused broker makes sends fail for real
         settings.put("kafka.producer.delivery.timeout.ms", "15000");
         settings.put("kafka.producer.request.timeout.ms", "5000");
+        if (options.exactlyOnce()) {
+            settings.put(RelayConfig.DELIVERY_GUARANTEE, RelayConfig.EXACTLY_ONCE);
+        }
         // poison and oversized events: the topic's size limit and the relay's dead-letter topic
         DemoRun.prepareForBadEvents(bootstrap, options.workload(), topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), settings);
         return settings;

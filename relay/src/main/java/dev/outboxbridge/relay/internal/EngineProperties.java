@@ -54,6 +54,8 @@ public final class EngineProperties {
         o.put(DEBEZIUM + "bootstrap.servers", useInstead(RelayConfig.KAFKA_BOOTSTRAP_SERVERS));
         o.put(DEBEZIUM + "linger.ms", "the position producer must not batch: a position flush waits for its one record,"
                 + " so the relay sets it to 0. Fix: remove it (" + PRODUCER + "linger.ms tunes the event producer)");
+        o.put(DEBEZIUM + "isolation.level", "the position store reads its topic read_committed, so a position written in a"
+                + " Kafka transaction that aborted (delivery.guarantee=exactly_once) is never read back. Fix: remove it");
         o.put(DEBEZIUM + KafkaPositionStore.FENCE_PROPERTY, "it ties the position store to this relay's lease. Fix: remove it");
         o.put(DEBEZIUM + "database.hostname", useInstead(RelayConfig.DATABASE_HOSTNAME));
         o.put(DEBEZIUM + "database.port", useInstead(RelayConfig.DATABASE_PORT));
@@ -101,7 +103,10 @@ public final class EngineProperties {
         o.put(PRODUCER + "bootstrap.servers", useInstead(RelayConfig.KAFKA_BOOTSTRAP_SERVERS));
         o.put(PRODUCER + "key.serializer", "the relay sends raw bytes. Fix: remove it");
         o.put(PRODUCER + "value.serializer", "the relay sends raw bytes. Fix: remove it");
-        o.put(PRODUCER + "transactional.id", "the relay uses an idempotent, non-transactional producer. Fix: remove it");
+        o.put(PRODUCER + "transactional.id", "the relay sets it itself: none with " + RelayConfig.DELIVERY_GUARANTEE + "="
+                + RelayConfig.AT_LEAST_ONCE + ", one per database and slot with " + RelayConfig.EXACTLY_ONCE + ". Fix: remove it;"
+                + " to name the transactional id yourself, set " + RelayConfig.DELIVERY_TRANSACTIONAL_ID + " (with "
+                + RelayConfig.DELIVERY_GUARANTEE + "=" + RelayConfig.EXACTLY_ONCE + ")");
         OWNED = Collections.unmodifiableMap(o);
 
         Map<String, String> d = new LinkedHashMap<>();
@@ -164,6 +169,9 @@ public final class EngineProperties {
             own(p, "offset.storage.partitions", 1);
             own(p, "linger.ms", 0); // the position producer: a flush waits for its one record, do not batch
             own(p, KafkaPositionStore.FENCE_PROPERTY, instance); // a fenced relay stores no position
+            // read_committed in both modes: under exactly_once only committed positions exist for the relay; under
+            // at_least_once there are no transactions (and a switch back from exactly_once ignores aborted positions)
+            own(p, "isolation.level", "read_committed");
             own(p, "offset.storage.replication.factor", config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
         } else {
             own(p, "offset.storage", "org.apache.kafka.connect.storage.FileOffsetBackingStore");
@@ -249,6 +257,10 @@ public final class EngineProperties {
         // the guarantees: RelayConfig accepts only these values from users (true; all or -1)
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        if (config.exactlyOnce()) {
+            // shared by every relay of the slot: the initTransactions() of a new leader fences the previous one
+            ownProducer(p, ProducerConfig.TRANSACTIONAL_ID_CONFIG, config.transactionalId());
+        }
         return p;
     }
 

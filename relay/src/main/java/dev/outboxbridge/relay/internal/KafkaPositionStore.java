@@ -17,6 +17,7 @@ import org.apache.kafka.connect.runtime.WorkerConfig;
 import org.apache.kafka.connect.storage.KafkaOffsetBackingStore;
 import org.apache.kafka.connect.util.Callback;
 import org.apache.kafka.connect.util.SharedTopicAdmin;
+import org.slf4j.LoggerFactory;
 
 /**
  * Kafka Connect's {@link KafkaOffsetBackingStore} (the position in a compacted topic), answering
@@ -78,6 +79,19 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
 
     @Override
     public Future<Void> set(Map<ByteBuffer, ByteBuffer> values, Callback<Void> callback) {
+        TransactionalPositions transactional = TransactionalPositions.of(instance);
+        if (transactional != null) {
+            // delivery.guarantee=exactly_once: every position the engine flushes was already written, in the Kafka
+            // transaction of the batch it follows (the engine marks an event processed only after that committed);
+            // writing it again here, outside the transaction and unfenced by Kafka, could only store it late
+            FaultPoint.RELAY_BEFORE_POSITION_FLUSH.reached();
+            checkFlushedIsCommitted(transactional, values);
+            FaultPoint.RELAY_AFTER_POSITION_FLUSH.reached(); // the engine confirms the committed position to the slot next
+            if (callback != null) {
+                callback.onCompletion(null, null);
+            }
+            return CompletableFuture.completedFuture(null);
+        }
         String refusal = refusal();
         if (refusal != null) {
             ConnectException fenced = new ConnectException(refusal);
@@ -119,8 +133,24 @@ public final class KafkaPositionStore extends KafkaOffsetBackingStore {
         return null;
     }
 
+    /** The engine flushes what it marked processed; under exactly_once that is a committed position, never one ahead. */
+    private static void checkFlushedIsCommitted(TransactionalPositions transactional, Map<ByteBuffer, ByteBuffer> values) {
+        Map<ByteBuffer, ByteBuffer> committed = transactional.get(values.keySet());
+        if (committed == null || !committed.equals(values)) {
+            LoggerFactory.getLogger(KafkaPositionStore.class).warn("The engine flushed a position that differs from the last"
+                    + " one committed in a Kafka transaction; not written (the slot is confirmed from the committed one)");
+        }
+    }
+
     @Override
     public Future<Map<ByteBuffer, ByteBuffer>> get(Collection<ByteBuffer> keys) {
+        TransactionalPositions transactional = TransactionalPositions.of(instance);
+        if (transactional != null) {
+            // exactly_once: the position committed with the last transaction; before the first one, the topic read
+            // read_committed to its end (an aborted position is never read)
+            Map<ByteBuffer, ByteBuffer> committed = transactional.get(keys);
+            return committed != null ? CompletableFuture.completedFuture(committed) : super.get(keys);
+        }
         synchronized (written) {
             if (!keys.isEmpty() && written.keySet().containsAll(keys)) {
                 Map<ByteBuffer, ByteBuffer> result = new HashMap<>();

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *       until {@code 3L/4} after it sent its last confirmed check. A watchdog on a thread of its own
  *       (never blocked by the database or Kafka) fences it then: {@link Listener#lost} must stop all
  *       publishing at once.</li>
- *   <li>A new holder waits {@code L} after acquiring before it counts as leader. The lock was freed
+ *   <li>A new holder waits {@code L} after acquiring before it counts as leader (under
+ *       {@code delivery.guarantee=exactly_once} it does not: Kafka fences the previous leader's writes, see
+ *       {@link ExactlyOnce}). The lock was freed
  *       after the previous leader's last confirmed check was sent, so by then the previous leader
  *       fenced itself at least {@code L/4} earlier: no two relays publish at the same time, without
  *       trusting clocks across machines (only each machine's elapsed-time rate).</li>
@@ -67,6 +69,7 @@ final class LeaderLease implements AutoCloseable {
     private final Listener listener;
     private final LongSupplier nanoTime;
     private final long leaseNanos;
+    private final long waitNanos; // how long a new holder waits before leading: the lease, or 0 under exactly_once
     private final long tickMillis;
     private final int lockKey;
     private final ScheduledExecutorService worker;
@@ -82,6 +85,16 @@ final class LeaderLease implements AutoCloseable {
      * @param nanoTime a monotonic clock in nanoseconds ({@code System::nanoTime} outside tests)
      */
     public LeaderLease(RelayConfig config, Listener listener, LongSupplier nanoTime) {
+        this(config, listener, nanoTime, true);
+    }
+
+    /**
+     * @param waitBeforeLeading whether a new holder waits a lease before it counts as leader: false only when something
+     *        else fences a previous leader's writes (Kafka transactions, delivery.guarantee=exactly_once; see
+     *        {@link ExactlyOnce})
+     */
+    public LeaderLease(RelayConfig config, Listener listener, LongSupplier nanoTime, boolean waitBeforeLeading) {
+        this.waitNanos = waitBeforeLeading ? TimeUnit.MILLISECONDS.toNanos(config.getLong(RelayConfig.HA_LEASE_MS)) : 0;
         this.config = config;
         this.listener = listener;
         this.nanoTime = nanoTime;
@@ -133,7 +146,7 @@ final class LeaderLease implements AutoCloseable {
             switch (state.get()) {
                 case STANDBY -> tryAcquire();
                 case ACQUIRED -> {
-                    if (confirm() && nanoTime.getAsLong() - acquiredAt >= leaseNanos && state.get() == State.ACQUIRED) {
+                    if (confirm() && nanoTime.getAsLong() - acquiredAt >= waitNanos && state.get() == State.ACQUIRED) {
                         // the previous leader, if any, has fenced itself by now; its walsender may linger on the slot
                         terminateStaleWalsender();
                         if (state.compareAndSet(State.ACQUIRED, State.LEADER)) {
@@ -166,9 +179,14 @@ final class LeaderLease implements AutoCloseable {
                         lastConfirmedSentAt = sent;
                         acquiredAt = sent;
                         state.compareAndSet(State.STANDBY, State.ACQUIRED);
-                        standbyReason = "holds the lease; publishing starts after " + leaseNanos / 1_000_000 + " ms";
-                        LOG.info("Relay '{}' acquired the lease for slot {}; it publishes after {} ms, once any previous leader"
-                                + " has certainly stopped", config.name(), config.slotName(), leaseNanos / 1_000_000);
+                        standbyReason = "holds the lease; publishing starts after " + waitNanos / 1_000_000 + " ms";
+                        if (waitNanos > 0) {
+                            LOG.info("Relay '{}' acquired the lease for slot {}; it publishes after {} ms, once any previous"
+                                    + " leader has certainly stopped", config.name(), config.slotName(), waitNanos / 1_000_000);
+                        } else {
+                            LOG.info("Relay '{}' acquired the lease for slot {}; it publishes now: Kafka fences any previous"
+                                    + " leader's transactions (exactly_once)", config.name(), config.slotName());
+                        }
                     } else {
                         standbyReason = "another relay holds the lease for slot " + config.slotName();
                     }

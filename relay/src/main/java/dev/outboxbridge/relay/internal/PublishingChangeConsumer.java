@@ -19,10 +19,14 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.RecordBatchTooLargeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
@@ -38,6 +42,9 @@ import org.slf4j.LoggerFactory;
  * wait for each acknowledgement in order, mark each processed only after its acknowledgement,
  * then mark the batch finished. The first failure fails the batch: nothing after it is marked, so
  * a restart resumes from it. Change events are only ever handled on the engine's thread.
+ *
+ * <p>With {@code delivery.guarantee=exactly_once} ({@link #publishInTransaction}) the batch's records and the position
+ * after them go in one Kafka transaction, and nothing is marked processed before it committed (docs/exactly-once.md).
  */
 final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
 
@@ -58,10 +65,28 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
     private final Clock clock;
     private final String deadLetterTopic; // null: fail-stop
     private final BooleanSupplier mayPublish;
+    private final TransactionalPositions positions; // null: at_least_once
+    private final Consumer<String> onFenced;
+    private volatile Runnable beforeFirstSend = () -> { };
+    /** How often a batch's transaction is tried when Kafka aborts it with an error it may be retried after. */
+    static final int TRANSACTION_ATTEMPTS = 5;
 
 
     public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics,
             RelayMetrics metrics, Clock clock, String deadLetterTopic, BooleanSupplier mayPublish) {
+        this(producer, mapper, topics, metrics, clock, deadLetterTopic, mayPublish, null, reason -> { });
+    }
+
+    /**
+     * @param positions not null: delivery.guarantee=exactly_once, each batch and its position in one Kafka transaction
+     *        (the producer is transactional and initialized)
+     * @param onFenced told when Kafka fenced the transactional producer: the relay must step down
+     */
+    public PublishingChangeConsumer(Producer<byte[], byte[]> producer, OutboxRecordMapper mapper, TopicGuard topics,
+            RelayMetrics metrics, Clock clock, String deadLetterTopic, BooleanSupplier mayPublish,
+            TransactionalPositions positions, Consumer<String> onFenced) {
+        this.positions = positions;
+        this.onFenced = onFenced;
         this.mayPublish = mayPublish;
         this.producer = producer;
         this.mapper = mapper;
@@ -210,6 +235,10 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         if (refused != null) {
             mappingFailure = refused; // it comes before any malformed row: the batch was cut there
         }
+        if (positions != null) {
+            publishInTransaction(changes, records, committer, mappingFailure);
+            return;
+        }
 
         long lastCheckMillis = -1; // when the batch's last permission check began (the log of a paused process is late)
         List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
@@ -289,6 +318,197 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         }
     }
 
+    /**
+     * delivery.guarantee=exactly_once: the batch's records and the position after them in one Kafka transaction, marked
+     * processed only once it committed. {@code records.get(i)} is the record of {@code changes.get(i)} (null: nothing to
+     * publish for it); the list may be shorter than {@code changes} when the batch was cut before a refused or malformed
+     * event ({@code failure}, thrown once what comes before it is committed and marked).
+     *
+     * <p>A record Kafka refuses for good aborts the transaction (nothing of it was visible, nothing was marked): with a
+     * dead-letter topic the batch is sent again with the dead-letter record in the refused record's place; without one,
+     * the records before it are sent again and committed, and the refusal stops the relay before it, as in
+     * at_least_once. Any other error Kafka lets a transaction abort from is retried the same way, in the same order, up
+     * to {@value #TRANSACTION_ATTEMPTS} times. Fenced by Kafka (another relay of the slot called initTransactions with
+     * the same transactional.id): nothing of this relay's open transaction can commit any more; it steps down like a
+     * relay that lost its lease.
+     */
+    private void publishInTransaction(List<RecordChangeEvent<SourceRecord>> changes, List<ProducerRecord<byte[], byte[]>> records,
+            DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer, RelayException failure)
+            throws InterruptedException {
+        RelayException stop = failure;
+        int attempt = 0;
+        while (!records.isEmpty()) {
+            ProducerRecord<byte[], byte[]> position = positions.positionAfter(changes.get(records.size() - 1).record());
+            int refusedAt = -1;
+            Throwable refusal = null;
+            try {
+                checkMayPublish();
+                producer.beginTransaction();
+                List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
+                boolean first = true;
+                for (ProducerRecord<byte[], byte[]> r : records) {
+                    if (r != null) {
+                        checkMayPublish();
+                        if (first) {
+                            first = false;
+                            beforeFirstSend.run(); // test hook: a relay frozen between its check and its send
+                        }
+                    }
+                    acks.add(r == null ? null : producer.send(r));
+                }
+                Future<RecordMetadata> positionAck = producer.send(position);
+                FaultPoint.RELAY_AFTER_SEND.reached(); // in the middle of the transaction: nothing of it is visible yet
+                for (int i = 0; i < acks.size() && refusal == null; i++) {
+                    if (acks.get(i) == null) {
+                        continue;
+                    }
+                    try {
+                        acks.get(i).get();
+                        FaultPoint.RELAY_AFTER_ACK.reached();
+                    } catch (ExecutionException e) {
+                        if (fencedError(e.getCause())) {
+                            throw fenced(e.getCause());
+                        }
+                        if (!refusedForGood(e.getCause())) {
+                            throw new TransactionRetry(e.getCause());
+                        }
+                        refusedAt = i;
+                        refusal = e.getCause();
+                    }
+                }
+                if (refusal == null) {
+                    await(positionAck);
+                    checkMayPublish();
+                    producer.commitTransaction();
+                    positions.committed(position);
+                    FaultPoint.RELAY_AFTER_TRANSACTION_COMMIT.reached(); // committed; not marked, the slot not confirmed
+                    break;
+                }
+            } catch (TransactionRetry e) {
+                attempt = retryAfter(e.getCause(), attempt, records);
+                continue;
+            } catch (ProducerFencedException | InvalidProducerEpochException e) {
+                throw fenced(e);
+            } catch (KafkaException e) {
+                if (fencedError(e)) {
+                    throw fenced(e);
+                }
+                attempt = retryAfter(e, attempt, records);
+                continue;
+            }
+            // a record Kafka refuses for good: the transaction aborts, nothing of it was visible or marked
+            abort(refusal);
+            ProducerRecord<byte[], byte[]> r = records.get(refusedAt);
+            if (deadLetterTopic != null && !deadLetterTopic.equals(r.topic())) {
+                metrics.error("dead_letter");
+                records.set(refusedAt, deadLetterRecord(r, refusal));
+                LOG.warn("Event {} goes to dead-letter topic {} instead of {} (the transaction is sent again): {}", eventId(r),
+                        deadLetterTopic, r.topic(), refusal.toString());
+            } else {
+                metrics.error("refused");
+                stop = new RelayException("Kafka refuses event " + eventId(r) + " for topic " + r.topic() + " for good: " + refusal
+                        + ". The relay stopped before it; the events before it are committed, nothing after it was. Fix: the"
+                        + " cause (the topic's max.message.bytes, the relay's ACLs, the aggregate type) then restart"
+                        + (deadLetterTopic == null ? ", or set " + RelayConfig.DEAD_LETTER_TOPIC + " to divert such records and go on"
+                                : "; the dead-letter topic " + deadLetterTopic + " refused it too"), refusal);
+                records.subList(refusedAt, records.size()).clear();
+            }
+        }
+        long sent = 0;
+        long snapshotSent = 0;
+        String lastMarker = null;
+        for (int i = 0; i < records.size(); i++) {
+            ProducerRecord<byte[], byte[]> r = records.get(i);
+            String marker = OutboxRecordMapper.snapshotMarker(changes.get(i).record());
+            lastMarker = marker == null ? lastMarker : marker;
+            if (r != null && (deadLetterTopic == null || !deadLetterTopic.equals(r.topic()))) {
+                sent++;
+                if (marker != null) {
+                    snapshotSent++;
+                } else if (r.timestamp() != null) {
+                    metrics.latency(Duration.ofMillis(clock.millis() - r.timestamp()));
+                }
+            }
+            committer.markProcessed(changes.get(i));
+        }
+        committer.markBatchFinished();
+        published.addAndGet(sent);
+        metrics.published(sent);
+        if (lastMarker != null) {
+            snapshotProgress(snapshotSent, lastMarker);
+        }
+        batches.incrementAndGet();
+        if (stop != null) {
+            throw stop;
+        }
+    }
+
+    /** Aborts the open transaction after an abortable error and waits before it is tried again; the attempt number. */
+    private int retryAfter(Throwable cause, int attempt, List<ProducerRecord<byte[], byte[]>> records) throws InterruptedException {
+        abort(cause);
+        metrics.error("send");
+        int next = attempt + 1;
+        if (next >= TRANSACTION_ATTEMPTS) {
+            throw new RelayException("Kafka did not commit the transaction of a batch of " + records.size() + " events after "
+                    + TRANSACTION_ATTEMPTS + " attempts: " + cause + ". Each was aborted (nothing of it is visible to a"
+                    + " read_committed consumer) and nothing was marked processed; the batch is sent again after a restart.", cause);
+        }
+        LOG.warn("Kafka transaction of a batch of {} events aborted ({}); sending the batch again, in the same order (attempt {} of {})",
+                records.size(), cause.toString(), next + 1, TRANSACTION_ATTEMPTS);
+        Thread.sleep(Math.min(2_000, 100L << next));
+        return next;
+    }
+
+    /** Aborts the open transaction; a producer that cannot abort is in a fatal state: the batch fails. */
+    private void abort(Throwable cause) {
+        try {
+            producer.abortTransaction();
+        } catch (KafkaException e) {
+            if (fencedError(e)) {
+                throw fenced(e);
+            }
+            metrics.error("send");
+            throw new RelayException("Kafka transaction failed (" + cause + ") and could not be aborted: " + e + ". Nothing of it"
+                    + " was marked processed; it is sent again after a restart (a read_committed consumer never sees it).", e);
+        }
+    }
+
+    private static void await(Future<RecordMetadata> ack) throws InterruptedException {
+        try {
+            ack.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof KafkaException k) {
+                throw k;
+            }
+            throw new KafkaException(e.getCause());
+        }
+    }
+
+    /** Fenced, directly or as the cause Kafka wraps it in (a send after the fencing fails with the producer's fatal error). */
+    private static boolean fencedError(Throwable t) {
+        for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause()) {
+            if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Kafka fenced this relay's producer: step down like a lost lease (the runtime stops the engine), mark nothing. */
+    private RelayException fenced(Throwable cause) {
+        String reason = "Kafka fenced the relay's transactional producer (" + cause + "): another relay of the slot started"
+                + " publishing with the same transactional.id";
+        onFenced.accept(reason);
+        return new RelayException(reason + "; this relay stopped publishing, its open transaction is aborted", cause);
+    }
+
+    /** An error Kafka lets the transaction abort from: the batch is sent again. */
+    private static final class TransactionRetry extends RuntimeException {
+        TransactionRetry(Throwable cause) {
+            super(cause);
+        }
+    }
+
     /** Counts and logs the first-start snapshot's progress: a line every 10,000 events and one at its end. */
     private void snapshotProgress(long sentNow, String lastMarker) {
         long before = snapshotPublished.getAndAdd(sentNow);
@@ -302,6 +522,11 @@ final class PublishingChangeConsumer implements DebeziumEngine.ChangeConsumer<Re
         } else if (total / SNAPSHOT_LOG_EVERY > before / SNAPSHOT_LOG_EVERY) {
             LOG.info("First-start snapshot: {} events published so far", total);
         }
+    }
+
+    /** Test hook (exactly_once): runs once per transaction, after the permission check of its first event, before its send. */
+    void beforeFirstSend(Runnable hook) {
+        this.beforeFirstSend = hook;
     }
 
     /** Events of the first-start snapshot acknowledged by Kafka since start. */

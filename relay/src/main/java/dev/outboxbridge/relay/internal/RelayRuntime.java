@@ -61,11 +61,17 @@ public final class RelayRuntime implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
     private final String instanceId = java.util.UUID.randomUUID().toString();
     private volatile Runnable beforePreflight = () -> { };
+    private volatile Runnable beforeSend = () -> { };
 
     public RelayRuntime(RelayConfig config, Clock clock, MeterRegistry registry) {
         this.config = config;
         this.clock = clock;
         this.metrics = new RelayMetrics(config.name(), registry);
+    }
+
+    /** Test hook (delivery.guarantee=exactly_once): runs in each transaction between the first permission check and send. */
+    public void beforeSend(Runnable hook) {
+        this.beforeSend = hook;
     }
 
     /** Test hook: runs in {@link #start()} before the start-up checks. */
@@ -125,7 +131,8 @@ public final class RelayRuntime implements AutoCloseable {
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
                             config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
-                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
+                    config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish, exactlyOncePositions(), this::kafkaFenced);
+            publisher.beforeFirstSend(() -> beforeSend.run());
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                     .using(EngineProperties.engine(preflight.engineConfig(), instanceId))
@@ -149,7 +156,7 @@ public final class RelayRuntime implements AutoCloseable {
                     public void lost(String reason) {
                         fence(reason);
                     }
-                }, System::nanoTime);
+                }, System::nanoTime, ExactlyOnce.leaseWait(config));
                 lease.start();
             } else {
                 startPublishing(State.STARTING);
@@ -168,7 +175,7 @@ public final class RelayRuntime implements AutoCloseable {
         synchronized (engineStart) {
             if (state.compareAndSet(from, State.RUNNING)) {
                 engineStarted = true;
-                executor.execute(engine);
+                executor.execute(config.exactlyOnce() ? ExactlyOnce.initThenRun(config, producer, engine, this::initFailed) : engine);
                 LOG.info("Relay '{}' running: publishing from slot {}", config.name(), config.slotName());
             }
         }
@@ -222,6 +229,38 @@ public final class RelayRuntime implements AutoCloseable {
         haltPublishing("lease", new RelayException("Relay '" + config.name() + "' lost the lease for slot " + config.slotName() + " ("
                 + reason + ") and stopped publishing; another relay may take over. It must be restarted to rejoin as a standby"
                 + " (RelayMain exits; its supervisor starts it again)."), true);
+    }
+
+    /** delivery.guarantee=exactly_once: the positions written in the batches' transactions, registered for the store. */
+    private TransactionalPositions exactlyOncePositions() {
+        if (!config.exactlyOnce()) {
+            return null;
+        }
+        TransactionalPositions positions = new TransactionalPositions(config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
+        TransactionalPositions.register(instanceId, positions);
+        return positions;
+    }
+
+    /** Kafka fenced the transactional producer (another relay of the slot took over): step down as after a lost lease. */
+    private void kafkaFenced(String reason) {
+        haltPublishing("fenced", new RelayException("Relay '" + config.name() + "' stopped publishing from slot " + config.slotName()
+                + ": " + reason + ". It must be restarted to rejoin as a standby (RelayMain exits; its supervisor starts it"
+                + " again)."), true);
+    }
+
+    /**
+     * initTransactions() failed before the engine started: the relay fails, nothing was read or published. When the relay
+     * stopped publishing meanwhile (lease lost: its producer was closed under initTransactions), that is the failure.
+     */
+    private void initFailed(RelayException cause) {
+        if (fenced) {
+            LOG.info("Relay '{}': transactions were not initialized, the relay stopped publishing meanwhile ({})", config.name(),
+                    cause.getCause() == null ? cause.getMessage() : cause.getCause().toString());
+        } else {
+            LOG.error("Relay '{}' failed: {}", config.name(), cause.getMessage(), cause);
+            fail(cause);
+        }
+        terminated.countDown();
     }
 
     /** PostgreSQL invalidated or dropped the slot while the relay ran: fail loudly, never resume from a wrong position. */
@@ -403,6 +442,7 @@ public final class RelayRuntime implements AutoCloseable {
             m.close(deadline.left());
         }
         KafkaPositionStore.unregisterFence(instanceId);
+        TransactionalPositions.unregister(instanceId);
         if (executor != null) {
             executor.shutdown();
             try {
