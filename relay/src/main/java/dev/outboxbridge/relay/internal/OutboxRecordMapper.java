@@ -207,6 +207,9 @@ final class OutboxRecordMapper {
             return b;
         }
         if (v instanceof ByteBuffer bb) {
+            if (bb.hasArray() && bb.arrayOffset() == 0 && bb.position() == 0 && bb.remaining() == bb.array().length) {
+                return bb.array(); // Debezium wraps the decoded bytea whole: no copy (nothing writes to it)
+            }
             ByteBuffer dup = bb.duplicate();
             byte[] out = new byte[dup.remaining()];
             dup.get(out);
