@@ -209,7 +209,10 @@ final class DrainScenario {
             }
             restore(db, n);
             int bestBatch = best;
+            long deletesBefore = deletes(db);
+            long bytesBefore = BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')");
             Map<String, Object> polling = drain(polling(db, pool, prefixes.get("polling"), bestBatch), n, postmaster, null);
+            polling.put("table_after_run", tableAfterRun(db, deletesBefore + n, bytesBefore));
             polling.put("batch_size", bestBatch);
             polling.put("trials_on_rows", trialRows);
             polling.put("trials", trials);
@@ -271,6 +274,29 @@ final class DrainScenario {
 
     private Contender polling(TestDatabase db, HikariDataSource pool, String prefix, int batch) {
         return new PollingPeer(ctx.target(db, null, null, prefix), pool, batch, ctx.options().pollIntervalMs());
+    }
+
+    private static long deletes(TestDatabase db) throws Exception {
+        return BenchContext.queryLong(db, "SELECT coalesce(sum(n_tup_del), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'outbox_event'");
+    }
+
+    /**
+     * What the polling peer leaves in the outbox table (its cost besides speed): dead tuples and the table's size (heap,
+     * indexes, TOAST) before autovacuum. The cumulative statistics arrive from the peer's sessions within about a second:
+     * waits for its deletes to show, at most 10 s.
+     */
+    private static Map<String, Object> tableAfterRun(TestDatabase db, long deletesExpected, long bytesBefore) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (deletes(db) < deletesExpected && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("stats_complete", deletes(db) >= deletesExpected);
+        m.put("live_tuples", BenchContext.queryLong(db, "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'outbox_event'"));
+        m.put("dead_tuples", BenchContext.queryLong(db, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'outbox_event'"));
+        m.put("table_bytes_before", bytesBefore);
+        m.put("table_bytes_after", BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')"));
+        return m;
     }
 
     private static void restore(TestDatabase db, long rows) throws Exception {

@@ -96,6 +96,16 @@ final class Report {
         tables.add(new Table("Relay drain: where the CPU went (the median round; JVM = relay or peer + in-process Kafka broker)",
                 List.of("contender", "wall s", "JVM CPU s", "JIT compiling s", "GC pause s", "PostgreSQL CPU s", "PostgreSQL by process",
                         "CPU µs per event", "CPU µs per event, each round"), cpuRows, List.of()));
+        Object after = get(d, "polling", "table_after_run");
+        if (after != null) {
+            tables.add(new Table("Polling peer: what it leaves in the outbox table after draining the backlog (before autovacuum;"
+                    + " the log-based relays read the WAL and leave the table as it was)",
+                    List.of("live tuples", "dead tuples", "table + indexes before, MiB", "after, MiB", "statistics complete"),
+                    List.of(List.of(fmt(num(after, "live_tuples")), fmt(num(after, "dead_tuples")),
+                            String.format("%.1f", num(after, "table_bytes_before") / 1048576.0),
+                            String.format("%.1f", num(after, "table_bytes_after") / 1048576.0), String.valueOf(get(after, "stats_complete")))),
+                    List.of()));
+        }
         List<List<String>> profileRows = new ArrayList<>();
         for (String key : List.of("relay", "debezium")) {
             Object prof = get(d, key, "profile");
