@@ -49,11 +49,9 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("retention_tx_size", retentionTxSize);
         m.put("retention_cleanup_s", retentionCleanupSeconds);
         m.put("profile", profile);
-        m.put("producer", "enable.idempotence=true, acks=all, compression.type=none; linger.ms=5 for the peers and the raw producer,"
-                + " the relay's default (0) for the relay");
-        m.put("engine", "max.batch.size=2048, max.queue.size=8192; relay: its defaults (poll.interval.ms=1, offset.flush.interval.ms=100,"
-                + " Kafka position store, own publication with a column list); Debezium peer: poll.interval.ms=10,"
-                + " offset.flush.interval.ms=1000, file offsets");
+        m.put("producer", "enable.idempotence=true, acks=all, linger.ms=5, compression.type=none (every contender)");
+        m.put("engine", "max.batch.size=2048, max.queue.size=8192, poll.interval.ms=10; relay: its defaults (offset.flush.interval.ms=100,"
+                + " Kafka position store, own publication with a column list); Debezium peer: offset.flush.interval.ms=1000, file offsets");
         return m;
     }
 }

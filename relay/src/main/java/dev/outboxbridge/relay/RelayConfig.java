@@ -144,10 +144,8 @@ public final class RelayConfig extends AbstractConfig {
                             + " every batch (one synchronous write to the position store per batch: it costs throughput). A crash"
                             + " (kill -9) re-sends at most the events acknowledged since the last flush plus the batch in flight;"
                             + " a clean stop re-sends nothing.")
-            .define(POLL_INTERVAL_MS, Type.LONG, 1L, Range.between(1, 60_000), Importance.LOW,
-                    "How long the engine waits for more changes before handing over a partial batch (latency vs batching). The"
-                            + " default hands a partial batch over within 1 ms (low commit-to-ack latency); under load batches fill"
-                            + " before that, so it costs no throughput; idle, the engine checks its queue up to 1,000 times a second.")
+            .define(POLL_INTERVAL_MS, Type.LONG, 10L, Range.between(1, 60_000), Importance.LOW,
+                    "How long the engine waits for more changes before handing over a partial batch (latency vs batching).")
             .define(MAX_BATCH_SIZE, Type.INT, 2048, Range.between(1, 100_000), Importance.LOW,
                     "Most change events handed to the publisher at once.")
             .define(MAX_QUEUE_SIZE, Type.INT, 8192, Range.between(2, 1_000_000), Importance.LOW,

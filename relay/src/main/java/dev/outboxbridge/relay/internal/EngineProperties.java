@@ -112,7 +112,7 @@ public final class EngineProperties {
         d.put(DEBEZIUM + "slot.max.retries", "30: with slot.retry.delay.ms, half a minute for the previous walsender to go");
         d.put(DEBEZIUM + "statistics.metrics.enabled", "false: Debezium's latency statistics (quantiles per event) feed JMX"
                 + " metrics the relay does not read; its own outbox.relay.publish.latency measures commit to acknowledgement");
-        d.put(PRODUCER + "linger.ms", "0: send at once, for latency (a busy producer batches what arrives while a request is in flight)");
+        d.put(PRODUCER + "linger.ms", "5: small, for latency");
         d.put(PRODUCER + "compression.type", "none");
         d.put(PRODUCER + "max.request.size", "the larger of 1 MiB and " + RelayConfig.MAX_RECORD_BYTES + " + 64 KiB");
         d.put(PRODUCER + "client.id", "<relay.name>-producer");
@@ -233,7 +233,7 @@ public final class EngineProperties {
     /** The event producer's properties: the relay's defaults, then the user's kafka.producer.*, then what the guarantees need. */
     public static Map<String, Object> producer(RelayConfig config) {
         Map<String, Object> p = new HashMap<>();
-        byDefault(p, ProducerConfig.LINGER_MS_CONFIG, "0");
+        byDefault(p, ProducerConfig.LINGER_MS_CONFIG, "5");
         byDefault(p, ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
         byDefault(p, ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
                 String.valueOf(Math.max(1_048_576, config.getInt(RelayConfig.MAX_RECORD_BYTES) + 65_536)));
