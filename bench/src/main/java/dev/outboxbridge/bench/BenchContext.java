@@ -25,8 +25,19 @@ record BenchContext(PostgresServer postgres, KafkaServer kafka, BenchOptions opt
                 kafka.bootstrapServers(), topicPrefix, workDir);
     }
 
+    /** The relay's own publication, created by {@link #createPublication} as the relay creates it (with a column list). */
+    static final String RELAY_PUBLICATION = "bench_relay_pub";
+
+    /**
+     * The peers' publication (every column, as a Debezium user creates it) and the relay's, {@link #RELAY_PUBLICATION}, as the
+     * relay's preflight creates it on PostgreSQL 15+: only the columns it reads. Both exist before any WAL is written, since
+     * logical decoding reads a publication as of each change.
+     */
     static void createPublication(TestDatabase db, String publication) throws Exception {
         BenchWorkload.execute(db, "CREATE PUBLICATION " + publication + " FOR TABLE public.outbox_event WITH (publish = 'insert')");
+        boolean columnList = queryLong(db, "SELECT current_setting('server_version_num')::int") >= 150000;
+        BenchWorkload.execute(db, "CREATE PUBLICATION " + RELAY_PUBLICATION + " FOR TABLE public.outbox_event"
+                + (columnList ? " (id, aggregatetype, aggregateid, type, payload, headers)" : "") + " WITH (publish = 'insert')");
     }
 
     static void createSlot(TestDatabase db, String slot) throws Exception {

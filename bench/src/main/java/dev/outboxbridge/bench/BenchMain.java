@@ -40,8 +40,8 @@ public final class BenchMain implements Callable<Integer> {
             description = "Drain: events drained first by the relay and the Debezium peer, not measured, so neither pays the JIT warm-up of the code they share (default: ${DEFAULT-VALUE}).")
     long warmupEvents;
 
-    @Option(names = "--drain-rounds", defaultValue = "2",
-            description = "Drain: rounds of the relay and the Debezium peer, in ABBA order; the best round counts (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--drain-rounds", defaultValue = "3",
+            description = "Drain: rounds of the relay and the Debezium peer, in ABBA order; the median round counts, min–max reported (default: ${DEFAULT-VALUE}).")
     int drainRounds;
 
     @Option(names = "--payload-bytes", defaultValue = "500", description = "Payload size of every event (default: ${DEFAULT-VALUE}).")
@@ -77,8 +77,12 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--latency-warmup-seconds", defaultValue = "3", description = "Latency: warm-up at each rate, not recorded (default: ${DEFAULT-VALUE}).")
     int latencyWarmupSeconds;
 
-    @Option(names = "--latency-seconds", defaultValue = "20", description = "Latency: recorded seconds at each rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--latency-seconds", defaultValue = "8", description = "Latency: recorded seconds at each rate, per round (default: ${DEFAULT-VALUE}).")
     int latencySeconds;
+
+    @Option(names = "--latency-rounds", defaultValue = "3",
+            description = "Latency: rounds at each rate, contenders interleaved (a different one first in each round); the median round by p99 counts, min–max reported (default: ${DEFAULT-VALUE}).")
+    int latencyRounds;
 
     @Option(names = "--latency-writers", defaultValue = "8", description = "Latency: writer threads (and pool size) behind the schedule (default: ${DEFAULT-VALUE}).")
     int latencyWriters;
@@ -87,7 +91,7 @@ public final class BenchMain implements Callable<Integer> {
             description = "Latency: also run an InboxConsumer on each topic and report commit→consumer (it shares the 2 CPUs with the relay) (default: ${DEFAULT-VALUE}).")
     boolean consumerLatency;
 
-    @Option(names = "--latency-tuned-relay", defaultValue = "true", negatable = true, fallbackValue = "true",
+    @Option(names = "--latency-tuned-relay", defaultValue = "false", negatable = true, fallbackValue = "true",
             description = "Latency: also run the relay with poll.interval.ms=1 and kafka.producer.linger.ms=0, as an extra row (default: ${DEFAULT-VALUE}).")
     boolean latencyTunedRelay;
 
@@ -164,7 +168,7 @@ public final class BenchMain implements Callable<Integer> {
             }
         }
         return new BenchOptions(s, events, warmupEvents, drainRounds, payloadBytes, aggregates, partitions, backlogTxSize, backlogWriters, pollBatchSizes,
-                pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyWriters, consumerLatency, latencyTunedRelay, writeSeconds,
+                pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, writeSeconds,
                 writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
                 retentionCleanupSeconds, profile, timeoutSeconds * 1000);
     }

@@ -8,7 +8,7 @@ import java.util.Set;
 /** Every setting of a run; written to the JSON file as given. */
 record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int drainRounds, int payloadBytes, int aggregates, int partitions, int backlogTxSize,
         int backlogWriters, List<Integer> pollBatchSizes, double pollTrialFraction, long pollIntervalMs, List<Integer> rates,
-        int latencyWarmupSeconds, int latencySeconds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, int writeSeconds, int writeWriters, int writeRounds,
+        int latencyWarmupSeconds, int latencySeconds, int latencyRounds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, int writeSeconds, int writeWriters, int writeRounds,
         long inboxEvents, long inboxPerRecordEvents, long memoryEvents, String memoryHeap, long retentionEvents, int retentionWriters, int retentionTxSize, int retentionCleanupSeconds,
         boolean profile, long timeoutMs) {
 
@@ -33,6 +33,7 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("rates", rates);
         m.put("latency_warmup_s", latencyWarmupSeconds);
         m.put("latency_s", latencySeconds);
+        m.put("latency_rounds", latencyRounds);
         m.put("latency_writers", latencyWriters);
         m.put("consumer_latency", consumerLatency);
         m.put("latency_tuned_relay", latencyTunedRelay);
@@ -49,7 +50,8 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("retention_cleanup_s", retentionCleanupSeconds);
         m.put("profile", profile);
         m.put("producer", "enable.idempotence=true, acks=all, linger.ms=5, compression.type=none (every contender)");
-        m.put("engine", "max.batch.size=2048, max.queue.size=8192, poll.interval.ms=10, offset.flush.interval.ms=1000 (relay and Debezium peer)");
+        m.put("engine", "max.batch.size=2048, max.queue.size=8192, poll.interval.ms=10; relay: its defaults (offset.flush.interval.ms=100,"
+                + " Kafka position store, own publication with a column list); Debezium peer: offset.flush.interval.ms=1000, file offsets");
         return m;
     }
 }

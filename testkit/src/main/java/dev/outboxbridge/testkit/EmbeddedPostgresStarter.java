@@ -48,6 +48,14 @@ final class EmbeddedPostgresStarter {
     }
 
     static Started start() {
+        return start(false);
+    }
+
+    /**
+     * Starts a server; {@code durable}: with durable commits ({@code fsync=on}, {@code synchronous_commit=on}), as a
+     * production server commits, instead of the tests' {@code fsync=off}.
+     */
+    static Started start(boolean durable) {
         long start = System.nanoTime();
         EmbeddedPostgres pg = null;
         try {
@@ -56,13 +64,17 @@ final class EmbeddedPostgresStarter {
                     // our own shutdown hook stops it, with a bounded wait
                     .setRegisterShutdownHook(false);
             SERVER_CONFIG.forEach(builder::setServerConfig);
+            if (durable) {
+                builder.setServerConfig("fsync", "on");
+                builder.setServerConfig("synchronous_commit", "on");
+            }
             pg = builder.start();
             PostgresCluster probe = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE);
             String version = checkLogical(probe);
             PostgresCluster cluster = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE,
                     new PostgresProcess(dataDirectory(probe)));
-            LOG.info("Embedded PostgreSQL {} ready at {}:{} (wal_level=logical) in {} ms",
-                    version, HOST, pg.getPort(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+            LOG.info("Embedded PostgreSQL {} ready at {}:{} (wal_level=logical{}) in {} ms",
+                    version, HOST, pg.getPort(), durable ? ", fsync=on" : "", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             return new Started(cluster, pg);
         } catch (Exception | LinkageError e) {
             ShutdownHook.closeQuietly("embedded PostgreSQL", pg);

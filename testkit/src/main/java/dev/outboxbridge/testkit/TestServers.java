@@ -57,6 +57,8 @@ public final class TestServers {
 
     private static final Lazy<PostgresServer> POSTGRES = new Lazy<>("PostgreSQL", TestServers::startPostgres);
     private static final Lazy<KafkaServer> KAFKA = new Lazy<>("Kafka", TestServers::startKafka);
+    private static final Lazy<PostgresServer> DURABLE_POSTGRES = new Lazy<>("PostgreSQL with durable commits",
+            TestServers::startDurablePostgres);
 
     private TestServers() {
     }
@@ -79,6 +81,29 @@ public final class TestServers {
      */
     public static KafkaServer kafka() {
         return KAFKA.get();
+    }
+
+    /**
+     * A second embedded PostgreSQL with durable commits ({@code fsync=on}, {@code synchronous_commit=on}, otherwise
+     * configured as {@link #postgres()}), started on first call, for measuring what a commit costs on a production-like
+     * server (the shared one runs with {@code fsync=off}). With external servers or containers ({@code OUTBOX_TEST_PG_HOST},
+     * {@code OUTBOX_TEST_SERVERS=testcontainers}) it is {@link #postgres()} itself, configured as its owner chose: ask it
+     * ({@code SHOW fsync}).
+     *
+     * @throws IllegalStateException if it cannot be started; the message names the fix
+     */
+    public static PostgresServer durablePostgres() {
+        return DURABLE_POSTGRES.get();
+    }
+
+    private static PostgresServer startDurablePostgres() {
+        String host = Environment.get(Environment.PG_HOST);
+        if (host != null || containersChosen(Environment.PG_HOST, host)) {
+            return postgres();
+        }
+        EmbeddedPostgresStarter.Started started = EmbeddedPostgresStarter.start(true);
+        stopOnExit("embedded PostgreSQL (durable commits)", started.stopper());
+        return started.cluster();
     }
 
     private static PostgresServer startPostgres() {

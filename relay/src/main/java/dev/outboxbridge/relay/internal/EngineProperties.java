@@ -116,6 +116,8 @@ public final class EngineProperties {
         d.put(DEBEZIUM + "slot.retry.delay.ms", "1000: a new leader may find the previous leader's walsender on the slot for a"
                 + " moment; retry every second");
         d.put(DEBEZIUM + "slot.max.retries", "30: with slot.retry.delay.ms, half a minute for the previous walsender to go");
+        d.put(DEBEZIUM + "statistics.metrics.enabled", "false: Debezium's latency statistics (quantiles per event) feed JMX"
+                + " metrics the relay does not read; its own outbox.relay.publish.latency measures commit to acknowledgement");
         d.put(PRODUCER + "linger.ms", "5: small, for latency");
         d.put(PRODUCER + "compression.type", "none");
         d.put(PRODUCER + "max.request.size", "the larger of 1 MiB and " + RelayConfig.MAX_RECORD_BYTES + " + 64 KiB");
@@ -223,6 +225,7 @@ public final class EngineProperties {
         byDefault(p, "retriable.restart.connector.wait.ms", "2000");
         byDefault(p, "slot.retry.delay.ms", "1000");
         byDefault(p, "slot.max.retries", "30");
+        byDefault(p, "statistics.metrics.enabled", "false");
         return p;
     }
 

@@ -149,9 +149,11 @@ public final class Preflight {
                         + " or set " + RelayConfig.PUBLICATION_CREATE + "=true");
             }
             try (Statement s = c.createStatement()) {
-                s.execute("CREATE PUBLICATION " + TableName.quote(pub) + " FOR TABLE " + table.quoted() + " WITH (" + options(partitioned) + ")");
+                s.execute("CREATE PUBLICATION " + TableName.quote(pub) + " FOR TABLE " + table.quoted() + PublicationColumns.forCreate(c)
+                        + " WITH (" + options(partitioned) + ")");
             }
-            LOG.info("Created publication {} for table {} (inserts only{})", pub, table, partitioned ? ", through the partition root" : "");
+            LOG.info("Created publication {} for table {} (inserts only{}{})", pub, table, partitioned ? ", through the partition root" : "",
+                    PublicationColumns.supported(c) ? ", columns " + PublicationColumns.READ : "");
             return;
         }
         if (partitioned && !viaRoot) {
@@ -176,6 +178,7 @@ public final class Preflight {
                     + "; it must cover exactly [" + table + "] and publish inserts. Fix: point " + RelayConfig.PUBLICATION_NAME
                     + " at a publication created with CREATE PUBLICATION <name> FOR TABLE " + table + " WITH (" + options(partitioned) + ")");
         }
+        PublicationColumns.check(c, pub, table.toString());
         LOG.info("Publication {} covers {} (checked{})", pub, table, partitioned ? ", through the partition root" : "");
     }
 

@@ -115,4 +115,39 @@ class OutboxRecordMapperTest {
         assertThatThrownBy(() -> mapper.map(change("c", row("ev-6", "order", "o", "T", new byte[1], "{\"id\":\"forged\"}"))))
                 .isInstanceOf(MalformedOutboxRowException.class).hasMessageContaining("reserved header 'id'");
     }
+
+    @Test
+    void followsAChangeOfTheRowSchemaBetweenEvents() {
+        // a first-start snapshot's rows carry every column; the stream's rows only the publication's column list
+        // (no created_at): the per-schema lookups the mapper keeps must follow the schema of each event
+        Schema streamed = SchemaBuilder.struct().optional()
+                .field("headers", Schema.OPTIONAL_STRING_SCHEMA)
+                .field("payload", Schema.OPTIONAL_BYTES_SCHEMA)
+                .field("type", Schema.OPTIONAL_STRING_SCHEMA)
+                .field("aggregateid", Schema.OPTIONAL_STRING_SCHEMA)
+                .field("aggregatetype", Schema.OPTIONAL_STRING_SCHEMA)
+                .field("id", Schema.STRING_SCHEMA)
+                .build();
+        Schema envelope = SchemaBuilder.struct()
+                .field("op", Schema.STRING_SCHEMA).field("source", SOURCE).field("before", streamed).field("after", streamed).build();
+        byte[] payload = {1, 2, 3};
+        ProducerRecord<byte[], byte[]> first = mapper.map(change("r",
+                row("id-a", "order", "o-a", "A", payload, null).put("created_at", "2026-12-05T00:30:53Z")));
+        Struct after = new Struct(streamed).put("id", "id-b").put("aggregatetype", "invoice").put("aggregateid", "i-b")
+                .put("type", "B").put("payload", ByteBuffer.wrap(payload, 1, 2)).put("headers", null);
+        Struct source = new Struct(SOURCE).put("ts_ms", 5L).put("lsn", 43L).put("txId", 8L);
+        ProducerRecord<byte[], byte[]> second = mapper.map(new SourceRecord(Map.of(), Map.of(), "ignored", null, null, envelope,
+                new Struct(envelope).put("op", "c").put("source", source).put("after", after)));
+        ProducerRecord<byte[], byte[]> third = mapper.map(change("c", row("id-c", "order", "o-c", "C", payload, null)));
+
+        assertThat(first.timestamp()).isEqualTo(1_796_430_653_000L);
+        assertThat(header(first, "id")).isEqualTo("id-a");
+        assertThat(second.topic()).isEqualTo("outbox.event.invoice");
+        assertThat(new String(second.key(), StandardCharsets.UTF_8)).isEqualTo("i-b");
+        assertThat(second.value()).as("a slice of a buffer is copied").containsExactly(2, 3);
+        assertThat(second.timestamp()).isEqualTo(5L);
+        assertThat(header(second, "eventType")).isEqualTo("B");
+        assertThat(header(third, "id")).isEqualTo("id-c");
+        assertThat(third.value()).isEqualTo(payload);
+    }
 }
