@@ -38,6 +38,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -46,6 +47,7 @@ import javax.sql.DataSource;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -644,6 +646,12 @@ public final class DemoRun {
                         : group.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
             } catch (TimeoutException e) {
                 // one slow answer (a loaded machine, the group coordinator still loading its topic): ask again until the deadline
+                assigned = 0;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+                    throw e;
+                }
+                // the consumer has not joined yet (newer brokers answer an unknown group with this error): ask again
                 assigned = 0;
             }
             if (assigned >= partitions) {
