@@ -51,6 +51,7 @@ public final class RelayRuntime implements AutoCloseable {
     private final RelayMetrics metrics;
     private volatile LeaderLease lease; // null unless ha.enabled
     private volatile SlotMonitor slotMonitor;
+    private volatile KafkaReplicaMonitor replicaMonitor; // null with kafka.replication.check=off
     private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
     private volatile Thread fenceThread;
     private final Object engineStart = new Object(); // the engine starts at most once, never after close() began
@@ -112,16 +113,18 @@ public final class RelayRuntime implements AutoCloseable {
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = KafkaClients.createAdmin(config);
             KafkaClients.checkKafkaReachable(admin, config);
+            ReplicationCheck replication = startReplicaMonitor();
             if (config.offsetsInKafka()) {
                 OffsetTopic.ensure(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC),
                         config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
+                replication.checkAtStartup(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
             }
             producer = KafkaClients.createProducer(config);
             publisher = new PublishingChangeConsumer(producer,
                     new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
-                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
+                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR), replication), metrics, clock,
                     config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish);
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
             engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
@@ -159,6 +162,23 @@ public final class RelayRuntime implements AutoCloseable {
             releaseResources(Deadline.after(Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS))));
             throw e;
         }
+    }
+
+    /** The replication check of the topics the relay writes and, unless it is off, the monitor of their in-sync replicas. */
+    private ReplicationCheck startReplicaMonitor() {
+        KafkaReplicaMonitor monitor = ReplicationCheck.mode(config) == ReplicationCheck.Mode.OFF ? null
+                : new KafkaReplicaMonitor(admin, config.name());
+        replicaMonitor = monitor;
+        metrics.gauge("outbox.relay.kafka.partitions.under.min.isr", "Partitions the relay writes with fewer in-sync replicas than"
+                + " min.insync.replicas, or no leader: sends to them wait (checked every " + KafkaReplicaMonitor.INTERVAL.toSeconds()
+                + " s; 0 with kafka.replication.check=off)", () -> monitor == null ? 0 : monitor.partitionsUnderMinIsr());
+        return ReplicationCheck.of(config, monitor);
+    }
+
+    /** True while a partition the relay writes cannot accept an acks=all send (too few in-sync replicas): it waits. */
+    public boolean waitingForKafka() {
+        KafkaReplicaMonitor m = replicaMonitor;
+        return m != null && state.get() == State.RUNNING && m.waiting();
     }
 
     private void startPublishing(State from) {
@@ -292,6 +312,10 @@ public final class RelayRuntime implements AutoCloseable {
         State s = state.get();
         LeaderLease l = lease;
         String detail = f != null ? ": " + f.getMessage() : s == State.STANDBY && l != null ? ": " + l.standbyReason() : "";
+        KafkaReplicaMonitor m = replicaMonitor;
+        if (f == null && s == State.RUNNING && m != null && m.waiting()) {
+            detail = ", waiting for Kafka: " + m.detail();
+        }
         return "relay " + config.name() + ": " + s + detail + "\n";
     }
 
@@ -400,6 +424,10 @@ public final class RelayRuntime implements AutoCloseable {
             m.close(deadline.left());
         }
         KafkaPositionStore.unregisterFence(instanceId);
+        KafkaReplicaMonitor r = replicaMonitor;
+        if (r != null) {
+            r.close(deadline.left());
+        }
         if (executor != null) {
             executor.shutdown();
             try {
