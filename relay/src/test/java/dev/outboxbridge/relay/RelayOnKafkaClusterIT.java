@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The relay on a replicated Kafka cluster (three broker processes, topics with replication factor 3 and
  * min.insync.replicas=2, kafka.replication.check=refuse) while a writer commits one event every few milliseconds: it
  * carries on through the kill -9 of a partition leader, and it waits, reporting not ready, while fewer replicas than
- * min.insync.replicas are in sync, then resumes by itself; nothing is lost and each aggregate's events keep their order.
+ * min.insync.replicas are in sync, then resumes by itself; when the outage outlasts the producer's delivery.timeout.ms it
+ * stops, and a restart publishes the rest. Nothing is lost and each aggregate's events keep their order.
  */
 @ExtendWith(OutboxBridgeExtension.class)
 class RelayOnKafkaClusterIT {
@@ -145,6 +146,63 @@ class RelayOnKafkaClusterIT {
                 }
             }
         }
+    }
+
+    @Test
+    void relayStopsWhenTheDeliveryTimeoutPassesAndARestartLosesOrReordersNothing(TestDatabase db) throws Exception {
+        try (TestKafka ns = cluster.newNamespace("delivery-timeout")) {
+            String prefix = ns.prefix() + "outbox.event.";
+            String topic = prefix + "order";
+            ns.createTopic(topic, 3);
+            cluster.awaitFullIsr(topic, TIMEOUT);
+            Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(prefix).build());
+            Map<String, String> settings = settings(db, ns, prefix);
+            // an outage longer than the producer's delivery timeout (Kafka's default: 120 s), made short here
+            settings.put(RelayConfig.PRODUCER_PREFIX + "delivery.timeout.ms", "6000");
+            settings.put(RelayConfig.PRODUCER_PREFIX + "request.timeout.ms", "2000");
+            // the position in a file: with it on the same brokers, the engine waits for the position flush and sends
+            // nothing that could time out (relayWaitsNotReady... covers that); here only the event sends wait
+            settings.put(RelayConfig.OFFSET_STORAGE, RelayConfig.OFFSET_STORAGE_FILE);
+            settings.put(RelayConfig.OFFSET_FILE, dir.resolve(ns.prefix() + "offsets.dat").toString());
+            SequenceWriter writer = new SequenceWriter(db, outbox);
+            try {
+                try (Relay relay = Relay.create(RelayConfig.of(settings))) {
+                    relay.start();
+                    await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= 100);
+                    int kept = cluster.leaderOf(topic, 0);
+                    List<Integer> paused = cluster.brokerIds().stream().filter(id -> id != kept).toList();
+                    paused.forEach(cluster::pause);
+                    try {
+                        assertThat(relay.awaitTermination(TIMEOUT)).as("the send timed out and the relay stopped").isTrue();
+                        assertThat(relay.state()).isEqualTo(Relay.State.FAILED);
+                        assertThat(relay.failure()).get().extracting(Throwable::getMessage).asString()
+                                .contains("did not acknowledge").contains("sent again after a restart");
+                    } finally {
+                        paused.forEach(cluster::resume);
+                    }
+                }
+                cluster.awaitFullIsr(topic, TIMEOUT);
+                try (Relay relay = Relay.create(RelayConfig.of(settings))) { // what its supervisor does
+                    relay.start();
+                    SequenceWriter w = writer;
+                    int after = w.committedCount() + 50;
+                    await().atMost(TIMEOUT).until(() -> w.committedCount() >= after);
+                    List<UUID> all = writer.stop();
+                    Set<UUID> expected = new HashSet<>(all);
+                    await().atMost(TIMEOUT).until(() -> ids(ns.readAll(topic, Duration.ofSeconds(10))).containsAll(expected));
+                    assertThat(relay.state()).as("failure: %s", relay.failure()).isEqualTo(Relay.State.RUNNING);
+                    assertAllOnceInOrder(ns.readAll(topic, all.size(), TIMEOUT), all);
+                }
+            } finally {
+                writer.close();
+            }
+        }
+    }
+
+    private static Set<UUID> ids(List<ConsumerRecord<byte[], byte[]>> records) {
+        Set<UUID> seen = new HashSet<>();
+        records.forEach(r -> seen.add(UUID.fromString(new String(r.headers().lastHeader("id").value(), StandardCharsets.UTF_8))));
+        return seen;
     }
 
     private static double underMinIsr(SimpleMeterRegistry registry) {

@@ -120,7 +120,7 @@ public final class RelayRuntime implements AutoCloseable {
                 replication.checkAtStartup(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
             }
             producer = KafkaClients.createProducer(config);
-            publisher = new PublishingChangeConsumer(producer,
+            publisher = new PublishingChangeConsumer(new StopOnFailureProducer(producer, config.name()),
                     new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
