@@ -237,6 +237,7 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
             p.setProperty("listener.security.protocol.map", "CONTROLLER:PLAINTEXT");
             // a broker silent for this long is fenced and leaves every ISR (default 9 s)
             p.setProperty("broker.session.timeout.ms", "3000");
+            p.setProperty("broker.heartbeat.interval.ms", BROKER_CONFIG.get("broker.heartbeat.interval.ms")); // checked against it
             p.setProperty("num.network.threads", "1");
             p.setProperty("num.io.threads", "1");
             // in KRaft the controller applies the topic defaults when it creates a topic
