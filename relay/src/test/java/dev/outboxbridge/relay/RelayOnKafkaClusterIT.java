@@ -150,10 +150,11 @@ class RelayOnKafkaClusterIT {
     }
 
     @Test
-    @Disabled("Open finding (session 12, kafka helper): in 1 of 1 runs that got this far, 2 events written about 6 s before the"
-            + " outage were missing from the topic after the restart (relay 1 failed on the delivery timeout as expected, relay 2"
-            + " published its backlog). Not yet known whether Kafka, the file position store or the reader loses them; see the"
-            + " helper's report. Enable it to investigate: it must pass before StopOnFailureProducer's claim holds.")
+    @Disabled("Open finding (session 12, kafka helper), 3 of 3 runs: after the restart, 2 to 33 of the FIRST events (written right"
+            + " after relay 1 started, long before the outage; e.g. seq 0, 1, 3, 7, 11) are missing from the topic, the rest present"
+            + " and in order. Not the events around the failed send. Not seen in the two tests above (position store in Kafka, no"
+            + " failure). Unknown yet: Kafka (a replica dropped from the ISR under load, then a leader change) or the relay's first"
+            + " start with offset.storage=file. Must pass before the delivery-timeout paragraph of docs/kafka-cluster.md holds.")
     void relayStopsWhenTheDeliveryTimeoutPassesAndARestartLosesOrReordersNothing(TestDatabase db) throws Exception {
         try (TestKafka ns = cluster.newNamespace("delivery-timeout")) {
             String prefix = ns.prefix() + "outbox.event.";
