@@ -59,7 +59,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Faults are real: {@link #kill(int)} sends SIGKILL, {@link #pause(int)} SIGSTOP and
  * {@link #resume(int)} SIGCONT (so pausing needs a POSIX {@code kill} command: Linux or macOS).
- * Each process runs with a small heap ({@value #BROKER_HEAP} for a broker, {@value #CONTROLLER_HEAP}
+ * Each process runs with a small heap (256 MiB for a broker, 160 MiB
  * for the controller) and logs to {@code <directory>/<node>/server.log}. The processes are stopped by
  * {@link #close()} and, failing that, when this JVM exits. Thread-safe; starts no thread of its own
  * (besides the testkit's shutdown hook).
@@ -436,7 +436,7 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
 
     /**
      * Stops every process (paused ones are resumed first; SIGTERM, then SIGKILL after
-     * {@value #STOP_SECONDS} s each) and closes the admin client. Leaves the directory in place.
+     * 15 s each) and closes the admin client. Leaves the directory in place.
      * Never throws; calling it again does nothing.
      */
     @Override
