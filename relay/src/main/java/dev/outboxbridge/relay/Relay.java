@@ -146,10 +146,14 @@ public final class Relay implements AutoCloseable {
         return state() != State.FAILED;
     }
 
-    /** Ready: publishing, or a healthy standby ready to take over. */
+    /**
+     * Ready: publishing, or a healthy standby ready to take over. Not ready while the leader waits for Kafka: a partition it
+     * writes has fewer in-sync replicas than {@code min.insync.replicas} (see {@code kafka.replication.check}); it resumes
+     * by itself when they are back.
+     */
     public boolean isReady() {
         State s = state();
-        return s == State.RUNNING || s == State.STANDBY;
+        return (s == State.RUNNING && !runtime.waitingForKafka()) || s == State.STANDBY;
     }
 
     /** One line for operators: the relay's name, state and, when failed or a standby, why. */

@@ -79,6 +79,11 @@ public final class RelayConfig extends AbstractConfig {
     public static final String DELIVERY_TRANSACTIONAL_ID = "delivery.transactional.id";
     public static final String AT_LEAST_ONCE = "at_least_once";
     public static final String EXACTLY_ONCE = "exactly_once";
+    // Kafka replication check (docs/kafka-cluster.md)
+    public static final String KAFKA_REPLICATION_CHECK = "kafka.replication.check";
+    public static final String KAFKA_REPLICATION_CHECK_REFUSE = "refuse";
+    public static final String KAFKA_REPLICATION_CHECK_WARN = "warn";
+    public static final String KAFKA_REPLICATION_CHECK_OFF = "off";
 
     public static final String OFFSET_STORAGE_KAFKA = "kafka";
     public static final String OFFSET_STORAGE_FILE = "file";
@@ -200,6 +205,16 @@ public final class RelayConfig extends AbstractConfig {
                             + " (idle_session_timeout); a new holder waits ha.lease.ms before publishing. Takeover takes about"
                             + " ha.lease.ms plus the engine's start after a kill -9 of the leader, and twice that after the"
                             + " leader was cut off from PostgreSQL. Each start of a relay waits it once.")
+            .define(KAFKA_REPLICATION_CHECK, Type.STRING, KAFKA_REPLICATION_CHECK_WARN,
+                    ConfigDef.ValidString.in(KAFKA_REPLICATION_CHECK_REFUSE, KAFKA_REPLICATION_CHECK_WARN, KAFKA_REPLICATION_CHECK_OFF),
+                    Importance.MEDIUM,
+                    "Checks each topic the relay writes (every target topic the first time it is seen, the dead-letter topic,"
+                            + " offset.storage.topic) against what acks=all promises: replication factor above min.insync.replicas,"
+                            + " min.insync.replicas of at least 2, unclean.leader.election.enable=false (e.g. RF 3,"
+                            + " min.insync.replicas=2). 'refuse': a topic that falls short stops the relay with the topic, its"
+                            + " settings and the fix, before anything is sent to it. 'warn' (the default, so that a single-broker"
+                            + " development setup starts): one warning per topic, with the same. 'off': no check. While the relay"
+                            + " runs (warn or refuse) it also watches those topics' in-sync replicas: see docs/kafka-cluster.md.")
             .define(SHUTDOWN_TIMEOUT_MS, Type.LONG, 30_000L, Range.between(1_000, 600_000), Importance.LOW,
                     "How long close() may take, all waits together: the batch in flight (at most half of it), the engine's"
                             + " last position flush, the lease and the Kafka clients. What has not finished by then is abandoned"

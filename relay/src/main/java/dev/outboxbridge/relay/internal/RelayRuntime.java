@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +52,7 @@ public final class RelayRuntime implements AutoCloseable {
     private final RelayMetrics metrics;
     private volatile LeaderLease lease; // null unless ha.enabled
     private volatile SlotMonitor slotMonitor;
+    private volatile KafkaReplicaMonitor replicaMonitor; // null with kafka.replication.check=off
     private volatile boolean fenced; // set once when the lease is lost: nothing more is sent, marked or stored
     private volatile Thread fenceThread;
     private final Object engineStart = new Object(); // the engine starts at most once, never after close() began
@@ -121,16 +123,21 @@ public final class RelayRuntime implements AutoCloseable {
             monitor.start(SLOT_CHECK_INTERVAL.toMillis());
             admin = KafkaClients.createAdmin(config);
             KafkaClients.checkKafkaReachable(admin, config);
+            ReplicationCheck replication = startReplicaMonitor();
             if (config.offsetsInKafka()) {
                 OffsetTopic.ensure(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC),
                         config.getShort(RelayConfig.OFFSET_STORAGE_REPLICATION_FACTOR));
+                replication.checkAtStartup(admin, config.getString(RelayConfig.OFFSET_STORAGE_TOPIC));
             }
             producer = KafkaClients.createProducer(config);
-            publisher = new PublishingChangeConsumer(producer,
+            // at least once: the first failed send closes the producer so nothing queued behind it is sent (StopOnFailureProducer);
+            // exactly once: a failed send aborts the whole transaction, which the publisher then sends again in order
+            Producer<byte[], byte[]> events = config.exactlyOnce() ? producer : new StopOnFailureProducer(producer, config.name());
+            publisher = new PublishingChangeConsumer(events,
                     new OutboxRecordMapper(config.topicPrefix(), config.getInt(RelayConfig.MAX_RECORD_BYTES)),
                     new TopicGuard(admin, config.getBoolean(RelayConfig.TOPIC_CREATE),
                             config.getInt(RelayConfig.TOPIC_CREATE_PARTITIONS),
-                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR)), metrics, clock,
+                            config.getShort(RelayConfig.TOPIC_CREATE_REPLICATION_FACTOR), replication), metrics, clock,
                     config.getString(RelayConfig.DEAD_LETTER_TOPIC), this::mayPublish, exactlyOncePositions(), this::kafkaFenced);
             publisher.beforeFirstSend(() -> beforeSend.run());
             KafkaPositionStore.registerFence(instanceId, this::mayPublish);
@@ -169,6 +176,23 @@ public final class RelayRuntime implements AutoCloseable {
             releaseResources(Deadline.after(Duration.ofMillis(config.getLong(RelayConfig.SHUTDOWN_TIMEOUT_MS))));
             throw e;
         }
+    }
+
+    /** The replication check of the topics the relay writes and, unless it is off, the monitor of their in-sync replicas. */
+    private ReplicationCheck startReplicaMonitor() {
+        KafkaReplicaMonitor monitor = ReplicationCheck.mode(config) == ReplicationCheck.Mode.OFF ? null
+                : new KafkaReplicaMonitor(admin, config.name());
+        replicaMonitor = monitor;
+        metrics.gauge("outbox.relay.kafka.partitions.under.min.isr", "Partitions the relay writes with fewer in-sync replicas than"
+                + " min.insync.replicas, or no leader: sends to them wait (checked every " + KafkaReplicaMonitor.INTERVAL.toSeconds()
+                + " s; 0 with kafka.replication.check=off)", () -> monitor == null ? 0 : monitor.partitionsUnderMinIsr());
+        return ReplicationCheck.of(config, monitor);
+    }
+
+    /** True while a partition the relay writes cannot accept an acks=all send (too few in-sync replicas): it waits. */
+    public boolean waitingForKafka() {
+        KafkaReplicaMonitor m = replicaMonitor;
+        return m != null && state.get() == State.RUNNING && m.waiting();
     }
 
     private void startPublishing(State from) {
@@ -334,6 +358,10 @@ public final class RelayRuntime implements AutoCloseable {
         State s = state.get();
         LeaderLease l = lease;
         String detail = f != null ? ": " + f.getMessage() : s == State.STANDBY && l != null ? ": " + l.standbyReason() : "";
+        KafkaReplicaMonitor m = replicaMonitor;
+        if (f == null && s == State.RUNNING && m != null && m.waiting()) {
+            detail = ", waiting for Kafka: " + m.detail();
+        }
         return "relay " + config.name() + ": " + s + detail + "\n";
     }
 
@@ -443,6 +471,10 @@ public final class RelayRuntime implements AutoCloseable {
         }
         KafkaPositionStore.unregisterFence(instanceId);
         TransactionalPositions.unregister(instanceId);
+        KafkaReplicaMonitor r = replicaMonitor;
+        if (r != null) {
+            r.close(deadline.left());
+        }
         if (executor != null) {
             executor.shutdown();
             try {

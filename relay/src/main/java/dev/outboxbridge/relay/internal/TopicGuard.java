@@ -37,18 +37,28 @@ final class TopicGuard {
     private final short replicationFactor;
     private final Set<String> known = ConcurrentHashMap.newKeySet();
     private final Map<String, Integer> maxMessageBytes = new ConcurrentHashMap<>();
+    private final ReplicationCheck replication; // null: none
 
     public TopicGuard(Admin admin, boolean create, int partitions, short replicationFactor) {
+        this(admin, create, partitions, replicationFactor, null);
+    }
+
+    /** With {@code replication}, each topic's replication is checked once, the first time it is seen (not on the hot path). */
+    public TopicGuard(Admin admin, boolean create, int partitions, short replicationFactor, ReplicationCheck replication) {
         this.admin = admin;
         this.create = create;
         this.partitions = partitions;
         this.replicationFactor = replicationFactor;
+        this.replication = replication;
     }
 
     public void ensure(Collection<String> topics) throws InterruptedException {
         for (String topic : topics) {
             if (!known.contains(topic)) {
                 ensure(topic);
+                if (replication != null) {
+                    replication.check(admin, topic); // refuse: throws before anything is sent to the topic
+                }
                 maxMessageBytes.put(topic, readMaxMessageBytes(topic));
                 known.add(topic);
             }
