@@ -152,7 +152,7 @@ public final class FaultRun {
                             billingPool, DemoRun.EFFECTS_TABLE);
                     Optional<List<String>> interleaved = topology.ownBroker()
                             ? Optional.of(options.exactlyOnce()
-                                    ? TransactionalPublisherLog.epochsGoingBack(topology.brokerLogs(), topic)
+                                    ? PublisherLog.epochsGoingBack(topology.brokerLogs(), topic)
                                     : PublisherLog.interleavedProducers(topology.brokerLogs(), topic))
                             : Optional.empty();
                     return new FaultReport(verdict, injector.counts(),
