@@ -362,6 +362,13 @@ public final class RelayConfig extends AbstractConfig {
                     + ": the position is written in the same Kafka transaction as the events. Fix: set " + OFFSET_STORAGE + "="
                     + OFFSET_STORAGE_KAFKA + ", or " + DELIVERY_GUARANTEE + "=" + AT_LEAST_ONCE);
         }
+        if (getBoolean(FIRST_START_SNAPSHOT)) {
+            throw new ConfigException(FIRST_START_SNAPSHOT, true, "is not supported with " + DELIVERY_GUARANTEE + "="
+                    + EXACTLY_ONCE + " yet: the snapshot's progress is not part of the Kafka transactions, so a relay stopped"
+                    + " during it would publish the rows it already published again. Fix: set " + FIRST_START_SNAPSHOT
+                    + "=false (it is on by default) and create the slot before the first write (outbox-cli slot create, or start"
+                    + " the relay first), or set " + DELIVERY_GUARANTEE + "=" + AT_LEAST_ONCE);
+        }
         String id = transactionalId();
         if (id.isBlank() || id.length() > 249 || id.chars().anyMatch(Character::isISOControl)) {
             throw new ConfigException(DELIVERY_TRANSACTIONAL_ID, id, "must be 1-249 characters without control characters");

@@ -14,7 +14,17 @@ class DeliveryGuaranteeConfigTest {
     private static Map<String, String> exactlyOnce() {
         Map<String, String> m = RelayConfigTest.minimal();
         m.put(RelayConfig.DELIVERY_GUARANTEE, RelayConfig.EXACTLY_ONCE);
+        m.put(RelayConfig.FIRST_START_SNAPSHOT, "false");
         return m;
+    }
+
+    @Test
+    void theFirstStartSnapshotIsRefusedWithExactlyOnce() {
+        Map<String, String> m = exactlyOnce();
+        m.remove(RelayConfig.FIRST_START_SNAPSHOT); // on by default
+        assertThatThrownBy(() -> RelayConfig.of(m)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining(RelayConfig.FIRST_START_SNAPSHOT).hasMessageContaining("Fix: set "
+                        + RelayConfig.FIRST_START_SNAPSHOT + "=false");
     }
 
     @Test

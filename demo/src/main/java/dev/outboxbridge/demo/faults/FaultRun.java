@@ -198,6 +198,7 @@ public final class FaultRun {
         settings.put("kafka.producer.request.timeout.ms", "5000");
         if (options.exactlyOnce()) {
             settings.put(RelayConfig.DELIVERY_GUARANTEE, RelayConfig.EXACTLY_ONCE);
+            settings.put(RelayConfig.FIRST_START_SNAPSHOT, "false"); // not supported with exactly_once; the slot exists before the workload
         }
         // poison and oversized events: the topic's size limit and the relay's dead-letter topic
         DemoRun.prepareForBadEvents(bootstrap, options.workload(), topic, ns.topic(DemoRun.RELAY_DEAD_LETTER_TOPIC), settings);

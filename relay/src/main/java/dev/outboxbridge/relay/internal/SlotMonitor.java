@@ -81,8 +81,8 @@ final class SlotMonitor implements AutoCloseable {
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
                         retainedWalBytes = Double.NaN;
-                        if (awaitingCreation) {
-                            return;
+                        if (awaitingCreation && movedPrimary() == null) {
+                            return; // the engine creates it; a promotion before this monitor saw it is a lost slot too
                         }
                         report(new RelayException("Replication slot '" + slot + "' was dropped while the relay was running, or"
                                 + " PostgreSQL failed over to a standby that did not have it (no failover slot: PostgreSQL < 17, "
@@ -96,11 +96,10 @@ final class SlotMonitor implements AutoCloseable {
                     }
                     awaitingCreation = false;
                     failoverReady = FailoverSlots.readiness(connection, slot);
-                    String primary = enginePrimary;
-                    String now = primary == null ? null : PrimaryHost.of(connection);
-                    if (primary != null && !primary.equals(now)) {
+                    String now = movedPrimary();
+                    if (now != null) {
                         report(new RelayException("The PostgreSQL primary among " + RelayConfig.DATABASE_HOSTNAME + "="
-                                + config.databaseHost() + " is now " + now + " (the engine reads from " + primary + ": a standby"
+                                + config.databaseHost() + " is now " + now + " (the engine reads from " + enginePrimary + ": a standby"
                                 + " was promoted), and replication slot '" + slot + "' is there. The relay stops so that it is"
                                 + " started again against the new primary, where it resumes from the slot (RelayMain exits; its"
                                 + " supervisor starts it again). Fix: nothing, if a supervisor restarts the relay."));
@@ -124,6 +123,16 @@ final class SlotMonitor implements AutoCloseable {
             LOG.debug("Cannot check replication slot {}: {}", slot, e.getMessage());
             closeConnection();
         }
+    }
+
+    /** The current primary's host:port when a host list is configured and it is no longer the engine's, else null. */
+    private String movedPrimary() throws SQLException {
+        String primary = enginePrimary;
+        if (primary == null) {
+            return null;
+        }
+        String now = PrimaryHost.of(connection);
+        return primary.equals(now) ? null : now;
     }
 
     private void report(RelayException e) {
