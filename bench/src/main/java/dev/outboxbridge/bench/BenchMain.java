@@ -95,6 +95,12 @@ public final class BenchMain implements Callable<Integer> {
             description = "Latency: also run the relay with poll.interval.ms=1 and kafka.producer.linger.ms=0, as an extra row (default: ${DEFAULT-VALUE}).")
     boolean latencyTunedRelay;
 
+    @Option(names = "--exactly-once", defaultValue = "true", negatable = true, fallbackValue = "true",
+            description = "Drain and latency: also run the relay with delivery.guarantee=exactly_once, interleaved with the at-least-once relay in the"
+                    + " same rounds (issue 13: the cost of exactly-once). Adds one drain per round, and one latency run per round at one rate"
+                    + " (1000 events/s if listed in --rates, else the middle rate) (default: ${DEFAULT-VALUE}).")
+    boolean exactlyOnce;
+
     @Option(names = "--write-seconds", defaultValue = "10", description = "Write overhead: seconds per mode and round (default: ${DEFAULT-VALUE}).")
     int writeSeconds;
 
@@ -168,7 +174,7 @@ public final class BenchMain implements Callable<Integer> {
             }
         }
         return new BenchOptions(s, events, warmupEvents, drainRounds, payloadBytes, aggregates, partitions, backlogTxSize, backlogWriters, pollBatchSizes,
-                pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, writeSeconds,
+                pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, exactlyOnce, writeSeconds,
                 writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
                 retentionCleanupSeconds, profile, timeoutSeconds * 1000);
     }

@@ -8,7 +8,7 @@ import java.util.Set;
 /** Every setting of a run; written to the JSON file as given. */
 record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int drainRounds, int payloadBytes, int aggregates, int partitions, int backlogTxSize,
         int backlogWriters, List<Integer> pollBatchSizes, double pollTrialFraction, long pollIntervalMs, List<Integer> rates,
-        int latencyWarmupSeconds, int latencySeconds, int latencyRounds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, int writeSeconds, int writeWriters, int writeRounds,
+        int latencyWarmupSeconds, int latencySeconds, int latencyRounds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, boolean exactlyOnce, int writeSeconds, int writeWriters, int writeRounds,
         long inboxEvents, long inboxPerRecordEvents, long memoryEvents, String memoryHeap, long retentionEvents, int retentionWriters, int retentionTxSize, int retentionCleanupSeconds,
         boolean profile, long timeoutMs) {
 
@@ -37,6 +37,7 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("latency_writers", latencyWriters);
         m.put("consumer_latency", consumerLatency);
         m.put("latency_tuned_relay", latencyTunedRelay);
+        m.put("exactly_once", exactlyOnce);
         m.put("write_s", writeSeconds);
         m.put("write_writers", writeWriters);
         m.put("write_rounds", writeRounds);

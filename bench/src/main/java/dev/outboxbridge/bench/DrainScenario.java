@@ -50,28 +50,27 @@ final class DrainScenario {
                 HikariDataSource pool = BenchWorkload.pool(db, "warmup", Math.max(2, o.backlogWriters()))) {
             String pub = "bench_pub";
             BenchContext.createPublication(db, pub);
-            String relaySlot = db.uniqueName("relay");
-            String debeziumSlot = db.uniqueName("debezium");
-            BenchContext.createSlot(db, relaySlot);
-            BenchContext.createSlot(db, debeziumSlot);
-            for (String c : List.of("relay", "debezium")) {
+            List<String> kinds = o.exactlyOnce() ? List.of("relay", "debezium", "relay-eos") : List.of("relay", "debezium");
+            Map<String, String> warmSlots = new LinkedHashMap<>();
+            for (String c : kinds) {
+                warmSlots.put(c, db.uniqueName(c.replace("-", "")));
+                BenchContext.createSlot(db, warmSlots.get(c));
                 ns.createTopic(ns.prefix() + c + "." + BenchWorkload.AGGREGATE_TYPE, o.partitions());
             }
             AtomicLong written = new AtomicLong();
             ctx.progress().phase("drain: warm-up backlog (not measured)", written::get, w);
             BenchWorkload.writeBacklog(pool, w, o.aggregates(), o.payloadBytes(), o.backlogTxSize(), o.backlogWriters(), written);
-            for (Contender c : List.of(new RelayContender(ctx.target(db, relaySlot, pub, ns.prefix() + "relay.")),
-                    new DebeziumRouterPeer(ctx.target(db, debeziumSlot, pub, ns.prefix() + "debezium.")))) {
+            for (String kind : kinds) {
+                Contender c = contender(kind, ctx.target(db, warmSlots.get(kind), pub, ns.prefix() + kind + "."));
                 ctx.progress().phase("drain: warm-up, " + c.name() + " (not measured)", c::published, w);
                 long start = System.nanoTime();
                 try (c) {
                     c.start();
                     BenchContext.awaitCount(c::published, w, c, o.timeoutMs());
                 }
-                result.put(c instanceof RelayContender ? "relay_s" : "debezium_s", CpuAccounting.round((System.nanoTime() - start) / 1e9));
+                result.put(kind.replace("-", "_") + "_s", CpuAccounting.round((System.nanoTime() - start) / 1e9));
+                BenchContext.dropSlot(db, warmSlots.get(kind));
             }
-            BenchContext.dropSlot(db, relaySlot);
-            BenchContext.dropSlot(db, debeziumSlot);
         }
         result.put("events", w);
         return result;
@@ -90,23 +89,27 @@ final class DrainScenario {
             var recvLogical = RawLimits.pgRecvLogical();
             String recvSlot = db.uniqueName("recvlogical");
             int rounds = Math.max(1, o.drainRounds());
-            List<String> relaySlots = new ArrayList<>();
-            List<String> debeziumSlots = new ArrayList<>();
-            for (int r = 1; r <= rounds; r++) {
-                relaySlots.add(db.uniqueName("relay" + r));
-                debeziumSlots.add(db.uniqueName("debezium" + r));
+            // the contenders on the same engine, each on its own slot per round: the relay, Debezium's EventRouter and, with
+            // --exactly-once, the relay with delivery.guarantee=exactly_once (issue 13)
+            List<String> kinds = o.exactlyOnce() ? List.of("relay", "relay-eos", "debezium") : List.of("relay", "debezium");
+            Map<String, List<String>> roundSlots = new LinkedHashMap<>();
+            for (String kind : kinds) {
+                List<String> l = new ArrayList<>();
+                for (int r = 1; r <= rounds; r++) {
+                    l.add(db.uniqueName(kind.replace("-", "") + r));
+                }
+                roundSlots.put(kind, l);
             }
             List<String> slots = new ArrayList<>(List.of(limitSlot));
             if (recvLogical.isPresent()) {
                 slots.add(recvSlot);
             }
-            slots.addAll(relaySlots);
-            slots.addAll(debeziumSlots);
+            roundSlots.values().forEach(slots::addAll);
             for (String slot : slots) {
                 BenchContext.createSlot(db, slot);
             }
             Map<String, String> prefixes = new LinkedHashMap<>();
-            for (String c : List.of("relay", "debezium", "polling", "producer", "producer-batched")) {
+            for (String c : List.of("relay", "relay-eos", "debezium", "polling", "producer", "producer-batched")) {
                 prefixes.put(c, ns.prefix() + c + ".");
                 ns.createTopic(prefixes.get(c) + BenchWorkload.AGGREGATE_TYPE, o.partitions());
             }
@@ -170,26 +173,26 @@ final class DrainScenario {
                     "batches of 2048: send all, wait each ack, next batch"));
             batched = null;
 
-            // this project's relay and peer 1, each on its own slot over the same rows; rounds in ABBA order
-            // (relay first in odd rounds, Debezium first in even ones) so neither always runs on a warmer JVM
-            List<Map<String, Object>> relayRounds = new ArrayList<>();
-            List<Map<String, Object>> debeziumRounds = new ArrayList<>();
+            // this project's relay and peer 1 (and the exactly-once relay), each on its own slot over the same rows; with two
+            // contenders the rounds run in ABBA order (relay first in odd rounds, Debezium first in even ones), with three
+            // in a rotation (each one first, second and third once in three rounds), so none always runs on a warmer JVM
+            Map<String, List<Map<String, Object>>> byKind = new LinkedHashMap<>();
             for (int r = 0; r < rounds; r++) {
                 boolean profileThis = r == rounds - 1;
-                for (String kind : r % 2 == 0 ? List.of("relay", "debezium") : List.of("debezium", "relay")) {
-                    if (kind.equals("relay")) {
-                        relayRounds.add(drain(new RelayContender(ctx.target(db, relaySlots.get(r), pub, prefixes.get("relay"))), n, postmaster,
-                                profileThis ? "relay" : null));
-                        BenchContext.dropSlot(db, relaySlots.get(r));
-                    } else {
-                        debeziumRounds.add(drain(new DebeziumRouterPeer(ctx.target(db, debeziumSlots.get(r), pub, prefixes.get("debezium"))), n,
-                                postmaster, profileThis ? "debezium" : null));
-                        BenchContext.dropSlot(db, debeziumSlots.get(r));
-                    }
+                for (int j = 0; j < kinds.size(); j++) {
+                    String kind = kinds.get((r + j) % kinds.size());
+                    String slot = roundSlots.get(kind).get(r);
+                    // every contender of the last round is profiled, so the recording's overhead falls on each alike
+                    byKind.computeIfAbsent(kind, k -> new ArrayList<>()).add(drain(contender(kind, ctx.target(db, slot, pub, prefixes.get(kind))),
+                            n, postmaster, profileThis ? kind : null));
+                    BenchContext.dropSlot(db, slot);
                 }
             }
-            result.put("relay", median(relayRounds));
-            result.put("debezium", median(debeziumRounds));
+            result.put("relay", median(byKind.get("relay")));
+            result.put("debezium", median(byKind.get("debezium")));
+            if (byKind.containsKey("relay-eos")) {
+                result.put("relay_exactly_once", median(byKind.get("relay-eos")));
+            }
 
             // peer 2: polling, trials on a part of the backlog at each batch size, then the best on all of it
             BenchWorkload.execute(db, "CREATE TABLE outbox_copy AS SELECT * FROM outbox_event");
@@ -270,6 +273,16 @@ final class DrainScenario {
             ctx.progress().log("  " + phase + " FAILED: " + e);
             return Map.of("error", String.valueOf(e), "method", method);
         }
+    }
+
+    /** relay, relay-eos (delivery.guarantee=exactly_once) or debezium. */
+    private static Contender contender(String kind, Contender.Target target) {
+        return switch (kind) {
+            case "relay" -> new RelayContender(target);
+            case "relay-eos" -> RelayContender.exactlyOnce(target);
+            case "debezium" -> new DebeziumRouterPeer(target);
+            default -> throw new IllegalArgumentException(kind);
+        };
     }
 
     private Contender polling(TestDatabase db, HikariDataSource pool, String prefix, int batch) {

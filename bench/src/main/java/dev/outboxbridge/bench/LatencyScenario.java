@@ -40,7 +40,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * records its commit-return time by event id. The topics use {@code message.timestamp.type=LogAppendTime},
  * so a record's timestamp is the broker's append time (the ack time, without touching any
  * contender); a consumer reads them. commit→ack = append time − commit-return time;
- * intended→ack = append time − intended send time (includes any writer backlog). With
+ * intended→ack = append time − intended send time (includes any writer backlog). The consumer reads
+ * {@code read_committed} and also records when it received each record: commit→visible, the latency a
+ * consumer sees, the same measure for every contender; for the exactly-once relay (issue 13) it includes
+ * the transaction's commit, which the append time (before the commit) does not. With
  * {@code --consumer-latency}, an InboxConsumer (consumer-inbox, its own database) also consumes
  * each topic during the run: commit→consumer = the time its handler ran, inside the inbox
  * transaction just before that transaction commits.
@@ -63,7 +66,7 @@ final class LatencyScenario {
         BenchOptions o = ctx.options();
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("method", "open-loop schedule, " + o.latencyWriters() + " writer threads (HikariCP), one event per transaction;"
-                + " ack time = broker LogAppendTime read back by a consumer; warm-up " + o.latencyWarmupSeconds() + " s not recorded;"
+                + " ack time = broker LogAppendTime read back by a read_committed consumer, visible time = when that consumer received the record; warm-up " + o.latencyWarmupSeconds() + " s not recorded;"
                 + " polling peer at batch " + pollingBatch + ", poll interval " + o.pollIntervalMs() + " ms; at each rate a different contender"
                 + " runs first; each run has its own topic, and the relay and Debezium their own new slot");
         try (TestDatabase db = ctx.postgres().createDatabase("bench_latency").migrateOutbox();
@@ -79,12 +82,21 @@ final class LatencyScenario {
                 // the drain did not run in this JVM: warm up the relay's and Debezium's code first, unmeasured
                 result.put("warmup", new DrainScenario(ctx).warmUp(o.warmupEvents()));
             }
-            List<String> kinds = o.latencyTunedRelay() ? List.of("relay", "debezium", "polling", "relay-tuned") : List.of("relay", "debezium", "polling");
+            List<String> allKinds = new ArrayList<>(List.of("relay", "debezium", "polling"));
+            if (o.latencyTunedRelay()) {
+                allKinds.add("relay-tuned");
+            }
+            // the exactly-once relay (issue 13) runs at one rate only, the one its rule is judged at, in the same rounds
+            int eosRate = exactlyOnceRate(o.rates());
+            if (o.exactlyOnce()) {
+                allKinds.add(1, "relay-eos");
+            }
             Map<String, Map<String, Object>> byKind = new LinkedHashMap<>();
-            kinds.forEach(k -> byKind.put(k, new LinkedHashMap<>()));
+            allKinds.forEach(k -> byKind.put(k, new LinkedHashMap<>()));
             int rounds = Math.max(1, o.latencyRounds());
             for (int i = 0; i < o.rates().size(); i++) {
                 int rate = o.rates().get(i);
+                List<String> kinds = allKinds.stream().filter(k -> !k.equals("relay-eos") || rate == eosRate).toList();
                 Map<String, List<Map<String, Object>>> runs = new LinkedHashMap<>();
                 for (int round = 0; round < rounds; round++) {
                     for (int j = 0; j < kinds.size(); j++) {
@@ -96,14 +108,23 @@ final class LatencyScenario {
             }
             byKind.forEach((kind, byRate) -> {
                 Map<String, Object> sorted = new LinkedHashMap<>();
-                o.rates().forEach(r -> sorted.put(String.valueOf(r), byRate.get(String.valueOf(r))));
-                result.put(kind, sorted);
+                o.rates().stream().map(String::valueOf).filter(byRate::containsKey).forEach(r -> sorted.put(r, byRate.get(r)));
+                result.put(kind.equals("relay-eos") ? "relay_exactly_once" : kind, sorted);
             });
         }
         return result;
     }
 
-    /** The round with the median commit→ack p99 (of an even number, the lower middle one), with every round's p50 and p99. */
+    /** The rate the exactly-once relay runs at and issue 13's rule is judged at: 1000 events/s if listed, else the middle rate. */
+    static int exactlyOnceRate(List<Integer> rates) {
+        return rates.contains(1000) ? 1000 : rates.isEmpty() ? -1 : rates.get(rates.size() / 2);
+    }
+
+    /**
+     * The round with the median commit→ack p99 (of an even number, the lower middle one), with every round's p50 and p99;
+     * and the median of the rounds' commit→visible p50 and p99 (a read_committed reader), which need not come from the same
+     * round.
+     */
     static Map<String, Object> medianRound(List<Map<String, Object>> rounds) {
         java.util.function.ToDoubleFunction<Map<String, Object>> p99 = r -> r.get("commit_to_ack") instanceof Map<?, ?> m
                 && m.get("p99_ms") instanceof Number n ? n.doubleValue() : Double.MAX_VALUE;
@@ -113,6 +134,13 @@ final class LatencyScenario {
         out.put("round_p99_ms", rounds.stream().map(r -> ((Map<?, ?>) r.get("commit_to_ack")).get("p99_ms")).toList());
         out.put("round_p50_ms", rounds.stream().map(r -> ((Map<?, ?>) r.get("commit_to_ack")).get("p50_ms")).toList());
         out.put("median_of_rounds", rounds.size());
+        for (String p : List.of("p50_ms", "p99_ms")) {
+            List<Double> visible = rounds.stream().map(r -> r.get("commit_to_visible") instanceof Map<?, ?> m && m.get(p) instanceof Number n
+                    ? n.doubleValue() : Double.NaN).toList();
+            out.put("round_visible_" + p, visible);
+            List<Double> sortedVisible = visible.stream().sorted().toList();
+            out.put("median_visible_" + p, sortedVisible.get((sortedVisible.size() - 1) / 2));
+        }
         return out;
     }
 
@@ -128,6 +156,7 @@ final class LatencyScenario {
         Contender c = switch (kind) {
             case "relay" -> new RelayContender(target);
             case "relay-tuned" -> new RelayContender(target, RelayContender.LOW_LATENCY);
+            case "relay-eos" -> RelayContender.exactlyOnce(target);
             case "debezium" -> new DebeziumRouterPeer(target);
             default -> new PollingPeer(target, pollerPool, pollingBatch, o.pollIntervalMs());
         };
@@ -136,8 +165,9 @@ final class LatencyScenario {
         }
         Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(prefix).build());
         Map<UUID, Long> acks = new ConcurrentHashMap<>();
+        Map<UUID, Long> visible = new ConcurrentHashMap<>();
         Map<UUID, Long> consumed = new ConcurrentHashMap<>();
-        AckReader reader = new AckReader(ctx.kafka().bootstrapServers(), topic, o.partitions(), acks);
+        AckReader reader = new AckReader(ctx.kafka().bootstrapServers(), topic, o.partitions(), acks, visible);
         InboxConsumer inbox = null;
         if (inboxPool != null) {
             String consumerName = "bench-lat-" + kind + "-" + rate + "-r" + round;
@@ -174,6 +204,7 @@ final class LatencyScenario {
             Histogram commitToAck = Latencies.newHistogram();
             Histogram intendedToAck = Latencies.newHistogram();
             Histogram commitToConsumer = Latencies.newHistogram();
+            Histogram commitToVisible = Latencies.newHistogram();
             long missing = 0;
             for (Map.Entry<UUID, long[]> e : loop.committed.entrySet()) {
                 long[] t = e.getValue();
@@ -187,6 +218,7 @@ final class LatencyScenario {
                 }
                 commitToAck.recordValue(Math.max(0, ack - t[1]));
                 intendedToAck.recordValue(Math.max(0, ack - t[0]));
+                commitToVisible.recordValue(Math.max(0, visible.get(e.getKey()) - t[1])); // recorded with the ack, never null here
                 Long applied = consumed.get(e.getKey());
                 if (applied != null) {
                     commitToConsumer.recordValue(Math.max(0, applied - t[1]));
@@ -199,12 +231,15 @@ final class LatencyScenario {
             f.put("missing_acks", missing);
             f.put("commit_to_ack", Latencies.summary(commitToAck));
             f.put("intended_to_ack", Latencies.summary(intendedToAck));
+            f.put("commit_to_visible", Latencies.summary(commitToVisible));
             if (inbox != null) {
                 f.put("commit_to_consumer", Latencies.summary(commitToConsumer));
             }
             Map<String, Object> s = Latencies.summary(commitToAck);
-            ctx.progress().log(String.format("  %s%s at %d/s: commit->ack p50 %s, p99 %s, p99.9 %s, max %s ms (%,d events, %d missing)",
-                    c.name(), kind.equals("relay-tuned") ? " (tuned)" : "", rate, s.get("p50_ms"), s.get("p99_ms"), s.get("p99_9_ms"), s.get("max_ms"), commitToAck.getTotalCount(), missing));
+            Map<String, Object> v = Latencies.summary(commitToVisible);
+            ctx.progress().log(String.format("  %s%s at %d/s: commit->ack p50 %s, p99 %s, p99.9 %s, max %s ms; commit->visible p50 %s, p99 %s ms (%,d events, %d missing)",
+                    c.name(), kind.equals("relay-tuned") ? " (tuned)" : "", rate, s.get("p50_ms"), s.get("p99_ms"), s.get("p99_9_ms"), s.get("max_ms"),
+                    v.get("p50_ms"), v.get("p99_ms"), commitToAck.getTotalCount(), missing));
         }
         if (!kind.equals("polling")) {
             BenchContext.dropSlot(db, slot);
@@ -283,21 +318,28 @@ final class LatencyScenario {
         }
     }
 
-    /** Reads the topic from the start and records each event's append time by id. */
+    /**
+     * Reads the topic from the start, {@code read_committed}, and records each event's append time (the broker's
+     * LogAppendTime: the ack time) and the time this reader received it (visible to a read_committed consumer) by id.
+     * For a non-transactional producer the two differ by the reader's fetch; for a transactional one (the exactly-once
+     * relay) the records become visible only when their transaction commits, after their append.
+     */
     private static final class AckReader implements AutoCloseable {
         private final KafkaConsumer<byte[], byte[]> consumer;
         private final Map<UUID, Long> acks;
+        private final Map<UUID, Long> visible;
         private final Thread thread;
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
         private volatile boolean running = true;
 
-        AckReader(String bootstrap, String topic, int partitions, Map<UUID, Long> acks) {
+        AckReader(String bootstrap, String topic, int partitions, Map<UUID, Long> acks, Map<UUID, Long> visible) {
             Map<String, Object> p = new LinkedHashMap<>();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
             p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
             p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "20");
+            p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // as consumer-inbox; the same for every contender
             p.put(ConsumerConfig.CLIENT_ID_CONFIG, "bench-ack-reader");
             this.consumer = new KafkaConsumer<>(p);
             List<TopicPartition> tps = new ArrayList<>();
@@ -307,6 +349,7 @@ final class LatencyScenario {
             consumer.assign(tps);
             consumer.seekToBeginning(tps);
             this.acks = acks;
+            this.visible = visible;
             this.thread = new Thread(this::loop, "bench-ack-reader");
         }
 
@@ -317,10 +360,14 @@ final class LatencyScenario {
         private void loop() {
             try {
                 while (running) {
-                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    var records = consumer.poll(Duration.ofMillis(100));
+                    long received = System.currentTimeMillis();
+                    for (ConsumerRecord<byte[], byte[]> r : records) {
                         Header h = r.headers().lastHeader("id");
                         if (h != null) {
-                            acks.put(UUID.fromString(new String(h.value(), StandardCharsets.UTF_8)), r.timestamp());
+                            UUID id = UUID.fromString(new String(h.value(), StandardCharsets.UTF_8));
+                            visible.put(id, received);
+                            acks.put(id, r.timestamp()); // after visible: whoever sees the ack finds the visible time
                         }
                     }
                 }

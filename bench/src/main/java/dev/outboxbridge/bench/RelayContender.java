@@ -9,7 +9,10 @@ import java.util.Map;
 final class RelayContender implements Contender {
 
     static final String NAME = "outbox-bridge relay";
+    /** The same relay with {@code delivery.guarantee=exactly_once} (issue 13): Kafka transactions per batch. */
+    static final String NAME_EXACTLY_ONCE = "outbox-bridge relay, exactly_once";
     private final Relay relay;
+    private final String name;
 
     RelayContender(Target t) {
         this(t, Map.of());
@@ -17,9 +20,22 @@ final class RelayContender implements Contender {
 
     /** With extra relay settings over the defaults (e.g. a shorter poll interval). */
     RelayContender(Target t, Map<String, String> overrides) {
+        this(t, overrides, NAME);
+    }
+
+    private RelayContender(Target t, Map<String, String> overrides, String name) {
         Map<String, String> m = settings(t);
         m.putAll(overrides);
         this.relay = Relay.create(RelayConfig.of(m));
+        this.name = name;
+    }
+
+    /**
+     * The same relay, every other setting equal, with {@code delivery.guarantee=exactly_once}: each batch and the position
+     * after it in one Kafka transaction, its transactional.id the default one of its database and slot.
+     */
+    static RelayContender exactlyOnce(Target t) {
+        return new RelayContender(t, Map.of(RelayConfig.DELIVERY_GUARANTEE, RelayConfig.EXACTLY_ONCE), NAME_EXACTLY_ONCE);
     }
 
     /** Latency-tuned settings: hand over partial batches after 1 ms, send without lingering. */
@@ -48,7 +64,7 @@ final class RelayContender implements Contender {
 
     @Override
     public String name() {
-        return NAME;
+        return name;
     }
 
     @Override

@@ -26,6 +26,7 @@ final class Report {
         this.results = results;
         drain();
         latency();
+        exactlyOnceCost();
         write();
         inbox();
         memory();
@@ -59,6 +60,9 @@ final class Report {
         values.put("limit: raw producer, pipelined", num(d, "limit_producer", "events_per_s"));
         values.put("limit: producer, batches of 2048 waited", num(d, "limit_producer_batched", "events_per_s"));
         values.put(RelayContender.NAME, num(d, "relay", "events_per_s"));
+        if (d.get("relay_exactly_once") != null) {
+            values.put(RelayContender.NAME_EXACTLY_ONCE, num(d, "relay_exactly_once", "events_per_s"));
+        }
         values.put(DebeziumRouterPeer.NAME + " (peer 1)", deb);
         values.put(PollingPeer.NAME + ", batch " + d.get("polling_best_batch") + " (peer 2)", poll);
         List<List<String>> rows = new ArrayList<>();
@@ -76,6 +80,7 @@ final class Report {
         cpuOf.put("limit_decoding", "raw decoding, JDBC stream");
         cpuOf.put("limit_decoding_pg_recvlogical", "raw decoding, pg_recvlogical");
         cpuOf.put("relay", RelayContender.NAME);
+        cpuOf.put("relay_exactly_once", RelayContender.NAME_EXACTLY_ONCE);
         cpuOf.put("debezium", DebeziumRouterPeer.NAME);
         cpuOf.put("polling", PollingPeer.NAME);
         cpuOf.forEach((key, label) -> {
@@ -150,8 +155,14 @@ final class Report {
         return String.join(" / ", l.stream().map(x -> fmt(((Number) x).doubleValue())).toList()) + " (" + fmt(min) + "–" + fmt(max) + ")";
     }
 
+    /** The JSON key of a drain figure's contender, or null for the limits. */
+    private static String drainKey(String figure) {
+        return figure.equals(RelayContender.NAME_EXACTLY_ONCE) ? "relay_exactly_once" : figure.startsWith("outbox") ? "relay"
+                : figure.startsWith("Debezium") ? "debezium" : figure.startsWith("polling") ? "polling" : null;
+    }
+
     private static String rounds(Map<String, Object> d, String figure) {
-        String key = figure.startsWith("outbox") ? "relay" : figure.startsWith("Debezium") ? "debezium" : null;
+        String key = drainKey(figure);
         if (key == null || !(get(d, key, "round_events_per_s") instanceof List<?> l) || l.size() < 2) {
             return "";
         }
@@ -168,7 +179,7 @@ final class Report {
     }
 
     private static String steady(Map<String, Object> d, String figure) {
-        String key = figure.startsWith("outbox") ? "relay" : figure.startsWith("Debezium") ? "debezium" : figure.startsWith("polling") ? "polling" : null;
+        String key = drainKey(figure);
         return key == null ? "" : fmt(num(d, key, "steady_events_per_s"));
     }
 
@@ -178,7 +189,8 @@ final class Report {
             return;
         }
         Map<String, String> names = Map.of("relay", RelayContender.NAME, "debezium", DebeziumRouterPeer.NAME, "polling", PollingPeer.NAME,
-                "relay-tuned", RelayContender.NAME + ", poll.interval.ms=1, linger.ms=0");
+                "relay-tuned", RelayContender.NAME + ", poll.interval.ms=1, linger.ms=0", "relay_exactly_once", RelayContender.NAME_EXACTLY_ONCE);
+        List<String> kinds = List.of("relay", "relay_exactly_once", "debezium", "polling", "relay-tuned");
         List<String> rates = new ArrayList<>();
         if (l.get("relay") instanceof Map<?, ?> m) {
             m.keySet().forEach(k -> rates.add(String.valueOf(k)));
@@ -189,14 +201,15 @@ final class Report {
             double debP99 = num(l, "debezium", rate, "commit_to_ack", "p99_ms");
             double pollP99 = num(l, "polling", rate, "commit_to_ack", "p99_ms");
             Map<String, List<double[]>> curves = new LinkedHashMap<>();
-            for (String kind : List.of("relay", "debezium", "polling", "relay-tuned")) {
+            for (String kind : kinds) {
                 Object f = get(l, kind, rate);
                 if (f == null) {
                     continue;
                 }
                 double p99 = num(f, "commit_to_ack", "p99_ms");
                 rows.add(List.of(rate, names.get(kind), fmt(num(f, "commit_to_ack", "p50_ms")), fmt(p99), fmt(num(f, "commit_to_ack", "p99_9_ms")),
-                        fmt(num(f, "commit_to_ack", "max_ms")), fmt(num(f, "intended_to_ack", "p99_ms")), ratio(p99, debP99), ratio(p99, pollP99),
+                        fmt(num(f, "commit_to_ack", "max_ms")), fmt(num(f, "intended_to_ack", "p99_ms")), fmt(num(f, "commit_to_visible", "p99_ms")),
+                        ratio(p99, debP99), ratio(p99, pollP99),
                         fmt(num(f, "events")) + (num(f, "missing_acks") > 0 ? " (" + fmt(num(f, "missing_acks")) + " missing)" : ""),
                         roundsOf(get(f, "round_p99_ms"))));
                 curves.put(names.get(kind), curve(get(f, "commit_to_ack", "percentile_curve")));
@@ -206,11 +219,11 @@ final class Report {
             charts.add(() -> Charts.percentiles(dir.resolve(file), "commit → Kafka ack at " + rate + " events/s (lower is better)", curves));
         }
         tables.add(new Table("Latency at steady load (open loop): commit → Kafka ack, ms", List.of("events/s", "contender", "p50", "p99",
-                "p99.9", "max", "intended→ack p99", "p99 ÷ Debezium's", "p99 ÷ polling's", "events", "p99 of each round (median shown; min–max)"),
+                "p99.9", "max", "intended→ack p99", "commit→visible p99 (read_committed reader)", "p99 ÷ Debezium's", "p99 ÷ polling's", "events", "p99 of each round (median shown; min–max)"),
                 rows, chartFiles));
         List<List<String>> consumerRows = new ArrayList<>();
         for (String rate : rates) {
-            for (String kind : List.of("relay", "debezium", "polling", "relay-tuned")) {
+            for (String kind : kinds) {
                 Object h = get(l, kind, rate, "commit_to_consumer");
                 if (h != null) {
                     consumerRows.add(List.of(rate, names.get(kind), fmt(num(h, "p50_ms")), fmt(num(h, "p99_ms")), fmt(num(h, "p99_9_ms")),
@@ -235,6 +248,85 @@ final class Report {
                     String.format("%s ms vs %s ms = %.2f of it", fmt(p99), fmt(pollP99), p99 / pollP99),
                     p99 <= pollP99 / 4 ? "met" : String.format("missed: needs ≤ %s ms", fmt(pollP99 / 4))));
         }
+    }
+
+    /**
+     * Issue 13: the cost of exactly-once, the relay with delivery.guarantee=exactly_once against the same relay at least
+     * once, medians of the same interleaved rounds. Its rule: drain ≥ 0.9× and p99 within 5 ms at 1,000 events/s, the p99
+     * taken commit → visible to a read_committed reader (for both), since a transaction's records are appended before it
+     * commits. Also written to results.json as {@code exactly_once_cost}.
+     */
+    private void exactlyOnceCost() {
+        Map<String, Object> d = section("drain");
+        Map<String, Object> l = section("latency");
+        boolean drained = d != null && d.get("relay_exactly_once") != null;
+        String at = l == null || !(l.get("relay_exactly_once") instanceof Map<?, ?> m) || m.isEmpty() ? null : String.valueOf(m.keySet().iterator().next());
+        if (!drained && at == null) {
+            return;
+        }
+        Map<String, Object> cost = new LinkedHashMap<>();
+        List<List<String>> rows = new ArrayList<>();
+        Boolean drainMet = null;
+        Boolean latencyMet = null;
+        if (drained) {
+            double eos = num(d, "relay_exactly_once", "events_per_s");
+            double alo = num(d, "relay", "events_per_s");
+            double r = eos / alo;
+            drainMet = r >= 0.9;
+            rows.add(List.of("drain, events/s (median of " + fmt(num(d, "relay", "median_of_rounds")) + ", min–max)",
+                    fmt(eos) + " (" + fmt(num(d, "relay_exactly_once", "min_events_per_s")) + "–" + fmt(num(d, "relay_exactly_once", "max_events_per_s")) + ")",
+                    fmt(alo) + " (" + fmt(num(d, "relay", "min_events_per_s")) + "–" + fmt(num(d, "relay", "max_events_per_s")) + ")",
+                    String.format("%.2f×", r), "≥ 0.90×", drainMet ? "met" : "missed"));
+            rows.add(List.of("drain, CPU µs per event, each round", roundList(get(d, "relay_exactly_once", "round_cpu_us_per_event")),
+                    roundList(get(d, "relay", "round_cpu_us_per_event")), "", "", ""));
+            cost.put("drain_events_per_s_exactly_once", eos);
+            cost.put("drain_events_per_s_at_least_once", alo);
+            cost.put("drain_rounds_exactly_once", get(d, "relay_exactly_once", "round_events_per_s"));
+            cost.put("drain_rounds_at_least_once", get(d, "relay", "round_events_per_s"));
+            cost.put("drain_ratio", Math.round(r * 1000) / 1000.0);
+            cost.put("drain_rule", "exactly_once ≥ 0.9 × at_least_once (medians)");
+            cost.put("drain_met", drainMet);
+        }
+        if (at != null) {
+            double eos = num(l, "relay_exactly_once", at, "median_visible_p99_ms");
+            double alo = num(l, "relay", at, "median_visible_p99_ms");
+            latencyMet = eos - alo <= 5;
+            rows.add(List.of("commit→visible p99 at " + at + " events/s, ms (read_committed reader; median of "
+                    + fmt(num(l, "relay", at, "median_of_rounds")) + ", each round)",
+                    fmt(eos) + " (" + roundList(get(l, "relay_exactly_once", at, "round_visible_p99_ms")) + ")",
+                    fmt(alo) + " (" + roundList(get(l, "relay", at, "round_visible_p99_ms")) + ")",
+                    String.format("%+.1f ms", eos - alo), "≤ +5 ms", latencyMet ? "met" : "missed"));
+            rows.add(List.of("commit→visible p50 at " + at + " events/s, ms (median of the rounds)", fmt(num(l, "relay_exactly_once", at, "median_visible_p50_ms")),
+                    fmt(num(l, "relay", at, "median_visible_p50_ms")),
+                    String.format("%+.1f ms", num(l, "relay_exactly_once", at, "median_visible_p50_ms") - num(l, "relay", at, "median_visible_p50_ms")), "", ""));
+            rows.add(List.of("commit→ack (broker append time) p99 at " + at + " events/s, ms (median of the rounds; before the commit for exactly_once)",
+                    fmt(num(l, "relay_exactly_once", at, "commit_to_ack", "p99_ms")), fmt(num(l, "relay", at, "commit_to_ack", "p99_ms")), "", "", ""));
+            cost.put("rate", Integer.parseInt(at));
+            cost.put("visible_p99_ms_exactly_once", eos);
+            cost.put("visible_p99_ms_at_least_once", alo);
+            cost.put("visible_p99_rounds_exactly_once", get(l, "relay_exactly_once", at, "round_visible_p99_ms"));
+            cost.put("visible_p99_rounds_at_least_once", get(l, "relay", at, "round_visible_p99_ms"));
+            cost.put("visible_p99_difference_ms", Math.round((eos - alo) * 10) / 10.0);
+            cost.put("latency_rule", "exactly_once p99 ≤ at_least_once p99 + 5 ms, commit → visible to a read_committed reader (medians)");
+            cost.put("latency_met", latencyMet);
+        }
+        boolean both = drainMet != null && latencyMet != null;
+        boolean met = both && drainMet && latencyMet;
+        cost.put("rule", "issue 13: if drain ≥ 0.9× and p99 within 5 ms at 1,000 events/s, make exactly_once the default");
+        cost.put("rule_met", both ? met : null);
+        results.put("exactly_once_cost", cost);
+        tables.add(new Table("Issue 13: the cost of exactly-once (delivery.guarantee=exactly_once vs at_least_once, the same relay, interleaved rounds)",
+                List.of("figure", "exactly_once", "at_least_once", "exactly_once vs at_least_once", "rule", "verdict"), rows, List.of()));
+        targets.add(List.of("Issue 13: exactly-once drain ≥ 0.9× and commit→visible p99 within 5 ms of at-least-once"
+                + (at == null ? "" : " at " + at + " events/s") + " (then exactly_once becomes the default)",
+                (drainMet == null ? "drain not measured" : "drain " + cost.get("drain_ratio") + "×")
+                        + (latencyMet == null ? ", latency not measured" : String.format(", p99 %+.1f ms", (Double) cost.get("visible_p99_difference_ms"))),
+                !both ? "not judged (both scenarios needed)" : met ? "met" : "missed (" + (drainMet ? "" : "drain") + (!drainMet && !latencyMet ? ", " : "")
+                        + (latencyMet ? "" : "p99") + ")"));
+    }
+
+    private static String roundList(Object o) {
+        return o instanceof List<?> l ? String.join(" / ", l.stream().map(x -> x instanceof Number n ? fmt(n.doubleValue()) : "n/a").toList()) : "";
     }
 
     private void write() {

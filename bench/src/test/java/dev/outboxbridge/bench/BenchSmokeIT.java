@@ -32,12 +32,13 @@ class BenchSmokeIT {
 
         JsonNode drain = r.path("drain");
         assertThat(drain.has("error")).as("drain error: %s", drain.path("error")).isFalse();
-        for (String c : new String[] {"relay", "debezium", "polling"}) {
+        for (String c : new String[] {"relay", "relay_exactly_once", "debezium", "polling"}) {
             assertThat(drain.path(c).path("published").asLong()).as(c + " published").isEqualTo(1500);
             assertThat(drain.path(c).path("events_per_s").asLong()).as(c + " rate").isPositive();
         }
         assertThat(drain.path("relay").path("round_events_per_s").size()).as("ABBA rounds").isEqualTo(2);
         assertThat(drain.path("debezium").path("round_events_per_s").size()).as("ABBA rounds").isEqualTo(2);
+        assertThat(drain.path("relay_exactly_once").path("round_events_per_s").size()).as("exactly-once rounds, interleaved").isEqualTo(2);
         assertThat(drain.path("relay").path("median_of_rounds").asInt()).isEqualTo(2);
         assertThat(drain.path("relay").path("min_events_per_s").asLong()).isLessThanOrEqualTo(drain.path("relay").path("max_events_per_s").asLong());
         assertThat(drain.path("relay").path("profile").path("samples").asLong()).as("JFR samples").isPositive();
@@ -47,11 +48,12 @@ class BenchSmokeIT {
 
         JsonNode latency = r.path("latency");
         assertThat(latency.has("error")).as("latency error: %s", latency.path("error")).isFalse();
-        for (String c : new String[] {"relay", "debezium", "polling"}) {
+        for (String c : new String[] {"relay", "relay_exactly_once", "debezium", "polling"}) {
             JsonNode f = latency.path(c).path("200");
             assertThat(f.path("events").asLong()).as(c + " events written").isEqualTo(400);
             assertThat(f.path("missing_acks").asLong()).as(c + " events never acknowledged").isZero();
             assertThat(f.path("commit_to_ack").path("count").asLong()).as(c + " recorded").isEqualTo(400);
+            assertThat(f.path("commit_to_visible").path("count").asLong()).as(c + " seen by the read_committed reader").isEqualTo(400);
             assertThat(f.path("round_p99_ms").size()).as(c + " latency rounds").isEqualTo(2);
         }
 
@@ -72,6 +74,11 @@ class BenchSmokeIT {
         assertThat(inbox.path("inbox_fresh_per_record").path("processed").asLong()).as("stops at 100, may apply a few more")
                 .isGreaterThanOrEqualTo(100);
         assertThat(inbox.path("no_dedup_batched").path("events").asLong()).isEqualTo(400);
+
+        JsonNode cost = r.path("exactly_once_cost");
+        assertThat(cost.path("drain_ratio").asDouble()).as("exactly-once vs at-least-once drain").isPositive();
+        assertThat(cost.path("rate").asInt()).as("the exactly-once latency rate").isEqualTo(200);
+        assertThat(cost.path("rule_met").isBoolean()).as("issue 13's rule judged: %s", cost).isTrue();
 
         assertThat(r.path("targets").size()).isGreaterThanOrEqualTo(6);
         for (String file : new String[] {"results.md", "drain.png", "latency-200.png", "write.png", "inbox.png", "drain-relay.jfr"}) {
