@@ -35,7 +35,9 @@ import org.slf4j.LoggerFactory;
  * A PostgreSQL 17 primary and a streaming standby on this machine, made from the embedded (zonky) binaries, with
  * logical slots that fail over: the standby streams through a physical slot ({@value #STANDBY_SLOT}) with
  * {@code hot_standby_feedback=on} and {@code sync_replication_slots=on}, and the primary holds logical changes back
- * until the standby has the WAL ({@code synchronized_standby_slots}). A logical slot created with
+ * until the standby has the WAL ({@code synchronized_standby_slots}); commits are synchronous
+ * ({@code synchronous_standby_names}), so a transaction the primary acknowledged survives a kill -9 of the primary and
+ * the promotion (with asynchronous streaming the last acknowledged commits can be lost). A logical slot created with
  * {@code failover = true} on the primary is kept in step on the standby and survives its promotion.
  *
  * <pre>{@code
@@ -139,6 +141,9 @@ public final class PostgresStandbyPair implements AutoCloseable {
             try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
                 // only now: before the standby streams, the primary would hold logical changes back for it
                 st.execute("ALTER SYSTEM SET synchronized_standby_slots = '" + STANDBY_SLOT + "'");
+                // synchronous replication: a COMMIT the primary acknowledged is on the standby, so a kill -9 of the
+                // primary and a promotion lose no acknowledged transaction (asynchronous streaming could)
+                st.execute("ALTER SYSTEM SET synchronous_standby_names = '" + STANDBY_SLOT + "'");
                 st.execute("SELECT pg_reload_conf()");
             }
             LOG.info("PostgreSQL {} primary {}:{} and streaming standby {}:{} (failover slots) ready in {} ms", version, HOST,
@@ -451,7 +456,8 @@ public final class PostgresStandbyPair implements AutoCloseable {
                 + "hot_standby = on\n"
                 + "hot_standby_feedback = on\n"
                 + "sync_replication_slots = on\n"
-                + "synchronized_standby_slots = ''\n";
+                + "synchronized_standby_slots = ''\n"
+                + "synchronous_standby_names = ''\n"; // promoted, it has no standby to wait for
         Files.writeString(dir.resolve("postgresql.conf"), conf, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                 StandardOpenOption.APPEND);
         // ALTER SYSTEM on the primary (before the copy there is none) must not reach the standby
