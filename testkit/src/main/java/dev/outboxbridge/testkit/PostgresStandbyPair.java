@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * logical slots that fail over: the standby streams through a physical slot ({@value #STANDBY_SLOT}) with
  * {@code hot_standby_feedback=on} and {@code sync_replication_slots=on}, and the primary holds logical changes back
  * until the standby has the WAL ({@code synchronized_standby_slots}); commits are synchronous
- * ({@code synchronous_standby_names}), so a transaction the primary acknowledged survives a kill -9 of the primary and
+ * ({@code synchronous_standby_names}, {@code synchronous_commit = remote_apply}), so a transaction the primary
+ * acknowledged survives a kill -9 of the primary and
  * the promotion (with asynchronous streaming the last acknowledged commits can be lost). A logical slot created with
  * {@code failover = true} on the primary is kept in step on the standby and survives its promotion.
  *
@@ -144,6 +145,8 @@ public final class PostgresStandbyPair implements AutoCloseable {
                 // synchronous replication: a COMMIT the primary acknowledged is on the standby, so a kill -9 of the
                 // primary and a promotion lose no acknowledged transaction (asynchronous streaming could)
                 st.execute("ALTER SYSTEM SET synchronous_standby_names = '" + STANDBY_SLOT + "'");
+                // remote_apply: once a COMMIT returns, the standby shows it too (a test may read it there at once)
+                st.execute("ALTER SYSTEM SET synchronous_commit = 'remote_apply'");
                 st.execute("SELECT pg_reload_conf()");
             }
             LOG.info("PostgreSQL {} primary {}:{} and streaming standby {}:{} (failover slots) ready in {} ms", version, HOST,
