@@ -84,6 +84,11 @@ public final class RelayConfig extends AbstractConfig {
     public static final String KAFKA_REPLICATION_CHECK_REFUSE = "refuse";
     public static final String KAFKA_REPLICATION_CHECK_WARN = "warn";
     public static final String KAFKA_REPLICATION_CHECK_OFF = "off";
+    // in-process restart (issue 14 part 2): a relay that failed starts a fresh run by itself (the embedded relay's default)
+    public static final String RESTART_ENABLED = "restart.enabled";
+    public static final String RESTART_BACKOFF_INITIAL_MS = "restart.backoff.initial.ms";
+    public static final String RESTART_BACKOFF_MAX_MS = "restart.backoff.max.ms";
+    public static final String RESTART_BACKOFF_RESET_MS = "restart.backoff.reset.ms";
 
     public static final String OFFSET_STORAGE_KAFKA = "kafka";
     public static final String OFFSET_STORAGE_FILE = "file";
@@ -219,6 +224,27 @@ public final class RelayConfig extends AbstractConfig {
                     "How long close() may take, all waits together: the batch in flight (at most half of it), the engine's"
                             + " last position flush, the lease and the Kafka clients. What has not finished by then is abandoned"
                             + " with a warning; events not yet marked processed are sent again after a restart.")
+            // in-process restart (issue 14 part 2)
+            .define(RESTART_ENABLED, Type.BOOLEAN, false, Importance.MEDIUM,
+                    "Restart the relay in its process after a failure: a run that ends failed (the PostgreSQL primary moved to"
+                            + " a promoted standby, a lost lease, a broker outage past the delivery timeout, ...) is closed"
+                            + " completely (engine, lease, monitors, producer) and, after restart.backoff.*, a fresh run starts"
+                            + " from the same settings, with every start-up check and the primary resolved again from the host"
+                            + " list: a restart is as safe as a process restart. A start() that fails is not retried (it throws:"
+                            + " a configuration error is reported at once). false (the default for the library and the sidecar):"
+                            + " the relay stays failed, and the sidecar (outbox-relay-app) exits with status 1 for its supervisor"
+                            + " (systemd, Kubernetes) to start it again. The Spring Boot starter's embedded relay sets true unless"
+                            + " given (outbox.relay.restart.enabled). While a restart is pending the relay is live, not ready"
+                            + " (state RESTARTING); counted by the metric outbox.relay.restarts.")
+            .define(RESTART_BACKOFF_INITIAL_MS, Type.LONG, 1_000L, Range.between(10, 600_000), Importance.LOW,
+                    "With restart.enabled=true: the wait before the first restart after a failure; it doubles with each"
+                            + " failure in a row (a restart whose start fails counts too), up to restart.backoff.max.ms, less up"
+                            + " to 20% of random jitter so that relays that failed together do not restart in step.")
+            .define(RESTART_BACKOFF_MAX_MS, Type.LONG, 60_000L, Range.between(10, 3_600_000), Importance.LOW,
+                    "With restart.enabled=true: the longest wait between restarts; at least restart.backoff.initial.ms.")
+            .define(RESTART_BACKOFF_RESET_MS, Type.LONG, 120_000L, Range.between(1_000, 86_400_000), Importance.LOW,
+                    "With restart.enabled=true: a run that stayed started (publishing or standing by) this long before it"
+                            + " failed starts the backoff again from restart.backoff.initial.ms.")
             // delivery guarantee (issue 13)
             .define(DELIVERY_GUARANTEE, Type.STRING, AT_LEAST_ONCE, ConfigDef.ValidString.in(AT_LEAST_ONCE, EXACTLY_ONCE),
                     Importance.HIGH,
@@ -340,11 +366,21 @@ public final class RelayConfig extends AbstractConfig {
                     + " Set " + HA_ENABLED + "=false to run a single relay with " + OFFSET_STORAGE + "=" + OFFSET_STORAGE_FILE);
         }
         checkDeliveryGuarantee();
+        checkRestart();
         for (String key : List.of(TOPIC_CREATE_REPLICATION_FACTOR, OFFSET_STORAGE_REPLICATION_FACTOR)) {
             short rf = getShort(key);
             if (rf == 0 || rf < -1) {
                 throw new ConfigException(key, rf, "must be -1 (broker default) or at least 1");
             }
+        }
+    }
+
+    /** restart.backoff.*: the first wait may not exceed the longest (issue 14 part 2). */
+    private void checkRestart() {
+        if (getLong(RESTART_BACKOFF_INITIAL_MS) > getLong(RESTART_BACKOFF_MAX_MS)) {
+            throw new ConfigException(RESTART_BACKOFF_INITIAL_MS, getLong(RESTART_BACKOFF_INITIAL_MS), "is greater than "
+                    + RESTART_BACKOFF_MAX_MS + " (" + getLong(RESTART_BACKOFF_MAX_MS) + "): the backoff would start above its"
+                    + " cap. Fix: lower " + RESTART_BACKOFF_INITIAL_MS + " or raise " + RESTART_BACKOFF_MAX_MS);
         }
     }
 

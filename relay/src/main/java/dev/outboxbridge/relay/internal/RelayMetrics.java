@@ -9,13 +9,18 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 
 /**
  * The relay's metrics, registered in the host's {@link MeterRegistry} (the relay application passes a Prometheus
  * one), every meter tagged {@code relay=<relay.name>}; one instance per relay. {@link #close()} removes the relay's
- * meters from the registry and leaves the registry itself to its owner.
+ * meters from the registry and leaves the registry itself to its owner. With {@code restart.enabled} one instance serves
+ * every run of the relay ({@link RelaySupervisor}): the counters go on across restarts, and a gauge registered again by
+ * the next run reads that run's value.
  */
 final class RelayMetrics {
 
@@ -26,6 +31,8 @@ final class RelayMetrics {
     private final Timer latency;
     private final DistributionSummary batchSize;
     private final Counter snapshotPublished;
+    private final Map<String, AtomicReference<DoubleSupplier>> gauges = new ConcurrentHashMap<>();
+    private volatile Counter restarts;
 
     public RelayMetrics(String relayName, MeterRegistry registry) {
         this.registry = registry;
@@ -69,15 +76,35 @@ final class RelayMetrics {
                 .increment();
     }
 
-    /** Registers a gauge computed when read. */
+    /** Registers a gauge computed when read; registered again (by the next run after a restart), it reads the new value. */
     public void gauge(String name, String description, DoubleSupplier value) {
-        keep(Gauge.builder(name, value, DoubleSupplier::getAsDouble).strongReference(true).description(description).tags(tags)
-                .register(registry));
+        gauges.computeIfAbsent(name, n -> {
+            AtomicReference<DoubleSupplier> current = new AtomicReference<>(value);
+            keep(Gauge.builder(n, current, c -> c.get().getAsDouble()).strongReference(true).description(description).tags(tags)
+                    .register(registry));
+            return current;
+        }).set(value);
+    }
+
+    /** Counts a restart of the relay in its process ({@code restart.enabled}): a new run started after a failure. */
+    void restarted() {
+        registerRestarts();
+        restarts.increment();
+    }
+
+    /** Registers {@code outbox.relay.restarts} at 0 (restart.enabled=true), so that it is there before the first restart. */
+    synchronized void registerRestarts() {
+        if (restarts == null) {
+            restarts = keep(Counter.builder("outbox.relay.restarts").description("Runs of the relay started in its process after"
+                    + " a failure (restart.enabled=true); each attempt counts, also one whose start failed").tags(tags)
+                    .register(registry));
+        }
     }
 
     /** Removes this relay's meters from the registry (the registry stays open: its owner closes it). */
     public void close() {
         meters.forEach(registry::remove);
         meters.clear();
+        gauges.clear();
     }
 }

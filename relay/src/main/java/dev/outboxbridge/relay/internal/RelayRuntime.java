@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * deadline. {@code start()} and {@code close()} hold one lock, so a close() racing start() waits for it and then
  * stops what it started. Not API.
  */
-public final class RelayRuntime implements AutoCloseable {
+public final class RelayRuntime implements RelaySupervisor.Run {
 
     private static final Logger LOG = LoggerFactory.getLogger(Relay.class); // operators know the relay's logger by this name
     /** How often the slot's retained WAL and wal_status are checked while the relay runs. */
@@ -50,6 +50,7 @@ public final class RelayRuntime implements AutoCloseable {
     private volatile PublishingChangeConsumer publisher;
     private final Clock clock;
     private final RelayMetrics metrics;
+    private final boolean ownsMetrics; // false: one run of several (restart.enabled), the RelaySupervisor closes the metrics
     private volatile LeaderLease lease; // null unless ha.enabled
     private volatile SlotMonitor slotMonitor;
     private volatile KafkaReplicaMonitor replicaMonitor; // null with kafka.replication.check=off
@@ -66,9 +67,15 @@ public final class RelayRuntime implements AutoCloseable {
     private volatile Runnable beforeSend = () -> { };
 
     public RelayRuntime(RelayConfig config, Clock clock, MeterRegistry registry) {
+        this(config, clock, new RelayMetrics(config.name(), registry), true);
+    }
+
+    /** One run of a relay that restarts ({@link RelaySupervisor}): its metrics outlive the run. */
+    RelayRuntime(RelayConfig config, Clock clock, RelayMetrics metrics, boolean ownsMetrics) {
         this.config = config;
         this.clock = clock;
-        this.metrics = new RelayMetrics(config.name(), registry);
+        this.metrics = metrics;
+        this.ownsMetrics = ownsMetrics;
     }
 
     /** Test hook (delivery.guarantee=exactly_once): runs in each transaction between the first permission check and send. */
@@ -252,7 +259,8 @@ public final class RelayRuntime implements AutoCloseable {
     private void fence(String reason) {
         haltPublishing("lease", new RelayException("Relay '" + config.name() + "' lost the lease for slot " + config.slotName() + " ("
                 + reason + ") and stopped publishing; another relay may take over. It must be restarted to rejoin as a standby"
-                + " (RelayMain exits; its supervisor starts it again)."), true);
+                + " (with restart.enabled=true it restarts in its process; otherwise RelayMain exits and its supervisor starts it"
+                + " again)."), true);
     }
 
     /** delivery.guarantee=exactly_once: the positions written in the batches' transactions, registered for the store. */
@@ -268,8 +276,8 @@ public final class RelayRuntime implements AutoCloseable {
     /** Kafka fenced the transactional producer (another relay of the slot took over): step down as after a lost lease. */
     private void kafkaFenced(String reason) {
         haltPublishing("fenced", new RelayException("Relay '" + config.name() + "' stopped publishing from slot " + config.slotName()
-                + ": " + reason + ". It must be restarted to rejoin as a standby (RelayMain exits; its supervisor starts it"
-                + " again)."), true);
+                + ": " + reason + ". It must be restarted to rejoin as a standby (with restart.enabled=true it restarts in its"
+                + " process; otherwise RelayMain exits and its supervisor starts it again)."), true);
     }
 
     /**
@@ -502,7 +510,9 @@ public final class RelayRuntime implements AutoCloseable {
     }
 
     private void closeOperations() {
-        metrics.close();
+        if (ownsMetrics) {
+            metrics.close();
+        }
     }
 
     /** Waits until the relay stopped or failed. */
