@@ -17,14 +17,16 @@ import java.util.function.BiPredicate;
  * application already configures: the database of its {@code DataSource}, Kafka's {@code spring.kafka.*}
  * connection settings, the outbox's {@code outbox.*}. Refuses, naming both settings and the fix, what it cannot
  * decide without guessing: a value given twice, a DataSource URL it cannot read, and an outbox table, topic prefix
- * or record limit given to the relay that differs from the outbox's (the writer and the relay must agree).
+ * or record limit given to the relay that differs from the outbox's (the writer and the relay must agree). One
+ * default differs from the relay library's: {@code restart.enabled} is true unless given ({@code outbox.relay.restart.enabled}
+ * or {@code outbox.relay.properties.restart.enabled}), since no supervisor restarts an embedded relay.
  * Everything else is checked by {@link RelayConfig#of} itself.
  */
 final class EmbeddedRelaySettings {
 
     /** JDBC URL parameters that change how PostgreSQL is reached; the relay's connections would not carry them. */
     private static final Set<String> CONNECTION_PARAMETERS = Set.of("ssl", "sslmode", "sslcert", "sslkey", "sslrootcert",
-            "sslpassword", "sslfactory", "sslhostnameverifier", "targetservertype", "gsslib", "kerberosservername",
+            "sslpassword", "sslfactory", "sslhostnameverifier", "gsslib", "kerberosservername",
             "jaasapplicationname", "socketfactory");
 
     private EmbeddedRelaySettings() {
@@ -58,6 +60,8 @@ final class EmbeddedRelaySettings {
         typed(explicit, "outbox.relay.database.name", db.getName(), RelayConfig.DATABASE_DBNAME);
         typed(explicit, "outbox.relay.database.username", db.getUsername(), RelayConfig.DATABASE_USER);
         typed(explicit, "outbox.relay.database.password", db.getPassword(), RelayConfig.DATABASE_PASSWORD);
+        Boolean restart = relay.getRestart().getEnabled();
+        typed(explicit, "outbox.relay.restart.enabled", restart == null ? null : restart.toString(), RelayConfig.RESTART_ENABLED);
 
         if (explicit.containsKey(RelayConfig.HTTP_PORT)) {
             throw new IllegalStateException("outbox.relay.properties." + RelayConfig.HTTP_PORT + " is the port of the sidecar's"
@@ -69,6 +73,8 @@ final class EmbeddedRelaySettings {
         kafka.forEach((key, value) -> settings.put(key.equals("bootstrap.servers") ? RelayConfig.KAFKA_BOOTSTRAP_SERVERS
                 : RelayConfig.PRODUCER_PREFIX + key, value));
         settings.putAll(explicit); // outbox.relay.* wins over what was taken from the application
+        // no supervisor restarts an embedded relay: it restarts itself unless the user said otherwise (never overwritten)
+        settings.putIfAbsent(RelayConfig.RESTART_ENABLED, "true");
         if (!settings.containsKey(RelayConfig.KAFKA_BOOTSTRAP_SERVERS)) {
             throw new IllegalStateException("The embedded relay (outbox.relay.enabled=true) has no Kafka to publish to."
                     + " Fix: set spring.kafka.bootstrap-servers, or outbox.relay.properties.kafka.bootstrap.servers");
@@ -175,11 +181,16 @@ final class EmbeddedRelaySettings {
                 String hostPort = slash >= 0 ? rest.substring(0, slash) : rest;
                 database = slash >= 0 ? rest.substring(slash + 1) : "";
                 if (hostPort.contains(",")) {
-                    throw new IllegalStateException(source + " names several hosts (" + hostPort + "); the relay"
-                            + " replicates from the primary only. Fix: set outbox.relay.database.host (and .port) to the"
-                            + " primary");
-                }
-                if (!hostPort.isEmpty()) {
+                    // a PostgreSQL primary and its standbys: the relay takes the list (database.hostname) and reaches the
+                    // primary among them, again after each restart, so it follows a promotion (docs/deployment.md)
+                    for (String entry : hostPort.split(",", -1)) {
+                        if (entry.isBlank()) {
+                            throw new IllegalStateException(source + " has an empty entry in its host list (" + hostPort
+                                    + "). Fix: jdbc:postgresql://<host1>:<port1>,<host2>:<port2>/<database>");
+                        }
+                    }
+                    host = hostPort;
+                } else if (!hostPort.isEmpty()) {
                     int colon = hostPort.lastIndexOf(':');
                     if (colon > 0 && !hostPort.endsWith("]")) {
                         host = hostPort.substring(0, colon);
@@ -206,6 +217,13 @@ final class EmbeddedRelaySettings {
                     user = value;
                 } else if (name.equals("password")) {
                     password = value;
+                } else if (name.equals("targetservertype")) {
+                    if (!value.equalsIgnoreCase("primary") && !value.equalsIgnoreCase("master")) {
+                        throw new IllegalStateException(source + " sets targetServerType=" + value + ", but the relay"
+                                + " replicates from the primary only (with several hosts it reaches the primary among them"
+                                + " by itself). Fix: give the relay its servers with outbox.relay.database.host (a host list"
+                                + " is fine) and outbox.relay.database.name");
+                    }
                 } else if (CONNECTION_PARAMETERS.contains(name)) {
                     throw new IllegalStateException(source + " sets the connection parameter '" + name + "', which the"
                             + " relay's PostgreSQL connections do not support (they take host, port, database, user and"

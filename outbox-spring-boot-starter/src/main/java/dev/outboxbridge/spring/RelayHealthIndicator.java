@@ -10,12 +10,17 @@ import org.springframework.boot.health.contributor.Status;
 
 /**
  * The health of the embedded relay ({@link SpringRelay}), as the sidecar's readiness sees it: {@code UP} while it
- * publishes ({@code state=leader}) or stands by ready to take over ({@code state=standby}); {@code DOWN} when it
- * failed ({@code state=failed}, with {@code failure}: a relay that lost its lease or met a fatal error is not
- * restarted in the process: restart the application); {@code OUT_OF_SERVICE} while starting, stopping or stopped;
- * {@code UNKNOWN} before its first start ({@code outbox.relay.auto-startup=false}). Details: {@code name},
- * {@code slot}, {@code published} (events acknowledged by Kafka since the start) and {@code status} (the relay's
- * status line). Reads in-memory state only: never connects.
+ * publishes ({@code state=leader}) or stands by ready to take over ({@code state=standby}); {@code OUT_OF_SERVICE}
+ * while it restarts itself after a failure ({@code state=restarting}, with {@code failure}, {@code nextAttemptAt} and
+ * {@code failuresInARow}: a PostgreSQL failover, a lost lease or a broker outage ended its run, and it starts a fresh
+ * run after a backoff, {@code outbox.relay.restart.enabled=true}, the default; nothing to do unless it keeps failing),
+ * and while starting, stopping or stopped; {@code DOWN} when it failed and does not restart ({@code state=failed},
+ * with {@code failure}: with {@code outbox.relay.restart.enabled=false}, or when its first start failed, or when it
+ * was stopped during a restart: restart the application); {@code UNKNOWN} before its first start
+ * ({@code outbox.relay.auto-startup=false}). Details: {@code name}, {@code slot}, {@code published} (events
+ * acknowledged by Kafka since the start, over its restarts) and {@code status} (the relay's status line). Reads
+ * in-memory state only: never connects. This contributor is not a liveness check: a restarting relay is live
+ * ({@code Relay.isLive()}); keep Kubernetes' liveness probe on {@code /actuator/health/liveness}.
  */
 public final class RelayHealthIndicator implements HealthIndicator {
 
@@ -36,10 +41,12 @@ public final class RelayHealthIndicator implements HealthIndicator {
         Relay.State state = relay.state();
         Health.Builder health = Health.status(status(state)).withDetail("state", state(state));
         relay.failure().ifPresent(f -> health.withDetail("failure", f.getClass().getName() + ": " + f.getMessage()));
+        relay.pendingRestart().ifPresent(r -> health.withDetail("nextAttemptAt", r.nextAttemptAt().toString())
+                .withDetail("failuresInARow", r.failuresInARow()));
         return health.withDetail("published", relay.publishedCount()).withDetail("status", relay.statusLine());
     }
 
-    /** leader, standby, starting, stopping, stopped or failed. */
+    /** leader, standby, starting, restarting, stopping, stopped or failed. */
     static String state(Relay.State state) {
         return switch (state) {
             case RUNNING -> "leader";
@@ -53,7 +60,7 @@ public final class RelayHealthIndicator implements HealthIndicator {
         return switch (state) {
             case RUNNING, STANDBY -> Status.UP;
             case FAILED -> Status.DOWN;
-            case NEW, STARTING, STOPPING, STOPPED -> Status.OUT_OF_SERVICE;
+            case NEW, STARTING, RESTARTING, STOPPING, STOPPED -> Status.OUT_OF_SERVICE;
         };
     }
 

@@ -34,6 +34,8 @@ public class RelayProperties {
 
     private final Database database = new Database();
 
+    private final Restart restart = new Restart();
+
     /**
      * Further relay settings by their own names ({@code ha.lease.ms}, {@code offset.storage.topic},
      * {@code kafka.producer.linger.ms}, {@code debezium.<setting>} ...), passed through verbatim; the relay refuses
@@ -84,6 +86,10 @@ public class RelayProperties {
 
     public Database getDatabase() {
         return database;
+    }
+
+    public Restart getRestart() {
+        return restart;
     }
 
     public Map<String, String> getProperties() {
@@ -157,6 +163,30 @@ public class RelayProperties {
 
         public void setPassword(String password) {
             this.password = password;
+        }
+    }
+
+    /**
+     * The embedded relay restarts itself in the application's process after a failure (the relay's
+     * {@code restart.enabled}): a PostgreSQL failover, a lost lease, a broker outage past the delivery timeout. No
+     * supervisor restarts an embedded relay the way systemd or Kubernetes restart the sidecar's process.
+     */
+    public static class Restart {
+
+        /**
+         * Whether the relay restarts in the process after a failure, with a backoff ({@code restart.backoff.*} under
+         * {@code outbox.relay.properties}); unset: true (the relay library's own default is false). While a restart is
+         * pending the health contributor reports {@code restarting}. false: a failed relay stays failed (health DOWN)
+         * until the application restarts.
+         */
+        private Boolean enabled;
+
+        public Boolean getEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(Boolean enabled) {
+            this.enabled = enabled;
         }
     }
 }

@@ -165,6 +165,39 @@ class RelayAutoConfigurationTest {
     }
 
     @Test
+    void aDataSourceWithSeveralHostsGivesTheRelayTheHostListItReachesThePrimaryOf() {
+        enabled.withPropertyValues("spring.datasource.url=jdbc:postgresql://a.example:5432,b.example:6432/shop?targetServerType=primary")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    RelayConfig config = context.getBean(SpringRelay.class).config();
+                    assertThat(config.hasHostList()).isTrue();
+                    assertThat(config.jdbcUrl()).isEqualTo("jdbc:postgresql://a.example:5432,b.example:6432/shop?targetServerType=primary");
+                    assertThat(config.databaseUser()).isEqualTo("shop");
+                });
+    }
+
+    @Test
+    void theEmbeddedRelayRestartsItselfByDefaultAndAnExplicitValueIsKept() {
+        enabled.run(context -> assertThat(context.getBean(SpringRelay.class).config().getBoolean(RelayConfig.RESTART_ENABLED))
+                .as("no supervisor restarts an embedded relay: on by default").isTrue());
+        enabled.withPropertyValues("outbox.relay.restart.enabled=false")
+                .run(context -> assertThat(context.getBean(SpringRelay.class).config().getBoolean(RelayConfig.RESTART_ENABLED))
+                        .as("the user's false is kept").isFalse());
+        enabled.withPropertyValues("outbox.relay.properties.restart.enabled=false",
+                "outbox.relay.properties.restart.backoff.max.ms=5000")
+                .run(context -> {
+                    RelayConfig config = context.getBean(SpringRelay.class).config();
+                    assertThat(config.getBoolean(RelayConfig.RESTART_ENABLED)).as("given by its own name: kept").isFalse();
+                    assertThat(config.getLong(RelayConfig.RESTART_BACKOFF_MAX_MS)).isEqualTo(5000L);
+                });
+        enabled.withPropertyValues("outbox.relay.restart.enabled=true", "outbox.relay.properties.restart.enabled=false")
+                .run(context -> assertFailure(context, "restart.enabled is given twice", "Fix: keep one"));
+        enabled.withPropertyValues("outbox.relay.properties.restart.backoff.initial.ms=9000",
+                "outbox.relay.properties.restart.backoff.max.ms=5000")
+                .run(context -> assertFailure(context, "restart.backoff.initial.ms", "Fix: "));
+    }
+
+    @Test
     void aSettingGivenTwiceIsRefused() {
         enabled.withPropertyValues("outbox.relay.slot-name=a", "outbox.relay.properties.slot.name=b")
                 .run(context -> assertFailure(context, "slot.name is given twice: outbox.relay.slot-name and"
@@ -173,8 +206,10 @@ class RelayAutoConfigurationTest {
 
     @Test
     void aDataSourceUrlTheRelayCannotUseIsRefusedNamingTheFix() {
-        enabled.withPropertyValues("spring.datasource.url=jdbc:postgresql://a.example:5432,b.example:5432/shop")
-                .run(context -> assertFailure(context, "names several hosts", "outbox.relay.database.host"));
+        enabled.withPropertyValues("spring.datasource.url=jdbc:postgresql://a.example:5432,,b.example/shop")
+                .run(context -> assertFailure(context, "empty entry in its host list", "Fix: "));
+        enabled.withPropertyValues("spring.datasource.url=jdbc:postgresql://a.example,b.example/shop?targetServerType=preferSecondary")
+                .run(context -> assertFailure(context, "targetServerType=preferSecondary", "outbox.relay.database.host"));
         enabled.withPropertyValues("spring.datasource.url=jdbc:postgresql://db.example/shop?sslmode=verify-full&password=x")
                 .run(context -> assertFailure(context, "connection parameter 'sslmode'", "outbox.relay.database.host"));
         enabled.withPropertyValues("spring.datasource.url=jdbc:h2:mem:shop")
@@ -202,6 +237,7 @@ class RelayAutoConfigurationTest {
         assertThat(RelayHealthIndicator.state(Relay.State.STANDBY)).isEqualTo("standby");
         assertThat(RelayHealthIndicator.state(Relay.State.STARTING)).isEqualTo("starting");
         assertThat(RelayHealthIndicator.state(Relay.State.FAILED)).isEqualTo("failed");
+        assertThat(RelayHealthIndicator.state(Relay.State.RESTARTING)).isEqualTo("restarting");
     }
 
     private static void assertFailure(AssertableApplicationContext context, String... parts) {
