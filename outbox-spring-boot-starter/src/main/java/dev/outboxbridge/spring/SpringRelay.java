@@ -24,6 +24,11 @@ import org.springframework.context.SmartLifecycle;
  *
  * <p>{@link #stop()} closes the relay: it stops reading, waits for the batch in flight, stores the position and
  * releases the lease, all within the relay's {@code shutdown.timeout.ms}. A standby on the same slot takes over.
+ *
+ * <p>Failures after the start: the relay restarts itself in the process ({@code outbox.relay.restart.enabled}, true
+ * unless set): a run ended by a PostgreSQL failover, a lost lease or a broker outage is closed and a fresh one starts
+ * after a backoff, in the same {@link Relay} object ({@link #relay()}), which is {@code RESTARTING} meanwhile. With
+ * {@code outbox.relay.restart.enabled=false} it stays failed until the application restarts.
  */
 public final class SpringRelay implements SmartLifecycle {
 
