@@ -118,8 +118,8 @@ public final class RelaySupervisor implements AutoCloseable {
             Run run;
             synchronized (lock) {
                 if (started || current != null || closed) {
-                    throw new IllegalStateException("Relay '" + config.name() + "' was started or closed before; a relay starts once"
-                            + " (build a new one)");
+                    throw new IllegalStateException("Relay '" + config.name() + "' is not in expected state " + State.NEW
+                            + ", current state is " + stateLocked() + " (a relay starts once: build a new one)");
                 }
                 run = newRun();
                 current = run;
@@ -300,19 +300,23 @@ public final class RelaySupervisor implements AutoCloseable {
      */
     public State state() {
         synchronized (lock) {
-            Run run = current;
-            if (run == null) {
-                if (!started) {
-                    return closed ? State.STOPPED : State.NEW;
-                }
-                return closed ? State.FAILED : State.RESTARTING; // closed during a backoff: the last run had failed
-            }
-            State s = run.state();
-            if (s == State.FAILED && restartEnabled && started && !closed && terminated.getCount() > 0) {
-                return State.RESTARTING; // failed: the supervisor restarts it
-            }
-            return s;
+            return stateLocked();
         }
+    }
+
+    private State stateLocked() {
+        Run run = current;
+        if (run == null) {
+            if (!started) {
+                return closed ? State.STOPPED : State.NEW;
+            }
+            return closed ? State.FAILED : State.RESTARTING; // closed during a backoff: the last run had failed
+        }
+        State s = run.state();
+        if (s == State.FAILED && restartEnabled && started && !closed && terminated.getCount() > 0) {
+            return State.RESTARTING; // failed: the supervisor restarts it
+        }
+        return s;
     }
 
     /** The pending restart: the failure that ended the last run and when the next one starts. */
@@ -365,8 +369,8 @@ public final class RelaySupervisor implements AutoCloseable {
         Optional<Relay.Restart> restart = pendingRestart();
         if (restart.isPresent()) {
             Relay.Restart r = restart.get();
-            return "relay " + config.name() + ": " + State.RESTARTING + " after failure " + r.failuresInARow() + " in a row, next attempt"
-                    + " at " + r.nextAttemptAt() + ": " + r.failure().getMessage() + "\n";
+            return "relay " + config.name() + ": " + State.RESTARTING + ", next attempt at " + r.nextAttemptAt() + " (failure "
+                    + r.failuresInARow() + " in a row): " + r.failure().getMessage() + "\n";
         }
         Run run;
         synchronized (lock) {

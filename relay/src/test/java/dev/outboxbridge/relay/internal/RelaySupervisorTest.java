@@ -227,6 +227,8 @@ class RelaySupervisorTest {
         assertThat(s.state()).isEqualTo(State.STOPPED);
         assertThat(supervisorThread()).isEmpty();
         assertThat(sleeper.requests).isEmpty();
+        assertThatThrownBy(s::start).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not in expected state NEW, current state is STOPPED");
     }
 
     @Test
