@@ -159,7 +159,7 @@ public final class Relay implements AutoCloseable {
 
     /**
      * Why the relay failed, if it did. With {@code restart.enabled=true}: while a restart is pending (and while the next
-     * run starts), the failure that ended the last run; empty again once a run started.
+     * run starts), the failure that ended the last run; empty again once a run publishes or stands by.
      */
     public Optional<Throwable> failure() {
         return runtime.failure();

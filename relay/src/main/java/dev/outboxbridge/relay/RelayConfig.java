@@ -243,8 +243,8 @@ public final class RelayConfig extends AbstractConfig {
             .define(RESTART_BACKOFF_MAX_MS, Type.LONG, 60_000L, Range.between(10, 3_600_000), Importance.LOW,
                     "With restart.enabled=true: the longest wait between restarts; at least restart.backoff.initial.ms.")
             .define(RESTART_BACKOFF_RESET_MS, Type.LONG, 120_000L, Range.between(1_000, 86_400_000), Importance.LOW,
-                    "With restart.enabled=true: a run that stayed started (publishing or standing by) this long before it"
-                            + " failed starts the backoff again from restart.backoff.initial.ms.")
+                    "With restart.enabled=true: a run that started and lasted this long (from its start) before it failed"
+                            + " starts the backoff again from restart.backoff.initial.ms.")
             // delivery guarantee (issue 13)
             .define(DELIVERY_GUARANTEE, Type.STRING, AT_LEAST_ONCE, ConfigDef.ValidString.in(AT_LEAST_ONCE, EXACTLY_ONCE),
                     Importance.HIGH,

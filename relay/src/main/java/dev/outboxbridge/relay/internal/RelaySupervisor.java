@@ -133,7 +133,7 @@ public final class RelaySupervisor implements AutoCloseable {
             synchronized (lock) {
                 started = true;
                 if (restartEnabled && !closed) {
-                    runStartedAt = clock.instant();
+                    runStartedAt = clock.instant(); // (the supervisor thread, started below, reads it)
                     thread = new Thread(this::supervise, "outbox-relay-supervisor-" + config.name());
                     thread.setDaemon(true); // it only waits; the engine's thread is the one that keeps the process
                     thread.start();
@@ -204,26 +204,29 @@ public final class RelaySupervisor implements AutoCloseable {
                     }
                     next = newRun();
                     current = next;
-                    runStartedAt = null;
+                    runStartedAt = clock.instant(); // before start(): whoever sees the run started sees this set
                 }
                 metrics.restarted();
                 LOG.info("Relay '{}' restarting after: {}", config.name(), pending.failure().getMessage());
                 try {
                     next.start();
                     synchronized (lock) {
-                        runStartedAt = clock.instant();
                         pending = null;
                         lastFailure = null;
                     }
                     LOG.info("Relay '{}' restarted: {}", config.name(), next.statusLine().strip());
                 } catch (IllegalStateException e) {
                     synchronized (lock) {
+                        runStartedAt = null;
                         if (closed) {
                             return; // close() closed the new run before it started
                         }
                     }
                     LOG.warn("Relay '{}': the restart failed: {}", config.name(), e.getMessage());
                 } catch (RuntimeException e) {
+                    synchronized (lock) {
+                        runStartedAt = null; // it never ran: one more failure in a row
+                    }
                     LOG.warn("Relay '{}': the restart failed: {}", config.name(), e.getMessage()); // the run is FAILED: next loop
                 }
             }
@@ -339,14 +342,17 @@ public final class RelaySupervisor implements AutoCloseable {
         }
     }
 
-    /** The current run's failure; while restarting, the failure that ended the last run. */
+    /** The current run's failure; while restarting (until the next run stands by or publishes), the failure that ended the last run. */
     public Optional<Throwable> failure() {
         Run run;
         synchronized (lock) {
             run = current;
         }
         Optional<Throwable> f = run == null ? Optional.empty() : run.failure();
-        return f.isPresent() ? f : Optional.ofNullable(lastFailure);
+        if (f.isPresent() || (run != null && (run.state() == State.RUNNING || run.state() == State.STANDBY))) {
+            return f;
+        }
+        return Optional.ofNullable(lastFailure);
     }
 
     /** Events acknowledged by Kafka since start(), over every run. */
