@@ -45,7 +45,7 @@ class EmbeddedRelayRestartIT {
         String topic = prepare(db, kafka);
         String name = "shop-restart";
         Map<String, Object> properties = properties(db, kafka, name);
-        properties.put("outbox.relay.properties.restart.backoff.initial.ms", "300");
+        properties.put("outbox.relay.properties.restart.backoff.initial.ms", "1500");
         try (ConfigurableApplicationContext app = TestApplications.run(EmbeddedRelayIT.ShopApp.class, properties)) {
             SpringRelay springRelay = app.getBean(SpringRelay.class);
             assertThat(springRelay.config().getBoolean(RelayConfig.RESTART_ENABLED)).as("the starter's default").isTrue();
@@ -58,9 +58,9 @@ class EmbeddedRelayRestartIT {
             await().atMost(WAIT).until(() -> relay.publishedCount() >= 5);
 
             assertThat(terminateLeaseSession(db, name)).isEqualTo(1);
-            await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
-                    .until(() -> "restarting".equals(health(app).getDetails().get("state")));
-            Health restarting = health(app);
+            // the restart is pending for at least the backoff (1.2-1.5 s)
+            Health restarting = await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
+                    .until(() -> health(app), h -> "restarting".equals(h.getDetails().get("state")));
             assertThat(restarting.getStatus()).as("not DOWN: the relay restarts itself").isEqualTo(Status.OUT_OF_SERVICE);
             assertThat(restarting.getDetails()).containsKeys("failure", "nextAttemptAt", "failuresInARow");
             assertThat((String) restarting.getDetails().get("failure")).contains("lost the lease");

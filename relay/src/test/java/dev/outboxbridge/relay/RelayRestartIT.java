@@ -15,6 +15,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -41,7 +42,7 @@ class RelayRestartIT {
         settings.put(RelayConfig.HA_ENABLED, "true");
         settings.put(RelayConfig.HA_LEASE_MS, "1000");
         settings.put(RelayConfig.RESTART_ENABLED, "true");
-        settings.put(RelayConfig.RESTART_BACKOFF_INITIAL_MS, "300");
+        settings.put(RelayConfig.RESTART_BACKOFF_INITIAL_MS, "1500");
         settings.put(RelayConfig.RESTART_BACKOFF_MAX_MS, "2000");
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         RestartEvents events = new RestartEvents(Outbox.create(OutboxConfig.builder().topicPrefix(kafka.prefix() + "outbox.event.")
@@ -55,8 +56,10 @@ class RelayRestartIT {
             await().atMost(TIMEOUT).until(() -> relay.publishedCount() >= 30);
 
             assertThat(terminateLeaseSession(db, name)).as("the lease's session was found and terminated").isEqualTo(1);
-            await().atMost(TIMEOUT).pollInterval(Duration.ofMillis(10)).until(() -> relay.state() == Relay.State.RESTARTING);
-            Relay.Restart pending = relay.pendingRestart().orElseThrow();
+            // the restart is pending for at least the backoff (1.2-1.5 s): long enough to look at it
+            Relay.Restart pending = await().atMost(TIMEOUT).pollInterval(Duration.ofMillis(10))
+                    .until(relay::pendingRestart, Optional::isPresent).orElseThrow();
+            assertThat(relay.state()).isEqualTo(Relay.State.RESTARTING);
             assertThat(pending.failure().getMessage()).contains("lost the lease");
             assertThat(relay.failure()).as("failure() reports the last failure while restarting").containsSame(pending.failure());
             assertThat(relay.isLive()).as("live while a restart is pending").isTrue();
