@@ -101,8 +101,10 @@ final class SlotMonitor implements AutoCloseable {
                         report(new RelayException("The PostgreSQL primary among " + RelayConfig.DATABASE_HOSTNAME + "="
                                 + config.databaseHost() + " is now " + now + " (the engine reads from " + enginePrimary + ": a standby"
                                 + " was promoted), and replication slot '" + slot + "' is there. The relay stops so that it is"
-                                + " started again against the new primary, where it resumes from the slot (RelayMain exits; its"
-                                + " supervisor starts it again). Fix: nothing, if a supervisor restarts the relay."));
+                                + " started again against the new primary, where it resumes from the slot (RelayMain exits and its"
+                                + " supervisor starts it again; with " + RelayConfig.RESTART_ENABLED + "=true the relay starts"
+                                + " again in its process). Fix: nothing, if a supervisor or " + RelayConfig.RESTART_ENABLED
+                                + "=true restarts the relay."));
                         return;
                     }
                     String walStatus = rs.getString(1);
