@@ -569,8 +569,15 @@ final class Report {
         issue12Json.add(m);
     }
 
-    private static String verdict(double ratio, boolean met, String missingHint) {
+    private String verdict(double ratio, boolean met, String missingHint) {
         return Double.isNaN(ratio) ? "not measured in this run (" + missingHint + ")" : met ? "met" : "missed";
+    }
+
+    /** Why a figure is missing: the scenario did not run (how to run it), failed, or ran and gave no figure. */
+    private String why(String scenario, String howToRun) {
+        Object v = results.get(scenario);
+        return v == null ? howToRun : v instanceof Map<?, ?> m && m.containsKey("error") ? "the " + scenario + " scenario failed"
+                : "the " + scenario + " scenario gave no figure for it, see its table";
     }
 
     /**
@@ -590,12 +597,12 @@ final class Report {
                         + "; from start (incl. engine start-up) in brackets",
                 fmt(relaySteady) + " (from start " + fmt(relayStart) + ")", fmt(debSteady) + " (from start " + fmt(debStart) + ")", r,
                 ratioNear(r, 1.5) + (Double.isNaN(r) ? "" : " (from start " + ratio(relayStart, debStart) + ")"),
-                "≥ 1.5× (stretch 2×)", Double.isNaN(r) ? verdict(r, false, "--scenarios drain") : r >= 2 ? "met (stretch too)" : verdict(r, r >= 1.5, ""));
+                "≥ 1.5× (stretch 2×)", Double.isNaN(r) ? verdict(r, false, why("drain", "--scenarios drain")) : r >= 2 ? "met (stretch too)" : verdict(r, r >= 1.5, ""));
         double relayCpu = medianOf(get(d, "relay", "round_cpu_us_per_event"));
         double debCpu = medianOf(get(d, "debezium", "round_cpu_us_per_event"));
         double c = relayCpu / debCpu;
         issue12Target("Relay CPU per event vs the peer's", "CPU µs per event (JVM incl. in-process broker + PostgreSQL), drain, median of the rounds",
-                fmt(relayCpu) + " µs", fmt(debCpu) + " µs", c, ratioNear(c, 0.75), "≤ 0.75×", verdict(c, c <= 0.75, "--scenarios drain"));
+                fmt(relayCpu) + " µs", fmt(debCpu) + " µs", c, ratioNear(c, 0.75), "≤ 0.75×", verdict(c, c <= 0.75, why("drain", "--scenarios drain")));
         double jdbc = num(d, "limit_decoding", "events_per_s");
         double recv = num(d, "limit_decoding_pg_recvlogical", "events_per_s");
         double lim = Double.isNaN(recv) ? jdbc : Math.max(jdbc, recv);
@@ -604,7 +611,7 @@ final class Report {
                         + " JDBC stream and pg_recvlogical); from start in brackets",
                 fmt(relaySteady) + " (from start " + fmt(relayStart) + ")", fmt(lim), share,
                 pct(relaySteady, lim) + (Double.isNaN(share) ? "" : " (from start " + pct(relayStart, lim) + ")"), "≥ 50%",
-                verdict(share, share >= 0.5, "--scenarios drain"));
+                verdict(share, share >= 0.5, why("drain", "--scenarios drain")));
         Map<String, Object> l = section("latency");
         double relayP99 = num(l, "relay", "1000", "commit_to_ack", "p99_ms");
         double pollP99 = num(l, "polling", "1000", "commit_to_ack", "p99_ms");
@@ -615,14 +622,15 @@ final class Report {
                         + roundList(get(l, "relay", "1000", "round_p99_ms")) + "; polling " + roundList(get(l, "polling", "1000", "round_p99_ms")) + ")")
                         + "; polling relay with a " + fmt(pollInterval) + " ms poll interval" + (pollInterval == 10 ? "" : " (the target assumes 10 ms)"),
                 fmt(relayP99) + " ms", fmt(pollP99) + " ms", p, ratioNear(p, 0.25), "≤ 0.25×",
-                verdict(p, p <= 0.25, "--scenarios latency with 1000 in --rates"));
+                verdict(p, p <= 0.25, l != null && !(get(l, "relay", "1000") instanceof Map)
+                        ? "1000 not in --rates" : why("latency", "--scenarios latency with 1000 in --rates")));
         Map<String, Object> b = section("inbox");
         double fresh = num(b, "inbox_fresh", "events_per_s");
         double twin = num(b, "no_dedup_batched", "events_per_s");
         double in = fresh / twin;
         issue12Target("Inbox, batched, vs the same handler without dedup", "consumer events/s, default batching vs one transaction per poll batch",
                 fmt(fresh), fmt(twin), in, ratioNear(in, 0.75), "≥ 0.75× (stretch 0.9×)",
-                Double.isNaN(in) ? verdict(in, false, "--scenarios inbox") : in >= 0.9 ? "met (stretch too)" : verdict(in, in >= 0.75, ""));
+                Double.isNaN(in) ? verdict(in, false, why("inbox", "--scenarios inbox")) : in >= 0.9 ? "met (stretch too)" : verdict(in, in >= 0.75, ""));
         Object durable = get(results, "write", "fsync_on", "modes");
         double with = num(durable, WriteScenario.MODES.get(1), "tx_per_s");
         double without = num(durable, WriteScenario.MODES.get(0), "tx_per_s");
@@ -632,7 +640,8 @@ final class Report {
         issue12Target("Business transaction with one append vs without, durable commits", "tx/s on the fsync=on, synchronous_commit=on server,"
                         + " modes interleaved" + (Double.isNaN(offRatio) ? "" : String.format(" (fsync=off: %.2f×, not the target's figure)", offRatio)),
                 fmt(with) + " tx/s", fmt(without) + " tx/s", wr, ratioNear(wr, 0.9), "≥ 0.90×",
-                verdict(wr, wr >= 0.9, "--scenarios write on the testkit's embedded servers"));
+                verdict(wr, wr >= 0.9, results.get("write") instanceof Map<?, ?> wm && !wm.containsKey("error") && get(wm, "fsync_on") == null
+                        ? "no durable-commit server: an external server ran once" : why("write", "--scenarios write on the testkit's embedded servers")));
         Map<String, Object> s = section("steady");
         double sr = num(s, "relay", "steady_events_per_s");
         double sd = num(s, "debezium", "steady_events_per_s");
@@ -640,8 +649,9 @@ final class Report {
         issue12Target("Steady-state drain of a large backlog (after warm-up)", s == null ? "steady events/s and CPU µs per event"
                         : String.format("steady events/s (first to last ack) and CPU µs per event, backlog of %,d, one round each", (long) num(s, "events")),
                 fmt(sr) + " events/s, " + fmt(num(s, "relay", "cpu_us_per_event")) + " µs/event",
-                fmt(sd) + " events/s, " + fmt(num(s, "debezium", "cpu_us_per_event")) + " µs/event", ss, ratio(sr, sd),
-                "reported for the relay and the peer", Double.isNaN(ss) ? verdict(ss, false, "--scenarios steady") : "reported");
+                fmt(sd) + " events/s, " + fmt(num(s, "debezium", "cpu_us_per_event")) + " µs/event", ss,
+                ratio(sr, sd) + (Double.isNaN(ss) ? "" : " (CPU per event " + ratio(num(s, "relay", "cpu_us_per_event"), num(s, "debezium", "cpu_us_per_event")) + ")"),
+                "reported for the relay and the peer", Double.isNaN(ss) ? verdict(ss, false, why("steady", "--scenarios steady")) : "reported");
         results.put("issue_12_targets", issue12Json);
     }
 
