@@ -127,6 +127,10 @@ public final class BenchMain implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}; about 3 minutes on 2 cores, so not in the default scenario list).")
     long steadyEvents;
 
+    @Option(names = "--steady-rounds", defaultValue = "1",
+            description = "Steady: rounds of the relay and the peer over the same backlog, in ABBA order; the median round counts (default: ${DEFAULT-VALUE}).")
+    int steadyRounds;
+
     @Option(names = "--write-seconds", defaultValue = "10", description = "Write overhead: seconds per mode and round (default: ${DEFAULT-VALUE}).")
     int writeSeconds;
 
@@ -208,7 +212,7 @@ public final class BenchMain implements Callable<Integer> {
                 pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, exactlyOnce, writeSeconds,
                 writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
                 retentionCleanupSeconds, profile, timeoutSeconds * 1000, idleSeconds, orderEvents, orderWriters, orderAggregates, orderBumps,
-                steadyEvents);
+                steadyEvents, steadyRounds);
     }
 
     @Override

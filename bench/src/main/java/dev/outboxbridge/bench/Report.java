@@ -535,21 +535,24 @@ final class Report {
         if (s == null) {
             return;
         }
-        double debSteady = num(s, "debezium", "steady_events_per_s");
-        double debCpu = num(s, "debezium", "cpu_us_per_event");
+        double debSteady = steadyMedian(s, "debezium", "steady_events_per_s");
+        double debCpu = steadyMedian(s, "debezium", "cpu_us_per_event");
         List<List<String>> rows = new ArrayList<>();
         for (String kind : List.of("relay", "debezium")) {
             Object f = s.get(kind);
             if (f == null) {
                 continue;
             }
-            double steady = num(f, "steady_events_per_s");
-            double cpu = num(f, "cpu_us_per_event");
-            rows.add(List.of(kind.equals("relay") ? RelayContender.NAME : DebeziumRouterPeer.NAME, fmt(num(f, "events_per_s")), fmt(steady),
+            double steady = steadyMedian(s, kind, "steady_events_per_s");
+            double cpu = steadyMedian(s, kind, "cpu_us_per_event");
+            rows.add(List.of(kind.equals("relay") ? RelayContender.NAME : DebeziumRouterPeer.NAME, fmt(num(f, "events_per_s")), fmt(steady)
+                    + (get(f, "round_steady_events_per_s") instanceof List<?> l && l.size() > 1 ? " (" + roundList(l) + ")" : ""),
                     fmt(num(f, "late_events_per_s")), fmt(num(f, "first_ack_s")), fmt(cpu), ratio(steady, debSteady), ratio(cpu, debCpu)));
         }
-        tables.add(new Table(String.format("Steady-state drain of one backlog of %,d events after the warm-up (one round each, relay first)",
-                (long) num(s, "events")), List.of("contender", "events/s from start", "steady events/s (first to last ack)",
+        tables.add(new Table(String.format("Steady-state drain of one backlog of %,d events after the warm-up (%s; medians of the rounds,"
+                        + " the other columns from the median round)", (long) num(s, "events"),
+                num(s, "rounds") > 1 ? fmt(num(s, "rounds")) + " rounds, ABBA" : "one round each, relay first"),
+                List.of("contender", "events/s from start", "steady events/s (first to last ack)",
                         "events/s of the last 90%", "first ack, s", "CPU µs per event (JVM incl. broker + PostgreSQL)", "steady ÷ Debezium's",
                         "CPU ÷ Debezium's"), rows, List.of()));
     }
@@ -643,14 +646,16 @@ final class Report {
                 verdict(wr, wr >= 0.9, results.get("write") instanceof Map<?, ?> wm && !wm.containsKey("error") && get(wm, "fsync_on") == null
                         ? "no durable-commit server: an external server ran once" : why("write", "--scenarios write on the testkit's embedded servers")));
         Map<String, Object> s = section("steady");
-        double sr = num(s, "relay", "steady_events_per_s");
-        double sd = num(s, "debezium", "steady_events_per_s");
+        double sr = steadyMedian(s, "relay", "steady_events_per_s");
+        double sd = steadyMedian(s, "debezium", "steady_events_per_s");
+        double srCpu = steadyMedian(s, "relay", "cpu_us_per_event");
+        double sdCpu = steadyMedian(s, "debezium", "cpu_us_per_event");
         double ss = sr / sd;
         issue12Target("Steady-state drain of a large backlog (after warm-up)", s == null ? "steady events/s and CPU µs per event"
-                        : String.format("steady events/s (first to last ack) and CPU µs per event, backlog of %,d, one round each", (long) num(s, "events")),
-                fmt(sr) + " events/s, " + fmt(num(s, "relay", "cpu_us_per_event")) + " µs/event",
-                fmt(sd) + " events/s, " + fmt(num(s, "debezium", "cpu_us_per_event")) + " µs/event", ss,
-                ratio(sr, sd) + (Double.isNaN(ss) ? "" : " (CPU per event " + ratio(num(s, "relay", "cpu_us_per_event"), num(s, "debezium", "cpu_us_per_event")) + ")"),
+                        : String.format("steady events/s (first to last ack) and CPU µs per event, backlog of %,d, median of %s round(s)", (long) num(s, "events"),
+                        Double.isNaN(num(s, "rounds")) ? "1" : fmt(num(s, "rounds"))),
+                fmt(sr) + " events/s, " + fmt(srCpu) + " µs/event", fmt(sd) + " events/s, " + fmt(sdCpu) + " µs/event", ss,
+                ratio(sr, sd) + (Double.isNaN(ss) ? "" : " (CPU per event " + ratio(srCpu, sdCpu) + ")"),
                 "reported for the relay and the peer", Double.isNaN(ss) ? verdict(ss, false, why("steady", "--scenarios steady")) : "reported");
         results.put("issue_12_targets", issue12Json);
     }
@@ -704,6 +709,12 @@ final class Report {
             return "";
         }
         return Math.abs(r - bound) < 0.005 && r != bound ? String.format("%.3f×", r) : String.format("%.2f×", r);
+    }
+
+    /** A steady-drain figure: the median of the rounds when there were several, else the one round's. */
+    private static double steadyMedian(Object steady, String kind, String figure) {
+        double m = medianOf(get(steady, kind, "round_" + figure));
+        return Double.isNaN(m) ? num(steady, kind, figure) : m;
     }
 
     /** The median (lower middle of an even number, as everywhere in the bench) of a list of numbers; NaN when none. */

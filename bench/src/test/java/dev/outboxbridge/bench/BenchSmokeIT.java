@@ -25,7 +25,7 @@ class BenchSmokeIT {
                 "--aggregates", "100", "--poll-batch-sizes", "100,500", "--rates", "200",
                 "--latency-warmup-seconds", "0", "--latency-seconds", "2", "--latency-rounds", "2", "--idle-seconds", "1", "--write-seconds", "1", "--write-rounds", "1",
                 "--inbox-events", "400", "--inbox-per-record-events", "100", "--order-events", "600", "--order-writers", "2", "--order-aggregates", "4",
-                "--steady-events", "1500", "--timeout-seconds", "120", "--out", out.toString());
+                "--steady-events", "1500", "--steady-rounds", "2", "--timeout-seconds", "120", "--out", out.toString());
 
         assertThat(code).as("exit code").isZero();
         JsonNode r = new ObjectMapper().readTree(out.resolve("results.json").toFile());
@@ -97,6 +97,7 @@ class BenchSmokeIT {
             assertThat(steady.path(c).path("published").asLong()).as(c + " published (steady)").isEqualTo(1500);
             assertThat(steady.path(c).path("steady_events_per_s").asLong()).as(c + " steady rate").isPositive();
             assertThat(steady.path(c).path("cpu_us_per_event").asDouble()).as(c + " CPU per event").isPositive();
+            assertThat(steady.path(c).path("round_steady_events_per_s").size()).as(c + " steady rounds").isEqualTo(2);
         }
 
         for (String fsync : r.path("write").path("server_fsync").asText().split(",")) {
