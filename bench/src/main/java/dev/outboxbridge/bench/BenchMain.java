@@ -208,6 +208,10 @@ public final class BenchMain implements Callable<Integer> {
                     + " --order-aggregates (given " + orderWriters + ", " + orderBumps + ", " + orderAggregates + "). Fix: e.g. --order-writers 4"
                     + " --order-aggregates 16 --order-bumps-per-tx 3.");
         }
+        if (s.contains("order") && orderEvents < 1 || s.contains("steady") && (steadyEvents < 1 || steadyRounds < 1)) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--order-events, --steady-events and --steady-rounds must be at least 1"
+                    + " (given " + orderEvents + ", " + steadyEvents + ", " + steadyRounds + "). Fix: e.g. --steady-events 1000000 --steady-rounds 1.");
+        }
         return new BenchOptions(s, events, warmupEvents, drainRounds, payloadBytes, aggregates, partitions, backlogTxSize, backlogWriters, pollBatchSizes,
                 pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, exactlyOnce, writeSeconds,
                 writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
