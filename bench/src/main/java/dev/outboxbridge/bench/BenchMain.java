@@ -27,10 +27,11 @@ import picocli.CommandLine.Option;
         description = "Benchmarks the Outbox Bridge relay against Debezium's EventRouter, a polling relay and the machine's limits.")
 public final class BenchMain implements Callable<Integer> {
 
-    static final List<String> ALL_SCENARIOS = List.of("drain", "latency", "write", "inbox", "memory", "retention");
+    static final List<String> ALL_SCENARIOS = List.of("drain", "latency", "write", "inbox", "order", "steady", "memory", "retention");
 
-    @Option(names = "--scenarios", split = ",", defaultValue = "drain,latency,write,inbox",
-            description = "Scenarios to run, in this order: drain, latency, write, inbox, memory, retention (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--scenarios", split = ",", defaultValue = "drain,latency,write,inbox,order",
+            description = "Scenarios to run, in this order: drain, latency, write, inbox, order (per-aggregate order with concurrent writers),"
+                    + " steady (steady-state drain of one large backlog, --steady-events), memory, retention (default: ${DEFAULT-VALUE}).")
     List<String> scenarios;
 
     @Option(names = "--events", defaultValue = "200000", description = "Drain: backlog rows (default: ${DEFAULT-VALUE}).")
@@ -100,6 +101,35 @@ public final class BenchMain implements Callable<Integer> {
                     + " same rounds (issue 13: the cost of exactly-once). Adds one drain per round, and one latency run per round at one rate"
                     + " (1000 events/s if listed in --rates, else the middle rate) (default: ${DEFAULT-VALUE}).")
     boolean exactlyOnce;
+
+    @Option(names = "--idle-seconds", defaultValue = "5",
+            description = "Latency: at the rate of issue 13's rule (1000 events/s if listed), after each run, seconds with no writes while the"
+                    + " contender runs, to measure its database CPU while idle; 0 skips it (default: ${DEFAULT-VALUE}).")
+    int idleSeconds;
+
+    @Option(names = "--order-events", defaultValue = "10000",
+            description = "Order: events written by the concurrent writers, each a version bump of a shared aggregate under its row lock (default: ${DEFAULT-VALUE}).")
+    long orderEvents;
+
+    @Option(names = "--order-writers", defaultValue = "4", description = "Order: concurrent writer threads, at least 2 (default: ${DEFAULT-VALUE}).")
+    int orderWriters;
+
+    @Option(names = "--order-aggregates", defaultValue = "16",
+            description = "Order: aggregates the writers share; fewer means more contention (default: ${DEFAULT-VALUE}).")
+    int orderAggregates;
+
+    @Option(names = "--order-bumps-per-tx", defaultValue = "3",
+            description = "Order: distinct aggregates each transaction locks and bumps, one event each (default: ${DEFAULT-VALUE}).")
+    int orderBumps;
+
+    @Option(names = "--steady-events", defaultValue = "1000000",
+            description = "Steady: the backlog the relay and the Debezium peer each drain after the warm-up, for the steady-state drain rate"
+                    + " (default: ${DEFAULT-VALUE}; about 3 minutes on 2 cores, so not in the default scenario list).")
+    long steadyEvents;
+
+    @Option(names = "--steady-rounds", defaultValue = "1",
+            description = "Steady: rounds of the relay and the peer over the same backlog, in ABBA order; the median round counts (default: ${DEFAULT-VALUE}).")
+    int steadyRounds;
 
     @Option(names = "--write-seconds", defaultValue = "10", description = "Write overhead: seconds per mode and round (default: ${DEFAULT-VALUE}).")
     int writeSeconds;
@@ -173,10 +203,20 @@ public final class BenchMain implements Callable<Integer> {
                 throw new CommandLine.ParameterException(new CommandLine(this), "Unknown scenario '" + x + "'; known: " + ALL_SCENARIOS);
             }
         }
+        if (s.contains("order") && (orderWriters < 2 || orderAggregates < orderBumps || orderBumps < 1)) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--order-writers must be at least 2 and --order-bumps-per-tx between 1 and"
+                    + " --order-aggregates (given " + orderWriters + ", " + orderBumps + ", " + orderAggregates + "). Fix: e.g. --order-writers 4"
+                    + " --order-aggregates 16 --order-bumps-per-tx 3.");
+        }
+        if (s.contains("order") && orderEvents < 1 || s.contains("steady") && (steadyEvents < 1 || steadyRounds < 1)) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--order-events, --steady-events and --steady-rounds must be at least 1"
+                    + " (given " + orderEvents + ", " + steadyEvents + ", " + steadyRounds + "). Fix: e.g. --steady-events 1000000 --steady-rounds 1.");
+        }
         return new BenchOptions(s, events, warmupEvents, drainRounds, payloadBytes, aggregates, partitions, backlogTxSize, backlogWriters, pollBatchSizes,
                 pollTrialFraction, pollIntervalMs, rates, latencyWarmupSeconds, latencySeconds, latencyRounds, latencyWriters, consumerLatency, latencyTunedRelay, exactlyOnce, writeSeconds,
                 writeWriters, writeRounds, inboxEvents, inboxPerRecordEvents, memoryEvents, memoryHeap, retentionEvents, retentionWriters, retentionTxSize,
-                retentionCleanupSeconds, profile, timeoutSeconds * 1000);
+                retentionCleanupSeconds, profile, timeoutSeconds * 1000, idleSeconds, orderEvents, orderWriters, orderAggregates, orderBumps,
+                steadyEvents, steadyRounds);
     }
 
     @Override
@@ -215,6 +255,8 @@ public final class BenchMain implements Callable<Integer> {
                 runScenario(results, "latency", o, () -> new LatencyScenario(ctx, pollingBatch(results), results.containsKey("drain")).run());
                 runScenario(results, "write", o, () -> new WriteScenario(ctx).run());
                 runScenario(results, "inbox", o, () -> new InboxScenario(ctx).run());
+                runScenario(results, "order", o, () -> new OrderScenario(ctx, pollingBatch(results)).run());
+                runScenario(results, "steady", o, () -> new DrainScenario(ctx).runSteady(results.containsKey("drain") || results.containsKey("latency")));
                 runScenario(results, "memory", o, () -> new MemoryScenario(ctx).run());
                 runScenario(results, "retention", o, () -> new RetentionScenario(ctx).run());
             }

@@ -10,7 +10,8 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         int backlogWriters, List<Integer> pollBatchSizes, double pollTrialFraction, long pollIntervalMs, List<Integer> rates,
         int latencyWarmupSeconds, int latencySeconds, int latencyRounds, int latencyWriters, boolean consumerLatency, boolean latencyTunedRelay, boolean exactlyOnce, int writeSeconds, int writeWriters, int writeRounds,
         long inboxEvents, long inboxPerRecordEvents, long memoryEvents, String memoryHeap, long retentionEvents, int retentionWriters, int retentionTxSize, int retentionCleanupSeconds,
-        boolean profile, long timeoutMs) {
+        boolean profile, long timeoutMs, int idleSeconds, long orderEvents, int orderWriters, int orderAggregates, int orderBumps,
+        long steadyEvents, int steadyRounds) {
 
     boolean runs(String scenario) {
         return scenarios.contains(scenario);
@@ -50,6 +51,13 @@ record BenchOptions(Set<String> scenarios, long events, long warmupEvents, int d
         m.put("retention_tx_size", retentionTxSize);
         m.put("retention_cleanup_s", retentionCleanupSeconds);
         m.put("profile", profile);
+        m.put("idle_s", idleSeconds);
+        m.put("order_events", orderEvents);
+        m.put("order_writers", orderWriters);
+        m.put("order_aggregates", orderAggregates);
+        m.put("order_bumps_per_tx", orderBumps);
+        m.put("steady_events", steadyEvents);
+        m.put("steady_rounds", steadyRounds);
         m.put("producer", "enable.idempotence=true, acks=all, linger.ms=5, compression.type=none (every contender)");
         m.put("engine", "max.batch.size=2048, max.queue.size=8192, poll.interval.ms=10; relay: its defaults (offset.flush.interval.ms=100,"
                 + " Kafka position store, own publication with a column list); Debezium peer: offset.flush.interval.ms=1000, file offsets");

@@ -226,6 +226,69 @@ final class DrainScenario {
     }
 
     /**
+     * The steady-state drain of one large backlog (issue 12: "steady-state drain of a 1,000,000-row backlog (after warm-up)
+     * reported for the relay and the peer"): after the warm-up ({@link #warmUp}, unless an earlier scenario of this run
+     * already ran both engines), a backlog of {@code --steady-events} rows written while nothing publishes, then the relay
+     * and the Debezium EventRouter peer drain it, one after the other, each on its own slot created before the backlog;
+     * {@code --steady-rounds} rounds (default 1: a round of 1,000,000 events takes about a minute at 20,000 events/s) in ABBA
+     * order, the median round counts: steady events/s (first ack to last ack), the rate of the last 90% and CPU per event
+     * (JVM incl. broker + PostgreSQL). No profile, no limits, no polling peer.
+     */
+    Map<String, Object> runSteady(boolean jvmWarm) throws Exception {
+        BenchOptions o = ctx.options();
+        long n = o.steadyEvents();
+        Map<String, Object> result = new LinkedHashMap<>();
+        if (!jvmWarm && o.warmupEvents() > 0) {
+            result.put("warmup", warmUp(Math.min(o.warmupEvents(), n)));
+        }
+        try (TestDatabase db = ctx.postgres().createDatabase("bench_steady").migrateOutbox();
+                TestKafka ns = ctx.kafka().newNamespace("bench-steady");
+                HikariDataSource pool = BenchWorkload.pool(db, "steady", Math.max(2, o.backlogWriters()))) {
+            String pub = "bench_pub";
+            BenchContext.createPublication(db, pub);
+            List<String> kinds = List.of("relay", "debezium");
+            int rounds = Math.max(1, o.steadyRounds());
+            Map<String, List<String>> slots = new LinkedHashMap<>();
+            for (String kind : kinds) {
+                List<String> l = new ArrayList<>();
+                for (int r = 1; r <= rounds; r++) {
+                    l.add(db.uniqueName(kind + "steady" + r));
+                    BenchContext.createSlot(db, l.get(r - 1));
+                }
+                slots.put(kind, l);
+                ns.createTopic(ns.prefix() + kind + "." + BenchWorkload.AGGREGATE_TYPE, o.partitions());
+            }
+            long postmaster = BenchContext.postmasterPid(db);
+            AtomicLong written = new AtomicLong();
+            ctx.progress().phase("steady: writing the backlog", written::get, n);
+            long t0 = System.nanoTime();
+            BenchWorkload.writeBacklog(pool, n, o.aggregates(), o.payloadBytes(), o.backlogTxSize(), o.backlogWriters(), written);
+            Map<String, Object> backlog = new LinkedHashMap<>(RawLimits.figure(n, System.nanoTime() - t0));
+            backlog.put("table_bytes", BenchContext.queryLong(db, "SELECT pg_total_relation_size('outbox_event')"));
+            result.put("backlog", backlog);
+            BenchWorkload.execute(db, "VACUUM ANALYZE outbox_event");
+            // rounds in ABBA order (relay first in odd rounds), each contender on its own slot per round, the median round counts
+            Map<String, List<Map<String, Object>>> byKind = new LinkedHashMap<>();
+            for (int r = 0; r < rounds; r++) {
+                for (int j = 0; j < kinds.size(); j++) {
+                    String kind = kinds.get((r + j) % kinds.size());
+                    String slot = slots.get(kind).get(r);
+                    byKind.computeIfAbsent(kind, k -> new ArrayList<>()).add(drain(contender(kind, ctx.target(db, slot, pub, ns.prefix() + kind + ".")),
+                            n, postmaster, null));
+                    BenchContext.dropSlot(db, slot);
+                }
+            }
+            byKind.forEach((kind, list) -> result.put(kind, median(list)));
+        }
+        result.put("events", n);
+        result.put("rounds", Math.max(1, o.steadyRounds()));
+        result.put("method", "after the warm-up, one backlog of " + n + " rows drained by each contender alone on its own slot, "
+                + Math.max(1, o.steadyRounds()) + " round(s) in ABBA order (relay first in odd rounds), median round;"
+                + " steady = first to last Kafka ack, late = from 10% acknowledged to the last ack");
+        return result;
+    }
+
+    /**
      * The median round (by events/s; of an even number, the lower middle one), with every round's rate and the median, min
      * and max attached: ratios are taken between medians. The profile is kept from the profiled round.
      */
@@ -252,7 +315,7 @@ final class DrainScenario {
     }
 
     /** JVM + PostgreSQL CPU microseconds per event of one round, or null when not measured. */
-    private static Double cpuPerEvent(Map<String, Object> round) {
+    static Double cpuPerEvent(Map<String, Object> round) {
         if (!(round.get("cpu") instanceof Map<?, ?> c) || !(c.get("jvm_cpu_s") instanceof Number jvm)
                 || !(round.get("events") instanceof Number events)) {
             return null;
@@ -336,12 +399,17 @@ final class DrainScenario {
             c.start();
             long first = BenchContext.awaitCount(c::published, 1, c, ctx.options().timeoutMs());
             long firstCount = c.published();
+            long tenth = BenchContext.awaitCount(c::published, Math.max(firstCount, n / 10), c, ctx.options().timeoutMs());
+            long tenthCount = c.published();
             long end = BenchContext.awaitCount(c::published, n, c, ctx.options().timeoutMs());
             Map<String, Object> cpuSplit = cpu.stop();
             f.putAll(RawLimits.figure(n, end - start));
             f.put("first_ack_s", CpuAccounting.round((first - start) / 1e9));
             f.put("steady_events_per_s", Math.round((n - firstCount) / Math.max(1e-9, (end - first) / 1e9)));
+            // the last 90%: past the ramp of the first batches (JIT, the engine's first reads)
+            f.put("late_events_per_s", Math.round((n - tenthCount) / Math.max(1e-9, (end - tenth) / 1e9)));
             f.put("cpu", cpuSplit);
+            f.put("cpu_us_per_event", cpuPerEvent(f));
             if (jfr != null) {
                 f.put("profile", jfr.stop(PIPELINE_THREADS));
             }

@@ -101,7 +101,8 @@ final class LatencyScenario {
                 for (int round = 0; round < rounds; round++) {
                     for (int j = 0; j < kinds.size(); j++) {
                         String kind = kinds.get((i + round + j) % kinds.size()); // a different contender goes first in each round
-                        runs.computeIfAbsent(kind, k -> new ArrayList<>()).add(runOne(db, ns, pool, pollerPool, pub, kind, rate, round));
+                        runs.computeIfAbsent(kind, k -> new ArrayList<>()).add(runOne(db, ns, pool, pollerPool, pub, kind, rate, round,
+                                rate == eosRate ? o.idleSeconds() : 0));
                     }
                 }
                 runs.forEach((kind, list) -> byKind.get(kind).put(String.valueOf(rate), medianRound(list)));
@@ -134,6 +135,17 @@ final class LatencyScenario {
         out.put("round_p99_ms", rounds.stream().map(r -> ((Map<?, ?>) r.get("commit_to_ack")).get("p99_ms")).toList());
         out.put("round_p50_ms", rounds.stream().map(r -> ((Map<?, ?>) r.get("commit_to_ack")).get("p50_ms")).toList());
         out.put("median_of_rounds", rounds.size());
+        // the database CPU of the contender's own sessions (DatabaseCpu), at this load and while idle: medians of the rounds
+        for (String[] figure : List.of(new String[] {"db_cpu", "cpu_us_per_event"}, new String[] {"db_cpu", "walsender_cpu_s"},
+                new String[] {"db_cpu", "backends_cpu_s"}, new String[] {"idle_db_cpu", "cpu_ms_per_s"})) {
+            List<Double> values = rounds.stream().map(r -> r.get(figure[0]) instanceof Map<?, ?> m && m.get(figure[1]) instanceof Number n
+                    ? n.doubleValue() : Double.NaN).toList();
+            if (values.stream().allMatch(v -> v.isNaN())) {
+                continue;
+            }
+            out.put("round_" + figure[0] + "_" + figure[1], values);
+            out.put("median_" + figure[0] + "_" + figure[1], median(values));
+        }
         for (String p : List.of("p50_ms", "p99_ms")) {
             List<Double> visible = rounds.stream().map(r -> r.get("commit_to_visible") instanceof Map<?, ?> m && m.get(p) instanceof Number n
                     ? n.doubleValue() : Double.NaN).toList();
@@ -144,8 +156,14 @@ final class LatencyScenario {
         return out;
     }
 
+    /** The median of figures (of an even number, the lower middle one, as everywhere in the bench); NaN last. */
+    static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        return sorted.isEmpty() ? Double.NaN : sorted.get((sorted.size() - 1) / 2);
+    }
+
     private Map<String, Object> runOne(TestDatabase db, TestKafka ns, HikariDataSource pool, HikariDataSource pollerPool, String pub,
-            String kind, int rate, int round) throws Exception {
+            String kind, int rate, int round, int idleSeconds) throws Exception {
         BenchOptions o = ctx.options();
         BenchWorkload.execute(db, "TRUNCATE outbox_event");
         String prefix = ns.prefix() + "lat-" + kind + "-" + rate + "-r" + round + ".";
@@ -189,6 +207,10 @@ final class LatencyScenario {
             // one probe event end to end: the contender is streaming before the schedule starts
             writeOne(pool, outbox, UUID.randomUUID(), 0, new SplittableRandom(7));
             BenchContext.awaitCount(c::published, 1, c, o.timeoutMs());
+            // the database CPU of the contender's own sessions (its walsender and SQL sessions, or the poller's session),
+            // the writers' sessions left out: from the first scheduled event until every event is acknowledged
+            DatabaseCpu dbCpu = new DatabaseCpu(db, java.util.Set.of("bench-latency"));
+            dbCpu.start();
             long total = (long) rate * (o.latencyWarmupSeconds() + o.latencySeconds());
             long warmup = (long) rate * o.latencyWarmupSeconds();
             ctx.progress().phase("latency: " + c.name() + (kind.equals("relay-tuned") ? " (poll.interval.ms=1, linger.ms=0)" : "") + " at "
@@ -200,6 +222,19 @@ final class LatencyScenario {
                     || inbox != null && !consumed.keySet().containsAll(loop.committed.keySet())) && System.nanoTime() < deadline) {
                 c.checkHealthy();
                 Thread.sleep(20);
+            }
+            f.put("db_cpu", dbCpu.stop(loop.committed.size()));
+            if (idleSeconds > 0) {
+                // idle: no writes for idleSeconds, the contender running (the poller polls every poll interval, the relay's
+                // walsender waits for WAL and the relay writes its heartbeats); a measurement window, not a wait for an event
+                ctx.progress().phase("latency: " + c.name() + " idle for " + idleSeconds + " s (database CPU)");
+                dbCpu.start();
+                long idleEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(idleSeconds);
+                while (System.nanoTime() < idleEnd) {
+                    c.checkHealthy();
+                    Thread.sleep(Math.max(1, Math.min(200, TimeUnit.NANOSECONDS.toMillis(idleEnd - System.nanoTime()))));
+                }
+                f.put("idle_db_cpu", dbCpu.stop(0));
             }
             Histogram commitToAck = Latencies.newHistogram();
             Histogram intendedToAck = Latencies.newHistogram();
