@@ -17,7 +17,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The short exactly-once fault run of the suite: the two relays (leader and standby) run with
- * delivery.guarantee=exactly_once while 7,200 events are written at 60/s, and faults are injected every 0.5-1 s after
+ * delivery.guarantee=exactly_once while 4,800 events are written at 60/s, and faults are injected every 0.5-1 s after
  * the previous one recovered: kill -9 and SIGSTOP (past the lease) of the leader, halts in the middle of a transaction
  * and right after a commit before the slot is told, connection resets on a link. Read read_committed, Kafka must hold every event exactly once:
  * 0 duplicates, with L, P, O, X and F. The long run is {@code FaultMain --exactly-once} (docs/faults.md).
@@ -34,7 +34,7 @@ class ExactlyOnceFaultIT {
 
     @Test
     void relaysKilledPausedAndHaltedUnderLoadLeaveNoDuplicateInKafka(PostgresServer pg, KafkaServer kafka) throws Exception {
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(7_200, 200, 2, 10, 0.1, 13, 60)
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(4_800, 200, 2, 10, 0.1, 13, 60)
                 .withBadEvents(0, 0.002), 3,
                 Duration.ofMillis(500), Duration.ofMillis(1000), Duration.ofMinutes(3), 13, RELAY_FAULTS, 1, true);
         FaultReport report = new FaultRun(pg, kafka, options, System.out).run();
