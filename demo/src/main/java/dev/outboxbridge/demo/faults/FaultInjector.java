@@ -3,6 +3,8 @@ package dev.outboxbridge.demo.faults;
 import dev.outboxbridge.db.FaultPoint;
 import dev.outboxbridge.demo.DemoRun;
 import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testkit.PostgresStandbyPair;
+import dev.outboxbridge.testkit.ReplicatedKafkaCluster;
 import dev.outboxbridge.testsupport.FaultPoints;
 import dev.outboxbridge.testsupport.Supervised;
 import dev.outboxbridge.testsupport.TcpProxy;
@@ -13,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,9 +39,19 @@ final class FaultInjector implements Runnable {
     private static final Duration HALT_LIMIT = Duration.ofSeconds(60);
     /** Longer than a takeover (the lease, 4 s in the fault run, plus the engine's start). */
     private static final Duration LEADER_WAIT = Duration.ofSeconds(15);
+    /** HA: how long the pair and the cluster may take to be whole again after a fault (a new standby, the slot synchronized). */
+    private static final Duration HEAL_LIMIT = Duration.ofSeconds(180);
+    /** The relay's gauge of partitions with fewer in-sync replicas than min.insync.replicas, as Prometheus names it. */
+    static final String UNDER_MIN_ISR_GAUGE = "outbox_relay_kafka_partitions_under_min_isr";
 
-    /** The databases a fault acts on. */
-    record Databases(DataSource shop, String shopName, String slot, DataSource billing, String billingName) {
+    /**
+     * The databases and the topic a fault acts on.
+     *
+     * @param topic the events topic (HA: the Kafka faults pick its partitions' leaders)
+     * @param partitions its partition count
+     */
+    record Databases(DataSource shop, String shopName, String slot, DataSource billing, String billingName, String topic,
+            int partitions) {
     }
 
     /** A process halted at a fault point: when that was noticed, and the effects applied by then. */
@@ -57,6 +70,11 @@ final class FaultInjector implements Runnable {
     private final Map<Fault, Integer> counts = Collections.synchronizedMap(new EnumMap<>(Fault.class));
     private final List<Long> recoveries = Collections.synchronizedList(new ArrayList<>());
     private final Map<Fault, Long> maxRecoveryByFault = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+    private final Map<Fault, List<Long>> recoveriesByFault = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+    /** Faults after which effects flowed again within {@link #RECOVERY_LIMIT}. */
+    private final Map<Fault, Integer> recovered = Collections.synchronizedMap(new EnumMap<>(Fault.class));
+    /** HA: what the harness saw of the topology (standbys rebuilt, the relay waiting under min ISR, ...), by what. */
+    private final Map<String, List<Long>> observations = Collections.synchronizedMap(new LinkedHashMap<>());
     private final List<Fault> bag = new ArrayList<>();
     private Halt halt; // set by haltAt during the current injection; only the injector's thread uses it
 
@@ -79,6 +97,9 @@ final class FaultInjector implements Runnable {
             try {
                 Thread.sleep(gap);
                 Fault fault = nextFault();
+                if (topology.kind() == Topology.Kind.HA) {
+                    awaitHealthy(fault);
+                }
                 long before = appliedEvents(databases.billing());
                 long t0 = System.nanoTime();
                 halt = null;
@@ -131,6 +152,133 @@ final class FaultInjector implements Runnable {
         out.printf("    no relay published within %d s: on any relay%n", LEADER_WAIT.toSeconds());
         List<Supervised> relays = topology.relays();
         return relays.get(random.nextInt(relays.size()));
+    }
+
+    // ---- the HA topology ------------------------------------------------------------------------
+
+    /** kill -9 of the PostgreSQL primary, then promotion of the standby (the pair is made whole again before the next fault). */
+    void failOverPostgres() {
+        PostgresStandbyPair pair = topology.pair();
+        PostgresServer primary = pair.currentPrimary();
+        pair.killPrimary();
+        Duration promotion = pair.promoteStandby();
+        out.printf("    killed the primary %s:%d (kill -9), promoted the standby %s:%d in %d ms%n", primary.host(), primary.port(),
+                pair.currentPrimary().host(), pair.currentPrimary().port(), promotion.toMillis());
+    }
+
+    /** kill -9 of the broker leading a random partition of the events topic, restarted on its log directory after 0-2 s. */
+    void killPartitionLeader() throws InterruptedException {
+        ReplicatedKafkaCluster cluster = topology.cluster();
+        int partition = random.nextInt(databases.partitions());
+        int leader = cluster.leaderOf(databases.topic(), partition);
+        Duration down = upTo(2000);
+        cluster.kill(leader);
+        out.printf("    killed broker %d (kill -9), leader of partition %d; restart in %d ms%n", leader, partition, down.toMillis());
+        Thread.sleep(down.toMillis());
+        cluster.restart(leader);
+    }
+
+    /**
+     * SIGSTOP of the broker leading a random partition of the events topic for 10-12 s, longer than the relay's producer
+     * delivery timeout on this topology (8 s), then SIGCONT.
+     */
+    void pauseBroker() throws InterruptedException {
+        ReplicatedKafkaCluster cluster = topology.cluster();
+        int partition = random.nextInt(databases.partitions());
+        int broker = cluster.leaderOf(databases.topic(), partition);
+        Duration paused = between(10_000, 12_000);
+        cluster.pause(broker);
+        out.printf("    paused broker %d (SIGSTOP), leader of partition %d, for %d ms%n", broker, partition, paused.toMillis());
+        try {
+            Thread.sleep(paused.toMillis());
+        } finally {
+            cluster.resume(broker);
+        }
+    }
+
+    /**
+     * Two of the three brokers stopped (SIGSTOP) until the events topic's partition 0 has one in-sync replica, below
+     * min.insync.replicas = 2; held for 2-4 s more while the harness watches the relays' under-min-ISR gauge; then both
+     * run on.
+     */
+    void isrBelowMin() throws InterruptedException {
+        ReplicatedKafkaCluster cluster = topology.cluster();
+        List<Integer> brokers = new ArrayList<>(cluster.brokerIds());
+        Collections.swap(brokers, 0, random.nextInt(brokers.size()));
+        List<Integer> stopped = brokers.subList(1, 3);
+        long start = System.nanoTime();
+        stopped.forEach(cluster::pause);
+        out.printf("    paused brokers %s (SIGSTOP): broker %d alone in sync%n", stopped, brokers.get(0));
+        try {
+            cluster.awaitIsrAtMost(databases.topic(), 0, 1, Duration.ofSeconds(60));
+            long shrunk = System.nanoTime();
+            observe("in-sync replicas down to 1 after (ms)", (shrunk - start) / 1_000_000);
+            long hold = between(2000, 4000).toMillis();
+            boolean seen = false;
+            long holdUntil = shrunk + hold * 1_000_000;
+            while (System.nanoTime() < holdUntil) {
+                seen |= topology.relayGauge(UNDER_MIN_ISR_GAUGE) > 0;
+                Thread.sleep(200);
+            }
+            observe(seen ? "relay reported partitions under min ISR" : "relay did not report under min ISR within the hold", 1);
+        } finally {
+            stopped.forEach(cluster::resume);
+        }
+    }
+
+    /** kill -9 of the KRaft controller (the only one: no metadata quorum while it is down), restarted after 0-2 s. */
+    void killController() throws InterruptedException {
+        ReplicatedKafkaCluster cluster = topology.cluster();
+        Duration down = upTo(2000);
+        cluster.killController();
+        out.printf("    killed the KRaft controller (kill -9); restart in %d ms%n", down.toMillis());
+        Thread.sleep(down.toMillis());
+        long start = System.nanoTime();
+        cluster.restartController();
+        observe("controller restarted, quorum back after (ms)", (System.nanoTime() - start) / 1_000_000);
+    }
+
+    /**
+     * HA: before the next fault, the pair and the cluster are whole: after a promotion a new standby of the new primary
+     * is built; the relay's failover slot is synchronized to the standby (else a promotion would find no slot and the
+     * relay would rightly refuse to resume); every broker runs and every replica of the events topic is in sync.
+     */
+    private void awaitHealthy(Fault next) throws InterruptedException {
+        long start = System.nanoTime();
+        PostgresStandbyPair pair = topology.pair();
+        boolean rebuilt = false;
+        if (!pair.hasStandby()) {
+            Duration took = pair.rebuildStandby();
+            observe("standby rebuilt (ms)", took.toMillis());
+            out.printf("    new standby %s streams from the primary %s:%d (%d ms)%n", pair.currentStandby().map(String::valueOf)
+                    .orElse("?"), pair.currentPrimary().host(), pair.currentPrimary().port(), took.toMillis());
+            rebuilt = true;
+        }
+        if (rebuilt || next == Fault.PG_FAILOVER) {
+            long t = System.nanoTime();
+            pair.awaitSlotSynced(databases.slot(), HEAL_LIMIT);
+            if (rebuilt) {
+                observe("slot synchronized to the new standby after (ms)", (System.nanoTime() - t) / 1_000_000);
+            }
+        }
+        ReplicatedKafkaCluster cluster = topology.cluster();
+        if (!cluster.isControllerRunning()) {
+            cluster.restartController();
+        }
+        for (int id : cluster.brokerIds()) {
+            if (!cluster.isRunning(id)) {
+                cluster.restart(id);
+            }
+        }
+        cluster.awaitFullIsr(databases.topic(), HEAL_LIMIT);
+        long healed = (System.nanoTime() - start) / 1_000_000;
+        if (healed > 1000) {
+            out.printf("    topology whole again after %d ms%n", healed);
+        }
+    }
+
+    private void observe(String what, long value) {
+        observations.computeIfAbsent(what, k -> Collections.synchronizedList(new ArrayList<>())).add(value);
     }
 
     Supervised randomConsumer() {
@@ -239,6 +387,31 @@ final class FaultInjector implements Runnable {
         }
     }
 
+    /** The recovery of every fault, by kind. */
+    Map<Fault, List<Long>> recoveriesByFault() {
+        synchronized (recoveriesByFault) {
+            Map<Fault, List<Long>> m = new EnumMap<>(Fault.class);
+            recoveriesByFault.forEach((k, v) -> m.put(k, List.copyOf(v)));
+            return m;
+        }
+    }
+
+    /** Faults after which effects flowed again (within two minutes), by kind. */
+    Map<Fault, Integer> recovered() {
+        synchronized (recovered) {
+            return recovered.isEmpty() ? new EnumMap<>(Fault.class) : new EnumMap<>(recovered);
+        }
+    }
+
+    /** HA: what the harness observed of the topology, by what (values in ms, or 1 per occurrence). */
+    Map<String, List<Long>> observations() {
+        synchronized (observations) {
+            Map<String, List<Long>> m = new LinkedHashMap<>();
+            observations.forEach((k, v) -> m.put(k, List.copyOf(v)));
+            return m;
+        }
+    }
+
     /** Effects applied so far (distinct events in the billing effects table). */
     static long appliedEvents(DataSource billing) throws SQLException {
         try (var c = billing.getConnection(); var s = c.createStatement();
@@ -267,6 +440,10 @@ final class FaultInjector implements Runnable {
             long recovery = (System.nanoTime() - t0) / 1_000_000;
             recoveries.add(recovery);
             maxRecoveryByFault.merge(fault, recovery, Math::max);
+            recoveriesByFault.computeIfAbsent(fault, k -> new ArrayList<>()).add(recovery);
+            if (appliedEventsOr(databases.billing(), before) > before) {
+                recovered.merge(fault, 1, Integer::sum);
+            }
         }
     }
 
