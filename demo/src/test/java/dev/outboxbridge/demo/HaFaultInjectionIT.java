@@ -28,10 +28,10 @@ class HaFaultInjectionIT {
 
     @Test
     void primaryKilledAndPromotedAndKafkaLeaderKilledUnderLoadLoseNothingAndApplyEachEffectOnce() throws Exception {
-        int events = 4_000;
-        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, 200, 2, 10, 0.1, 5, 50)
+        // each kind must be injected and recovered from: on a slow machine the load goes on in further rounds
+        FaultRun.Options options = new FaultRun.Options(new Workload.Settings(3_000, 200, 2, 10, 0.1, 5, 50)
                 .withBadEvents(0.002, 0.002), 3,
-                Duration.ofMillis(500), Duration.ofMillis(1000), Duration.ofMinutes(3), 5, FAULTS, 1, false, Topology.Kind.HA);
+                Duration.ofMillis(500), Duration.ofMillis(1000), Duration.ofMinutes(3), 5, FAULTS, 1, false, Topology.Kind.HA, FAULTS);
         FaultReport report = new FaultRun(null, null, options, System.out).run();
         report.print(System.out);
 
@@ -60,7 +60,8 @@ class HaFaultInjectionIT {
         assertThatThrownBy(() -> new FaultRun.Options(w, 1, Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMinutes(1), 1,
                 EnumSet.of(Fault.PG_RESTART, Fault.NET_RESET, Fault.RELAY_KILL), 1, false, Topology.Kind.HA))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("[NET_RESET, PG_RESTART]").hasMessageContaining("HA topology").hasMessageContaining("Fix:");
+                .hasMessageContaining("NET_RESET").hasMessageContaining("PG_RESTART").hasMessageNotContaining("RELAY_KILL")
+                .hasMessageContaining("HA topology").hasMessageContaining("Fix:");
         assertThatThrownBy(() -> new FaultRun.Options(w, 1, Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMinutes(1), 1,
                 EnumSet.of(Fault.PG_FAILOVER, Fault.KAFKA_LEADER_KILL), 1))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -481,6 +481,7 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
                     }
                     org.apache.kafka.clients.admin.QuorumInfo q = admin.describeMetadataQuorum().quorumInfo()
                             .get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    LOG.debug("Metadata quorum: leader {}, epoch {}, observers {}", q.leaderId(), q.leaderEpoch(), q.observers());
                     if (q.leaderId() != CONTROLLER_ID) {
                         return null;
                     }

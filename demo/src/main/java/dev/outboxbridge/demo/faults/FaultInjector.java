@@ -245,6 +245,10 @@ final class FaultInjector implements Runnable {
      */
     private void awaitHealthy(Fault next) throws InterruptedException {
         long start = System.nanoTime();
+        // the first fault once effects flow: the relays and the consumers have started (four Kafka JVMs make it slow)
+        while (appliedEventsOr(databases.billing(), 0) == 0 && !stop.get() && System.nanoTime() - start < HEAL_LIMIT.toNanos()) {
+            Thread.sleep(200);
+        }
         PostgresStandbyPair pair = topology.pair();
         boolean rebuilt = false;
         if (!pair.hasStandby()) {

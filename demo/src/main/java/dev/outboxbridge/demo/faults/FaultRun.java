@@ -24,11 +24,14 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import javax.sql.DataSource;
@@ -54,6 +57,8 @@ public final class FaultRun {
 
     /** Relays on the slot: a leader and a standby. */
     private static final int RELAYS = 2;
+    /** Further rounds of load at most, while a required fault has not been injected and recovered from. */
+    public static final int MAX_EXTRA_ROUNDS = 8;
 
     /**
      * Settings of a fault run; with broker or network faults the harness runs its own broker process.
@@ -61,9 +66,18 @@ public final class FaultRun {
      * @param exactlyOnce the relays run delivery.guarantee=exactly_once, and the report requires 0 duplicates in Kafka
      *        (read read_committed); else delivery.guarantee=at_least_once (set explicitly, whatever the relay's default)
      * @param topology the servers: the given single ones, or the HA topology the run starts itself
+     * @param requiredFaults kinds each of which must have been injected and recovered from before the load ends: while
+     *        one is missing when the workload is done, further rounds of a quarter of its events follow (at most
+     *        {@value #MAX_EXTRA_ROUNDS}), so that a slow machine gives a longer run, not a shorter test
      */
     public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
-            long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology) {
+            long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology, Set<Fault> requiredFaults) {
+
+        /** No kind required: the load ends with the workload. */
+        public Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
+                long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology) {
+            this(workload, partitions, minGap, maxGap, drainTimeout, seed, faults, consumers, exactlyOnce, topology, Set.of());
+        }
 
         /** Relays at least once, on the single-server topology. */
         public Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
@@ -102,7 +116,11 @@ public final class FaultRun {
             if (faults.isEmpty()) {
                 throw new IllegalArgumentException("Choose at least one fault");
             }
+            if (!faults.containsAll(requiredFaults)) {
+                throw new IllegalArgumentException("Required faults " + requiredFaults + " must be among the faults " + faults);
+            }
             faults = Set.copyOf(faults);
+            requiredFaults = Set.copyOf(requiredFaults);
         }
 
         boolean network() {
@@ -224,10 +242,8 @@ public final class FaultRun {
                         new FaultInjector.Databases(faultPool, shop.name(), slot, billingPool, billing.name(), topic,
                                 options.partitions()),
                         options.faults(), options.minGap(), options.maxGap(), options.seed(), out);
-                Workload workload = new Workload(shopPool,
-                        Outbox.create(OutboxConfig.builder().topicPrefix(ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX).build()),
-                        options.workload());
-                runUnderFaults(workload, injector);
+                Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX).build());
+                Workloads workload = runUnderFaults(shopPool, outbox, injector);
                 out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                         injector.total());
                 awaitDrain(billingPool, workload.expectedEffects());
@@ -349,17 +365,76 @@ public final class FaultRun {
         }
     }
 
-    /** Runs the workload to its end while the injector injects faults on a thread of its own. */
-    private static void runUnderFaults(Workload workload, FaultInjector injector) throws Exception {
+    /**
+     * Runs the workload to its end while the injector injects faults on a thread of its own; then, while a required
+     * fault has not been injected and recovered from, further rounds of a quarter of the events (another seed), up to
+     * {@link #MAX_EXTRA_ROUNDS}.
+     */
+    private Workloads runUnderFaults(DataSource shopPool, Outbox outbox, FaultInjector injector) throws Exception {
+        Workloads all = new Workloads();
         Thread injectorThread = new Thread(injector, "fault-injector");
         injectorThread.start();
         try {
-            workload.run(n -> {
+            Workload.Settings s = options.workload();
+            Workload first = new Workload(shopPool, outbox, s);
+            all.add(first);
+            first.run(n -> {
             });
+            for (int round = 1; round <= MAX_EXTRA_ROUNDS && !injector.recovered().keySet().containsAll(options.requiredFaults());
+                    round++) {
+                Set<Fault> missing = EnumSet.copyOf(options.requiredFaults());
+                missing.removeAll(injector.recovered().keySet());
+                out.printf("  workload round %d: %s not yet injected and recovered from; %,d more events%n", round + 1, missing,
+                        Math.max(1, s.events() / 4));
+                Workload more = new Workload(shopPool, outbox, new Workload.Settings(Math.max(1, s.events() / 4), s.aggregates(),
+                        s.writers(), s.maxTransactionSize(), s.rollbackRatio(), s.seed() + round, s.eventsPerSecond(),
+                        s.poisonRatio(), s.oversizedRatio()));
+                all.add(more);
+                more.run(n -> {
+                });
+            }
         } finally {
             injector.stop();
             injectorThread.interrupt();
             injectorThread.join(120_000);
+        }
+        return all;
+    }
+
+    /** The history of one or more workloads run one after the other on the same tables. */
+    private static final class Workloads {
+        private final List<Workload> rounds = new ArrayList<>();
+
+        void add(Workload w) {
+            rounds.add(w);
+        }
+
+        List<Workload.WrittenEvent> committed() {
+            return rounds.stream().flatMap(w -> w.committed().stream()).toList();
+        }
+
+        List<UUID> rolledBack() {
+            return rounds.stream().flatMap(w -> w.rolledBack().stream()).toList();
+        }
+
+        long committedCount() {
+            return rounds.stream().mapToLong(Workload::committedCount).sum();
+        }
+
+        long committedCount(Workload.Kind kind) {
+            return rounds.stream().mapToLong(w -> w.committedCount(kind)).sum();
+        }
+
+        long expectedEffects() {
+            return rounds.stream().mapToLong(Workload::expectedEffects).sum();
+        }
+
+        long failedTransactions() {
+            return rounds.stream().mapToLong(Workload::failedTransactions).sum();
+        }
+
+        long indeterminateTransactions() {
+            return rounds.stream().mapToLong(Workload::indeterminateTransactions).sum();
         }
     }
 
