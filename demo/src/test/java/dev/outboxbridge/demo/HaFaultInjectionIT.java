@@ -31,7 +31,7 @@ class HaFaultInjectionIT {
         // each kind must be injected and recovered from: on a slow machine the load goes on in further rounds
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(3_000, 200, 2, 10, 0.1, 5, 50)
                 .withBadEvents(0.002, 0.002), 3,
-                Duration.ofMillis(500), Duration.ofMillis(1000), Duration.ofMinutes(3), 5, FAULTS, 1, false, Topology.Kind.HA, FAULTS);
+                Duration.ofMillis(500), Duration.ofMillis(1000), Duration.ofMinutes(3), 5, FAULTS, 1, false, Topology.Kind.HA, FAULTS, 0);
         FaultReport report = new FaultRun(null, null, options, System.out).run();
         report.print(System.out);
 

@@ -149,6 +149,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
             PostgresCluster standby = new PostgresCluster(HOST, standbyPort, USER, "", ADMIN_DATABASE, new PostgresProcess(standbyDir));
             PostgresCluster primaryCluster = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE, primaryProcess);
             PostgresStandbyPair pair = new PostgresStandbyPair(pg, primaryCluster, standby, pgCtl, prefix, standbyDir);
+            ShutdownHook.stopOnExit("PostgreSQL pair " + pair.hostList(), pair); // servers started by pg_ctl outlive the JVM
             pair.awaitStreaming(Duration.ofSeconds(60));
             try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
                 // only now: before the standby streams, the primary would hold logical changes back for it

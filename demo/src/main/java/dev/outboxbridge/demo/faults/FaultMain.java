@@ -56,6 +56,11 @@ public final class FaultMain implements Callable<Integer> {
             + " brokers and a KRaft controller, started by the run (default: ${DEFAULT-VALUE}).")
     Topology.Kind topology;
 
+    @Option(names = "--min-faults", defaultValue = "0", description = "When the workload is done with fewer faults injected, the"
+            + " load goes on in rounds of a quarter of --events (at most " + FaultRun.MAX_EXTRA_ROUNDS + ") until there are"
+            + " (default: ${DEFAULT-VALUE}).")
+    int minFaults;
+
     @Option(names = "--exactly-once", description = "Run the relays with delivery.guarantee=exactly_once; the run then fails on"
             + " any duplicate in Kafka (read read_committed).")
     boolean exactlyOnce;
@@ -75,7 +80,7 @@ public final class FaultMain implements Callable<Integer> {
         }
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate)
                 .withBadEvents(poisonRatio, oversizedRatio), 3,
-                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers, exactlyOnce, topology);
+                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers, exactlyOnce, topology, Set.of(), minFaults);
         System.out.printf("Fault run%s on the %s topology: %,d events at %d/s (%.1f%% poison, %.1f%% oversized), a fault every %d-%d ms from %s%n",
                 exactlyOnce ? " (exactly_once)" : "", topology, events, rate, poisonRatio * 100, oversizedRatio * 100, minGap, maxGap, faults);
         FaultReport report = topology == Topology.Kind.HA ? new FaultRun(null, null, options, System.out).run()

@@ -69,14 +69,16 @@ public final class FaultRun {
      * @param requiredFaults kinds each of which must have been injected and recovered from before the load ends: while
      *        one is missing when the workload is done, further rounds of a quarter of its events follow (at most
      *        {@value #MAX_EXTRA_ROUNDS}), so that a slow machine gives a longer run, not a shorter test
+     * @param minFaults likewise, further rounds while fewer faults than this were injected
      */
     public record Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
-            long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology, Set<Fault> requiredFaults) {
+            long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology, Set<Fault> requiredFaults,
+            int minFaults) {
 
         /** No kind required: the load ends with the workload. */
         public Options(Workload.Settings workload, int partitions, Duration minGap, Duration maxGap, Duration drainTimeout,
                 long seed, Set<Fault> faults, int consumers, boolean exactlyOnce, Topology.Kind topology) {
-            this(workload, partitions, minGap, maxGap, drainTimeout, seed, faults, consumers, exactlyOnce, topology, Set.of());
+            this(workload, partitions, minGap, maxGap, drainTimeout, seed, faults, consumers, exactlyOnce, topology, Set.of(), 0);
         }
 
         /** Relays at least once, on the single-server topology. */
@@ -380,12 +382,13 @@ public final class FaultRun {
             all.add(first);
             first.run(n -> {
             });
-            for (int round = 1; round <= MAX_EXTRA_ROUNDS && !injector.recovered().keySet().containsAll(options.requiredFaults());
-                    round++) {
-                Set<Fault> missing = EnumSet.copyOf(options.requiredFaults());
+            for (int round = 1; round <= MAX_EXTRA_ROUNDS && (!injector.recovered().keySet().containsAll(options.requiredFaults())
+                    || injector.total() < options.minFaults()); round++) {
+                Set<Fault> missing = EnumSet.noneOf(Fault.class);
+                missing.addAll(options.requiredFaults());
                 missing.removeAll(injector.recovered().keySet());
-                out.printf("  workload round %d: %s not yet injected and recovered from; %,d more events%n", round + 1, missing,
-                        Math.max(1, s.events() / 4));
+                out.printf("  workload round %d: %s not yet injected and recovered from, %d of at least %d faults; %,d more events%n",
+                        round + 1, missing, injector.total(), options.minFaults(), Math.max(1, s.events() / 4));
                 Workload more = new Workload(shopPool, outbox, new Workload.Settings(Math.max(1, s.events() / 4), s.aggregates(),
                         s.writers(), s.maxTransactionSize(), s.rollbackRatio(), s.seed() + round, s.eventsPerSecond(),
                         s.poisonRatio(), s.oversizedRatio()));
