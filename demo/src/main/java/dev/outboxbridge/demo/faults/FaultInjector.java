@@ -166,8 +166,10 @@ final class FaultInjector implements Runnable {
     void failOverPostgres() {
         PostgresStandbyPair pair = topology.pair();
         PostgresServer primary = pair.currentPrimary();
-        pair.killPrimary();
-        Duration promotion = pair.promoteStandby();
+        Duration promotion = uninterruptibly(() -> { // the end of the run must not leave the pair without a primary
+            pair.killPrimary();
+            return pair.promoteStandby();
+        });
         out.printf("    killed the primary %s:%d (kill -9), promoted the standby %s:%d in %d ms%n", primary.host(), primary.port(),
                 pair.currentPrimary().host(), pair.currentPrimary().port(), promotion.toMillis());
     }
@@ -180,8 +182,14 @@ final class FaultInjector implements Runnable {
         Duration down = upTo(2000);
         cluster.kill(leader);
         out.printf("    killed broker %d (kill -9), leader of partition %d; restart in %d ms%n", leader, partition, down.toMillis());
-        Thread.sleep(down.toMillis());
-        cluster.restart(leader);
+        try {
+            Thread.sleep(down.toMillis());
+        } finally {
+            uninterruptibly(() -> {
+                cluster.restart(leader);
+                return null;
+            });
+        }
     }
 
     /**
@@ -198,7 +206,10 @@ final class FaultInjector implements Runnable {
         try {
             Thread.sleep(paused.toMillis());
         } finally {
-            cluster.resume(broker);
+            uninterruptibly(() -> {
+                cluster.resume(broker);
+                return null;
+            });
         }
     }
 
@@ -228,7 +239,10 @@ final class FaultInjector implements Runnable {
             }
             observe(seen ? "relay reported partitions under min ISR" : "relay did not report under min ISR within the hold", 1);
         } finally {
-            stopped.forEach(cluster::resume);
+            uninterruptibly(() -> {
+                stopped.forEach(cluster::resume);
+                return null;
+            });
         }
     }
 
@@ -238,10 +252,16 @@ final class FaultInjector implements Runnable {
         Duration down = upTo(2000);
         cluster.killController();
         out.printf("    killed the KRaft controller (kill -9); restart in %d ms%n", down.toMillis());
-        Thread.sleep(down.toMillis());
-        long start = System.nanoTime();
-        cluster.restartController();
-        observe("controller restarted, quorum back after (ms)", (System.nanoTime() - start) / 1_000_000);
+        try {
+            Thread.sleep(down.toMillis());
+        } finally {
+            long start = System.nanoTime();
+            uninterruptibly(() -> {
+                cluster.restartController();
+                return null;
+            });
+            observe("controller restarted, quorum back after (ms)", (System.nanoTime() - start) / 1_000_000);
+        }
     }
 
     /**
@@ -277,6 +297,26 @@ final class FaultInjector implements Runnable {
         long healed = (System.nanoTime() - start) / 1_000_000;
         if (healed > 1000) {
             out.printf("    topology whole again after %d ms%n", healed);
+        }
+    }
+
+    /**
+     * Runs {@code action} with the thread's interrupt status cleared (and restored afterwards): what undoes a fault
+     * (resuming, restarting, promoting) must happen even when the run ends meanwhile, or the drain would find the
+     * cluster without a quorum of in-sync replicas or the pair without a primary.
+     */
+    private static <T> T uninterruptibly(java.util.concurrent.Callable<T> action) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            return action.call();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -246,6 +246,9 @@ public final class FaultRun {
                         options.faults(), options.minGap(), options.maxGap(), options.seed(), out);
                 Outbox outbox = Outbox.create(OutboxConfig.builder().topicPrefix(ns.prefix() + OutboxConfig.DEFAULT_TOPIC_PREFIX).build());
                 Workloads workload = runUnderFaults(shopPool, outbox, injector);
+                if (topology.kind() == Topology.Kind.HA) {
+                    topology.restoreKafka(); // a fault cut short by the end of the load must not block the drain
+                }
                 out.printf("  workload done (%,d committed), %d faults injected; draining%n", workload.committedCount(),
                         injector.total());
                 awaitDrain(billingPool, workload.expectedEffects());

@@ -190,6 +190,20 @@ public final class Topology implements AutoCloseable {
         return ownBroker() ? Optional.of(brokerLogs()) : Optional.empty();
     }
 
+    /** HA: every broker and the controller running, none paused (SIGCONT to each running broker does no harm). */
+    void restoreKafka() {
+        if (!cluster.isControllerRunning()) {
+            cluster.restartController();
+        }
+        for (int id : cluster.brokerIds()) {
+            if (cluster.isRunning(id)) {
+                cluster.resume(id);
+            } else {
+                cluster.restart(id);
+            }
+        }
+    }
+
     /** The largest value of a gauge over the relays that answer (-1 when none reports it). */
     double relayGauge(String name) {
         return relays.stream().mapToDouble(r -> RelayProcesses.gauge(r.scrape(), name)).max().orElse(-1);
