@@ -267,7 +267,8 @@ public final class PostgresStandbyPair implements AutoCloseable {
     /**
      * Waits until the standby has logical slot {@code slot} as a synchronized failover slot ({@code synced = true}) at
      * the primary's {@code confirmed_flush_lsn} of the moment: after it returns, a promotion resumes the slot no earlier
-     * than that point. The standby's sync worker naps up to about 30 s when nothing happens, so this may take that long.
+     * than that point. The standby's sync worker naps up to about 30 s when nothing happens, so this may take that long;
+     * while waiting it asks the primary for a running-transactions record every second, which moves the slot on.
      *
      * <p>PostgreSQL keeps a newly synchronized slot temporary (dropped, not promoted, at a failover) until the primary's
      * slot has moved past the WAL and catalog xmin the standby had when it first copied it: a consumer must go on
@@ -302,6 +303,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         String seen = "absent";
+        int polls = 0;
         do {
             try (Connection c = standby.connectAdmin(); PreparedStatement ps = c.prepareStatement("SELECT synced, confirmed_flush_lsn,"
                     + " confirmed_flush_lsn >= ?::pg_lsn, temporary, invalidation_reason, restart_lsn, catalog_xmin"
@@ -321,9 +323,25 @@ public final class PostgresStandbyPair implements AutoCloseable {
             } catch (SQLException e) {
                 seen = TestServers.sentence(e);
             }
+            if (++polls % 5 == 0) {
+                logStandbySnapshot(primary);
+            }
         } while (System.nanoTime() < deadline && PostgresCluster.pause(200));
         throw new IllegalStateException("Replication slot '" + slot + "' is not synchronized to the standby at " + target
                 + " within " + timeout.toMillis() + " ms (standby: " + seen + "); standby log: " + tail(standbyLog(directories[1 - primaryIndex])));
+    }
+
+    /**
+     * Asks the primary to write a running-transactions record now ({@code pg_log_standby_snapshot()}; the background
+     * writer does it every 15 s): a logical slot's {@code restart_lsn} moves on only at such records, and the standby
+     * keeps a newly synchronized copy temporary until the primary's slot moved past where the copy started.
+     */
+    private static void logStandbySnapshot(PostgresCluster primary) {
+        try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
+            st.execute("SELECT pg_log_standby_snapshot()");
+        } catch (SQLException e) {
+            LOG.debug("pg_log_standby_snapshot() failed: {}", e.toString());
+        }
     }
 
     /**

@@ -21,7 +21,8 @@ import java.util.Optional;
  *        violation (D)
  * @param topology the servers the run ran on
  * @param recoveryMillisByFault the recovery after each fault, by kind
- * @param recovered faults after which effects flowed again within the recovery limit (two minutes), by kind
+ * @param recovered faults after which effects flowed again within the recovery limit (two minutes), by kind; a
+ *        PG_FAILOVER only once a new standby streams and the relay's slot is synchronized to it
  * @param observations what the harness saw of the HA topology (standbys rebuilt, the slot synchronized again, the relay
  *        reporting partitions under min ISR, the controller's quorum back), by what: values in ms, or 1 per occurrence
  */
