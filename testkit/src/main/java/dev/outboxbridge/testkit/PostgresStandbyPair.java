@@ -268,7 +268,8 @@ public final class PostgresStandbyPair implements AutoCloseable {
      * Waits until the standby has logical slot {@code slot} as a synchronized failover slot ({@code synced = true}) at
      * the primary's {@code confirmed_flush_lsn} of the moment: after it returns, a promotion resumes the slot no earlier
      * than that point. The standby's sync worker naps up to about 30 s when nothing happens, so this may take that long;
-     * while waiting it asks the primary for a running-transactions record every second, which moves the slot on.
+     * while waiting it asks the primary for a running-transactions record every second (the primary's slot can move on only at
+     * one). After a new standby is built this has taken about 50 s on the 2-core development machine.
      *
      * <p>PostgreSQL keeps a newly synchronized slot temporary (dropped, not promoted, at a failover) until the primary's
      * slot has moved past the WAL and catalog xmin the standby had when it first copied it: a consumer must go on
