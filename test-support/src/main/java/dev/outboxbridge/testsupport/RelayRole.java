@@ -70,10 +70,19 @@ public final class RelayRole {
      * @return the role name, to drop with {@link #dropQuietly}
      */
     public static String provision(TestDatabase shop, Map<String, String> relaySettings) throws SQLException {
-        String role = shop.uniqueName("relay");
+        return provision(shop.dataSource(), shop.uniqueName("relay"), relaySettings);
+    }
+
+    /**
+     * As {@link #provision(TestDatabase, Map)}, in the database {@code shop} connects to (for example one reached
+     * through a host list), with the role named {@code role}.
+     *
+     * @return the role name, to drop with {@link #dropQuietly(javax.sql.DataSource, String)}
+     */
+    public static String provision(javax.sql.DataSource shop, String role, Map<String, String> relaySettings) throws SQLException {
         String password = UUID.randomUUID().toString();
         String publication = relaySettings.get(PUBLICATION_NAME);
-        try (Connection owner = shop.connect()) {
+        try (Connection owner = shop.getConnection()) {
             create(owner, role, password, TableName.parse(relaySettings.getOrDefault(OUTBOX_TABLE,
                     "public.outbox_event")), publication);
         }
@@ -85,7 +94,12 @@ public final class RelayRole {
 
     /** Drops the role in {@code shop}; logs instead of throwing (cleanup). */
     public static void dropQuietly(TestDatabase shop, String role) {
-        try (Connection c = shop.connect()) {
+        dropQuietly(shop.dataSource(), role);
+    }
+
+    /** Drops the role in the database {@code shop} connects to; logs instead of throwing (cleanup). */
+    public static void dropQuietly(javax.sql.DataSource shop, String role) {
+        try (Connection c = shop.getConnection()) {
             drop(c, role);
         } catch (SQLException e) {
             LoggerFactory.getLogger(RelayRole.class).warn("Could not drop role {}: {}", role, e.getMessage());

@@ -71,23 +71,34 @@ public final class PostgresStandbyPair implements AutoCloseable {
     private static final int PG_CTL_TIMEOUT_SECONDS = 60;
 
     private final EmbeddedPostgres embedded;
-    private final PostgresCluster first;
-    private final PostgresCluster second;
+    /**
+     * The two servers by their fixed port: index 0 on the port of the server started as the primary, index 1 on the
+     * standby's; {@link #rebuildStandby} replaces the one that lost its role by a new standby on the same port.
+     */
+    private final PostgresCluster[] servers = new PostgresCluster[2];
+    private final Path[] directories = new Path[2];
     private final Path pgCtl;
     private final List<String> namespacePrefix;
-    private final Path standbyDirectory;
+    /** Index of the server that is the primary now (0 until the first promotion). */
+    private volatile int primaryIndex;
+    /** The current primary was killed (and no standby has been promoted since). */
     private volatile boolean primaryKilled;
+    /** The standby was promoted and no new standby has been built since. */
     private volatile boolean promoted;
+    /** zonky's server (index 0, started as the primary) still runs in its directory: {@link #close()} stops it through zonky. */
+    private volatile boolean embeddedRunning = true;
+    private volatile int promotions;
     private volatile boolean closed;
 
     private PostgresStandbyPair(EmbeddedPostgres embedded, PostgresCluster first, PostgresCluster second, Path pgCtl,
             List<String> namespacePrefix, Path standbyDirectory) {
         this.embedded = embedded;
-        this.first = first;
-        this.second = second;
+        this.servers[0] = first;
+        this.servers[1] = second;
+        this.directories[0] = first.process().dataDirectory();
+        this.directories[1] = standbyDirectory;
         this.pgCtl = pgCtl;
         this.namespacePrefix = namespacePrefix;
-        this.standbyDirectory = standbyDirectory;
     }
 
     /**
@@ -138,6 +149,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
             PostgresCluster standby = new PostgresCluster(HOST, standbyPort, USER, "", ADMIN_DATABASE, new PostgresProcess(standbyDir));
             PostgresCluster primaryCluster = new PostgresCluster(HOST, pg.getPort(), USER, "", ADMIN_DATABASE, primaryProcess);
             PostgresStandbyPair pair = new PostgresStandbyPair(pg, primaryCluster, standby, pgCtl, prefix, standbyDir);
+            ShutdownHook.stopOnExit("PostgreSQL pair " + pair.hostList(), pair); // servers started by pg_ctl outlive the JVM
             pair.awaitStreaming(Duration.ofSeconds(60));
             try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
                 // only now: before the standby streams, the primary would hold logical changes back for it
@@ -166,24 +178,42 @@ public final class PostgresStandbyPair implements AutoCloseable {
         }
     }
 
-    /** The server that was started as the primary (it stays that object after a promotion of the other). */
+    /**
+     * The server on the port of the one started as the primary (it stays that object after a promotion of the other;
+     * after {@link #rebuildStandby()} a new standby on that port takes its place).
+     */
     public PostgresServer primary() {
-        return first;
+        return servers[0];
     }
 
-    /** The server that was started as the standby (the primary after {@link #promoteStandby()}). */
+    /** The server on the port of the one started as the standby (the primary after {@link #promoteStandby()}). */
     public PostgresServer standby() {
-        return second;
+        return servers[1];
     }
 
-    /** The server that is the primary now: {@link #standby()} after {@link #promoteStandby()}, else {@link #primary()}. */
+    /** The server that is the primary now: {@link #standby()} after the first {@link #promoteStandby()}, and so on. */
     public PostgresServer currentPrimary() {
-        return promoted ? second : first;
+        return servers[primaryIndex];
+    }
+
+    /** The server that is the standby now; none between a {@link #promoteStandby()} and the next {@link #rebuildStandby()}. */
+    public java.util.Optional<PostgresServer> currentStandby() {
+        return promoted ? java.util.Optional.empty() : java.util.Optional.of(servers[1 - primaryIndex]);
+    }
+
+    /** Whether a standby streams from the primary (false after a promotion until {@link #rebuildStandby()}). */
+    public boolean hasStandby() {
+        return !promoted;
+    }
+
+    /** Promotions so far. */
+    public int promotions() {
+        return promotions;
     }
 
     /** Port of the server started as the primary; with {@link #hostList()} it is what a client's port setting needs. */
     public int primaryPort() {
-        return first.port();
+        return servers[0].port();
     }
 
     /**
@@ -191,7 +221,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
      * multi-host JDBC URL ({@code targetServerType=primary} picks the primary), or the relay's {@code database.hostname}.
      */
     public String hostList() {
-        return HOST + ":" + first.port() + "," + HOST + ":" + second.port();
+        return HOST + ":" + servers[0].port() + "," + HOST + ":" + servers[1].port();
     }
 
     /** {@code jdbc:postgresql://<both hosts>/<database>?targetServerType=primary}: reaches whichever server is the primary. */
@@ -203,7 +233,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
     public PGSimpleDataSource dataSource(String database) {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setServerNames(new String[] {HOST, HOST});
-        ds.setPortNumbers(new int[] {first.port(), second.port()});
+        ds.setPortNumbers(new int[] {servers[0].port(), servers[1].port()});
         ds.setDatabaseName(database);
         ds.setUser(USER);
         ds.setTargetServerType("primary");
@@ -237,7 +267,9 @@ public final class PostgresStandbyPair implements AutoCloseable {
     /**
      * Waits until the standby has logical slot {@code slot} as a synchronized failover slot ({@code synced = true}) at
      * the primary's {@code confirmed_flush_lsn} of the moment: after it returns, a promotion resumes the slot no earlier
-     * than that point. The standby's sync worker naps up to about 30 s when nothing happens, so this may take that long.
+     * than that point. The standby's sync worker naps up to about 30 s when nothing happens, so this may take that long;
+     * while waiting it asks the primary for a running-transactions record every second (the primary's slot can move on only at
+     * one). After a new standby is built this has taken about 50 s on the 2-core development machine.
      *
      * <p>PostgreSQL keeps a newly synchronized slot temporary (dropped, not promoted, at a failover) until the primary's
      * slot has moved past the WAL and catalog xmin the standby had when it first copied it: a consumer must go on
@@ -246,13 +278,19 @@ public final class PostgresStandbyPair implements AutoCloseable {
      * @throws IllegalStateException if the slot is not a failover slot on the primary, or not in step within the timeout
      */
     public void awaitSlotSynced(String slot, Duration timeout) {
+        if (promoted) {
+            throw new IllegalStateException("The pair has no standby since the last promotion: nothing to synchronize slot '" + slot
+                    + "' to. Fix: rebuildStandby() first");
+        }
+        PostgresCluster primary = servers[primaryIndex];
+        PostgresCluster standby = servers[1 - primaryIndex];
         String target;
-        try (Connection c = first.connectAdmin(); PreparedStatement ps = c.prepareStatement(
+        try (Connection c = primary.connectAdmin(); PreparedStatement ps = c.prepareStatement(
                 "SELECT failover, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
             ps.setString(1, slot);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
-                    throw new IllegalStateException("Replication slot '" + slot + "' does not exist on the primary " + first);
+                    throw new IllegalStateException("Replication slot '" + slot + "' does not exist on the primary " + primary);
                 }
                 if (!rs.getBoolean(1)) {
                     throw new IllegalStateException("Replication slot '" + slot + "' on the primary is not a failover slot"
@@ -266,8 +304,9 @@ public final class PostgresStandbyPair implements AutoCloseable {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         String seen = "absent";
+        int polls = 0;
         do {
-            try (Connection c = second.connectAdmin(); PreparedStatement ps = c.prepareStatement("SELECT synced, confirmed_flush_lsn,"
+            try (Connection c = standby.connectAdmin(); PreparedStatement ps = c.prepareStatement("SELECT synced, confirmed_flush_lsn,"
                     + " confirmed_flush_lsn >= ?::pg_lsn, temporary, invalidation_reason, restart_lsn, catalog_xmin"
                     + " FROM pg_replication_slots WHERE slot_name = ?")) {
                 ps.setString(1, target);
@@ -285,9 +324,25 @@ public final class PostgresStandbyPair implements AutoCloseable {
             } catch (SQLException e) {
                 seen = TestServers.sentence(e);
             }
+            if (++polls % 5 == 0) {
+                logStandbySnapshot(primary);
+            }
         } while (System.nanoTime() < deadline && PostgresCluster.pause(200));
         throw new IllegalStateException("Replication slot '" + slot + "' is not synchronized to the standby at " + target
-                + " within " + timeout.toMillis() + " ms (standby: " + seen + "); standby log: " + tail(standbyLog(standbyDirectory)));
+                + " within " + timeout.toMillis() + " ms (standby: " + seen + "); standby log: " + tail(standbyLog(directories[1 - primaryIndex])));
+    }
+
+    /**
+     * Asks the primary to write a running-transactions record now ({@code pg_log_standby_snapshot()}; the background
+     * writer does it every 15 s): a logical slot's {@code restart_lsn} moves on only at such records, and the standby
+     * keeps a newly synchronized copy temporary until the primary's slot moved past where the copy started.
+     */
+    private static void logStandbySnapshot(PostgresCluster primary) {
+        try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
+            st.execute("SELECT pg_log_standby_snapshot()");
+        } catch (SQLException e) {
+            LOG.debug("pg_log_standby_snapshot() failed: {}", e.toString());
+        }
     }
 
     /**
@@ -299,7 +354,8 @@ public final class PostgresStandbyPair implements AutoCloseable {
         if (primaryKilled) {
             throw new IllegalStateException("The primary of " + this + " was already killed");
         }
-        PostgresProcess process = first.process();
+        PostgresCluster primary = servers[primaryIndex];
+        PostgresProcess process = primary.process();
         long pid = process.postmasterPid();
         String shmemLine = shmemLine(process.dataDirectory());
         ProcessHandle postmaster = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException("no process " + pid));
@@ -315,8 +371,11 @@ public final class PostgresStandbyPair implements AutoCloseable {
             }
         }
         primaryKilled = true;
+        if (primaryIndex == 0) {
+            embeddedRunning = false;
+        }
         removeSharedMemory(shmemLine, dynamicSegments);
-        LOG.info("Killed the primary {} (kill -9 of postmaster {} and its {} processes)", first, pid, all.size() - 1);
+        LOG.info("Killed the primary {} (kill -9 of postmaster {} and its {} processes)", primary, pid, all.size() - 1);
     }
 
     /**
@@ -325,16 +384,83 @@ public final class PostgresStandbyPair implements AutoCloseable {
      */
     public synchronized Duration promoteStandby() {
         if (promoted) {
-            throw new IllegalStateException("The standby of " + this + " was already promoted");
+            throw new IllegalStateException("The standby of " + this + " was already promoted. Fix: rebuildStandby() first");
         }
+        int standbyIndex = 1 - primaryIndex;
+        Path dir = directories[standbyIndex];
         long start = System.nanoTime();
         List<String> command = new ArrayList<>(namespacePrefix);
-        command.addAll(List.of(pgCtl.toString(), "-D", standbyDirectory.toString(), "-w", "-t",
+        command.addAll(List.of(pgCtl.toString(), "-D", dir.toString(), "-w", "-t",
                 String.valueOf(PG_CTL_TIMEOUT_SECONDS), "promote"));
-        run(command, standbyDirectory.resolveSibling(standbyDirectory.getFileName() + "-pg_ctl.log"), "promote the standby");
+        run(command, pgCtlLog(dir), "promote the standby");
         promoted = true;
+        primaryIndex = standbyIndex;
+        primaryKilled = false; // the killed server is the former primary now
+        promotions++;
         Duration took = Duration.ofNanos(System.nanoTime() - start);
-        LOG.info("Promoted the standby {} to primary in {} ms", second, took.toMillis());
+        LOG.info("Promoted the standby {} to primary in {} ms", servers[standbyIndex], took.toMillis());
+        return took;
+    }
+
+    /**
+     * After a {@link #promoteStandby()}: makes a new standby of the current primary on the port (and in the data
+     * directory) of the former primary, as {@link #start()} made the first one, so that the pair survives the next
+     * kill and promotion too. The former primary is stopped if it still runs (a planned switchover) and its data
+     * directory replaced by a fresh copy of the current primary ({@code pg_backup_start}, copy, {@code pg_backup_stop};
+     * no {@code pg_rewind}); the physical slot {@value #STANDBY_SLOT} is created on the current primary; once the new
+     * standby streams, the primary waits for it again ({@code synchronized_standby_slots}, synchronous commit with
+     * {@code remote_apply}). Clients using {@link #hostList()} need no change: the ports stay the same.
+     *
+     * <p>Logical failover slots reach the new standby through its slot sync worker; call {@link #awaitSlotSynced} before
+     * relying on them surviving the next promotion.
+     *
+     * @return how long it took
+     * @throws IllegalStateException if no promotion happened since the last standby was built, or a step fails
+     */
+    public synchronized Duration rebuildStandby() {
+        if (!promoted) {
+            throw new IllegalStateException("The pair " + this + " has a standby already; rebuildStandby() follows a promoteStandby()");
+        }
+        long start = System.nanoTime();
+        int standbyIndex = 1 - primaryIndex;
+        PostgresCluster primary = servers[primaryIndex];
+        Path dir = directories[standbyIndex];
+        int port = servers[standbyIndex].port();
+        try {
+            if (Files.exists(dir.resolve("postmaster.pid"))) {
+                stopQuietly(namespacePrefix, pgCtl, dir); // a former primary still running (no kill before the promotion)
+            }
+            if (standbyIndex == 0) {
+                embeddedRunning = false;
+            }
+            deleteQuietly(dir);
+            try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
+                st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + STANDBY_SLOT
+                        + "'");
+                st.execute("SELECT pg_create_physical_replication_slot('" + STANDBY_SLOT + "', true)");
+            }
+            seed(primary, directories[primaryIndex], dir);
+            configureStandby(dir, primary.port(), port);
+            List<String> options = standbyOptions(primary.process(), port);
+            List<String> startCommand = new ArrayList<>(namespacePrefix);
+            startCommand.addAll(List.of(pgCtl.toString(), "-D", dir.toString(), "-o", String.join(" ", options),
+                    "-l", standbyLog(dir).toString(), "-w", "-t", String.valueOf(PG_CTL_TIMEOUT_SECONDS), "start"));
+            run(startCommand, pgCtlLog(dir), "start the new standby");
+            servers[standbyIndex] = new PostgresCluster(HOST, port, USER, "", ADMIN_DATABASE, new PostgresProcess(dir));
+            promoted = false;
+            awaitStreaming(Duration.ofSeconds(60));
+            try (Connection c = primary.connectAdmin(); Statement st = c.createStatement()) {
+                st.execute("ALTER SYSTEM SET synchronized_standby_slots = '" + STANDBY_SLOT + "'");
+                st.execute("ALTER SYSTEM SET synchronous_standby_names = '" + STANDBY_SLOT + "'");
+                st.execute("ALTER SYSTEM SET synchronous_commit = 'remote_apply'");
+                st.execute("SELECT pg_reload_conf()");
+            }
+        } catch (SQLException | IOException e) {
+            throw new IllegalStateException("Could not rebuild a standby of " + primary + " in " + dir + ": " + TestServers.sentence(e)
+                    + " See " + standbyLog(dir), e);
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        LOG.info("New standby {}:{} of the primary {} streams, after {} ms", HOST, port, primary, took.toMillis());
         return took;
     }
 
@@ -342,8 +468,9 @@ public final class PostgresStandbyPair implements AutoCloseable {
     private void awaitStreaming(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no walreceiver";
+        PostgresCluster standby = servers[1 - primaryIndex];
         do {
-            try (Connection c = second.connectAdmin(); Statement st = c.createStatement();
+            try (Connection c = standby.connectAdmin(); Statement st = c.createStatement();
                     ResultSet rs = st.executeQuery("SELECT status FROM pg_stat_wal_receiver")) {
                 if (rs.next()) {
                     last = rs.getString(1);
@@ -356,7 +483,7 @@ public final class PostgresStandbyPair implements AutoCloseable {
             }
         } while (System.nanoTime() < deadline && PostgresCluster.pause(100));
         throw new IllegalStateException("The standby does not stream from the primary within " + timeout.toSeconds() + " s ("
-                + last + "); see " + standbyLog(standbyDirectory));
+                + last + "); see " + standbyLog(directories[1 - primaryIndex]));
     }
 
     /** Stops both servers (an immediate shutdown) and deletes their data directories. Idempotent. */
@@ -366,22 +493,26 @@ public final class PostgresStandbyPair implements AutoCloseable {
             return;
         }
         closed = true;
-        stopQuietly(namespacePrefix, pgCtl, standbyDirectory);
-        if (primaryKilled) {
-            // zonky's close would run pg_ctl stop against a dead server and wait: its directory is deleted here instead
-            deleteQuietly(first.process().dataDirectory());
-        } else {
+        stopQuietly(namespacePrefix, pgCtl, directories[1]);
+        if (embeddedRunning) {
             ShutdownHook.closeQuietly("embedded PostgreSQL primary", embedded);
+        } else {
+            // zonky's close would run pg_ctl stop against a dead server and wait: the directory is handled here instead
+            stopQuietly(namespacePrefix, pgCtl, directories[0]);
+            deleteQuietly(directories[0]);
+            deleteQuietly(pgCtlLog(directories[0]));
+            deleteQuietly(standbyLog(directories[0]));
         }
-        deleteQuietly(standbyDirectory);
-        deleteQuietly(standbyDirectory.resolveSibling(standbyDirectory.getFileName() + "-pg_ctl.log"));
-        deleteQuietly(standbyLog(standbyDirectory));
+        deleteQuietly(directories[1]);
+        deleteQuietly(pgCtlLog(directories[1]));
+        deleteQuietly(standbyLog(directories[1]));
     }
 
     @Override
     public String toString() {
-        return "PostgreSQL pair (primary " + HOST + ":" + first.port() + ", standby " + HOST + ":" + second.port()
-                + (promoted ? ", standby promoted" : "") + (primaryKilled ? ", primary killed" : "") + ")";
+        return "PostgreSQL pair (primary " + HOST + ":" + servers[primaryIndex].port() + ", standby " + HOST + ":"
+                + servers[1 - primaryIndex].port() + (promoted ? " promoted, none since" : "") + (primaryKilled ? ", primary killed" : "")
+                + (promotions > 0 ? ", " + promotions + " promotions" : "") + ")";
     }
 
     // --- seeding the standby
@@ -525,6 +656,10 @@ public final class PostgresStandbyPair implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("{}", e.getMessage());
         }
+    }
+
+    private static Path pgCtlLog(Path dir) {
+        return dir.resolveSibling(dir.getFileName() + "-pg_ctl.log");
     }
 
     /** The standby server's log, beside its data directory (kept when the start fails). */

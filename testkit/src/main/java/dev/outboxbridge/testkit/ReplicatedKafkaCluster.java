@@ -42,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * <p>The controller runs apart from the brokers so that killing or pausing brokers, even two of
  * three, never takes away the metadata quorum: the cluster then behaves as a production cluster
  * with a healthy controller quorum does (leaders move, in-sync replica sets shrink and grow
- * again). Killing controllers is not part of this class.
+ * again). {@link #killController()} and {@link #restartController()} take the quorum away and back: with one
+ * controller there is no quorum while it is down (brokers go on serving with the leaders and in-sync replica sets
+ * they have, but nothing in the metadata can change: no leader moves, no in-sync set shrinks, no topic is created).
  *
  * <pre>{@code
  * try (ReplicatedKafkaCluster kafka = ReplicatedKafkaCluster.start(Path.of("target/kafka-cluster"));
@@ -278,7 +280,7 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
         command.add("-XX:TieredStopAtLevel=1"); // start-up time matters more than peak speed here
         command.add("-Dlog4j2.level=WARN");
         command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
+        command.add(absoluteClassPath()); // the process runs in the node's directory: relative entries would miss
         command.add(mainClass);
         command.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(command);
@@ -286,6 +288,12 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.directory(n.dir.toFile());
         return pb.start();
+    }
+
+    /** This JVM's class path with every entry absolute (a jar's manifest Class-Path is relative to the jar: still found). */
+    private static String absoluteClassPath() {
+        return Stream.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)).filter(e -> !e.isEmpty())
+                .map(e -> Path.of(e).toAbsolutePath().toString()).collect(Collectors.joining(java.io.File.pathSeparator));
     }
 
     /** The {@code bootstrap.servers} value naming every broker, for example {@code localhost:40123,localhost:40125,...}. */
@@ -412,6 +420,80 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
         }
         awaitBrokers(Set.of(brokerId), READY_TIMEOUT);
         LOG.info("Restarted Kafka {}", n.name());
+    }
+
+    /**
+     * {@code kill -9} of the KRaft controller process. With the single controller of this cluster the metadata quorum is
+     * gone until {@link #restartController()}: brokers keep serving produce and fetch requests with the leaders and
+     * in-sync replica sets they have, but no metadata change can be made (no leader election, no ISR change, no new
+     * topic); a broker that fails meanwhile is not replaced as leader.
+     */
+    public void killController() {
+        synchronized (this) {
+            Process p = controller.process;
+            if (p == null || !p.isAlive()) {
+                throw new IllegalStateException("The Kafka controller is not running");
+            }
+            p.destroyForcibly();
+            waitForExit(controller, p);
+            controller.process = null;
+            LOG.info("Killed the Kafka controller (kill -9)");
+        }
+    }
+
+    /**
+     * Starts the controller again on its metadata log directory and port (a running controller is killed first) and
+     * waits until it leads the metadata quorum and every running broker fetches from it again.
+     */
+    public void restartController() {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("The Kafka cluster is closed");
+            }
+            Process p = controller.process;
+            if (p != null && p.isAlive()) {
+                p.destroyForcibly();
+                waitForExit(controller, p);
+            }
+            launch(controller);
+        }
+        awaitQuorum(READY_TIMEOUT);
+        LOG.info("Restarted the Kafka controller");
+    }
+
+    /** Whether the controller's process runs. */
+    public synchronized boolean isControllerRunning() {
+        return controller.process != null && controller.process.isAlive();
+    }
+
+    /**
+     * Waits until the controller leads the metadata quorum and every running broker has fetched the metadata log from it
+     * since this call began (so the brokers can have metadata changed again).
+     */
+    public void awaitQuorum(Duration timeout) {
+        long since = System.currentTimeMillis();
+        await("the controller leading the metadata quorum, every running broker fetching from it (see "
+                + controller.dir.resolve("server.log") + ")", timeout, () -> {
+                    synchronized (this) {
+                        if (controller.process == null || !controller.process.isAlive()) {
+                            throw new IllegalStateException("Kafka controller exited; see " + controller.dir.resolve("server.log"));
+                        }
+                    }
+                    org.apache.kafka.clients.admin.QuorumInfo q = admin.describeMetadataQuorum().quorumInfo()
+                            .get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    LOG.debug("Metadata quorum: leader {}, epoch {}, observers {}", q.leaderId(), q.leaderEpoch(), q.observers());
+                    if (q.leaderId() != CONTROLLER_ID) {
+                        return null;
+                    }
+                    Set<Integer> fetched = q.observers().stream().filter(r -> r.lastFetchTimestamp().orElse(0) >= since)
+                            .map(org.apache.kafka.clients.admin.QuorumInfo.ReplicaState::replicaId).collect(Collectors.toSet());
+                    for (Integer id : brokers.keySet()) {
+                        if (isRunning(id) && !fetched.contains(id)) {
+                            return null;
+                        }
+                    }
+                    return Boolean.TRUE;
+                });
     }
 
     /** Whether the broker's process runs (paused or not). */

@@ -75,6 +75,32 @@ class ReplicatedKafkaClusterIT {
     }
 
     @Test
+    void killedControllerIsRestartedAndTheMetadataCanChangeAgain() throws Exception {
+        try (TestKafka ns = cluster.newNamespace("cluster-controller")) {
+            String topic = ns.topic("t");
+            ns.createTopic(topic, 1);
+            Properties props = ns.producerProperties();
+            props.put("delivery.timeout.ms", "60000");
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+                // the idempotent producer gets its id now: a broker allocates ids from blocks the controller hands out
+                producer.send(new ProducerRecord<>(topic, "before".getBytes())).get();
+                cluster.killController();
+                assertThat(cluster.isControllerRunning()).isFalse();
+                // the brokers serve the partitions they lead without a metadata quorum
+                producer.send(new ProducerRecord<>(topic, "during".getBytes())).get();
+
+                cluster.restartController();
+            }
+
+            assertThat(cluster.isControllerRunning()).isTrue();
+            String after = ns.topic("created-after");
+            ns.createTopic(after, 1); // a metadata change: needs the quorum back
+            cluster.awaitFullIsr(after, WAIT);
+            assertThat(ns.readAll(topic, 2, WAIT)).extracting(r -> new String(r.value())).containsExactly("before", "during");
+        }
+    }
+
+    @Test
     void pausedFollowerLeavesTheIsrAndRejoinsWhenResumed() {
         try (TestKafka ns = cluster.newNamespace("cluster-pause")) {
             String topic = ns.topic("t");

@@ -93,7 +93,32 @@ public enum Fault {
      * after Kafka stored them but before the consumer learned it.
      */
     CONSUMER_HALT_IN_OFFSET_COMMIT(f -> f.haltAt(f.randomConsumer(),
-            f.either(FaultPoint.INBOX_BEFORE_OFFSET_COMMIT, FaultPoint.INBOX_AFTER_OFFSET_COMMIT)));
+            f.either(FaultPoint.INBOX_BEFORE_OFFSET_COMMIT, FaultPoint.INBOX_AFTER_OFFSET_COMMIT))),
+    /**
+     * HA topology: kill -9 of the PostgreSQL primary (every process of it, as a crashed machine) under load, then
+     * promotion of the synchronous standby. Writers, relays and consumers reach the new primary through the host list;
+     * the relays resume from the synchronized failover slot. Before the next fault the harness builds a new standby of
+     * the new primary and waits until the relay's slot is synchronized to it.
+     */
+    PG_FAILOVER(FaultInjector::failOverPostgres),
+    /** HA topology: kill -9 of the broker leading a random partition of the events topic, restarted after 0-2 s. */
+    KAFKA_LEADER_KILL(FaultInjector::killPartitionLeader),
+    /**
+     * HA topology: SIGSTOP of one broker (the leader of a random partition of the events topic) for longer than the
+     * relay's producer delivery timeout, then SIGCONT.
+     */
+    KAFKA_BROKER_PAUSE(FaultInjector::pauseBroker),
+    /**
+     * HA topology: two of the three brokers stopped (SIGSTOP) until the events topic's in-sync replicas are 1, below
+     * min.insync.replicas = 2, and held there for 2-4 s: the relay waits, reporting partitions under min ISR; then they
+     * run on and the relay resumes.
+     */
+    KAFKA_ISR_BELOW_MIN(FaultInjector::isrBelowMin),
+    /**
+     * HA topology: kill -9 of the KRaft controller, restarted after 0-2 s. The cluster has one controller: the metadata
+     * quorum is gone while it is down.
+     */
+    KAFKA_CONTROLLER_KILL(FaultInjector::killController);
 
     /** What a fault does to the running topology. */
     @FunctionalInterface
@@ -125,6 +150,24 @@ public enum Fault {
     /** Acts on the Kafka broker process (needs the harness's own broker). */
     public boolean broker() {
         return this == BROKER_KILL || this == BROKER_PAUSE;
+    }
+
+    /** Acts on the PostgreSQL pair or the replicated Kafka cluster of the HA topology: only there. */
+    public boolean haOnly() {
+        return this == PG_FAILOVER || name().startsWith("KAFKA_");
+    }
+
+    /**
+     * Whether this fault can be injected on the given topology. The HA topology has no proxies (network faults), no
+     * single broker of the harness ({@link #BROKER_KILL}, {@link #BROKER_PAUSE}: the {@code KAFKA_*} faults act on the
+     * cluster instead) and no single PostgreSQL to crash-restart ({@link #PG_RESTART}: {@link #PG_FAILOVER} instead);
+     * the single-server topology has no standby and no cluster.
+     */
+    public boolean appliesTo(Topology.Kind topology) {
+        return switch (topology) {
+            case SINGLE -> !haOnly();
+            case HA -> !network() && !broker() && this != PG_RESTART;
+        };
     }
 
     /** Its fault point is reached only by a relay with delivery.guarantee=exactly_once. */

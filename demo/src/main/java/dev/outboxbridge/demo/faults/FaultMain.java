@@ -47,32 +47,44 @@ public final class FaultMain implements Callable<Integer> {
             description = "Fraction of events larger than the topic accepts: dead-lettered by the relay (default: ${DEFAULT-VALUE}; 0 = none).")
     double oversizedRatio;
 
-    @Option(names = "--faults", split = ",", description = "Faults to inject (default: all; those only an exactly-once relay"
-            + " reaches only with --exactly-once): ${COMPLETION-CANDIDATES}.")
+    @Option(names = "--faults", split = ",", description = "Faults to inject (default: all that apply to the topology; those only an"
+            + " exactly-once relay reaches only with --exactly-once): ${COMPLETION-CANDIDATES}.")
     Set<Fault> faults;
+
+    @Option(names = "--topology", defaultValue = "single", description = "single: one PostgreSQL server and one Kafka broker (the"
+            + " test servers); ha: a PostgreSQL 17 primary with a synchronous standby (failover slots) and a Kafka cluster of 3"
+            + " brokers and a KRaft controller, started by the run (default: ${DEFAULT-VALUE}).")
+    Topology.Kind topology;
+
+    @Option(names = "--min-faults", defaultValue = "0", description = "When the workload is done with fewer faults injected, the"
+            + " load goes on in rounds of a quarter of --events (at most " + FaultRun.MAX_EXTRA_ROUNDS + ") until there are"
+            + " (default: ${DEFAULT-VALUE}).")
+    int minFaults;
 
     @Option(names = "--exactly-once", description = "Run the relays with delivery.guarantee=exactly_once; the run then fails on"
             + " any duplicate in Kafka (read read_committed).")
     boolean exactlyOnce;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new FaultMain()).execute(args));
+        System.exit(new CommandLine(new FaultMain()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
 
     @Override
     public Integer call() throws Exception {
         if (faults == null) {
             faults = EnumSet.allOf(Fault.class);
+            faults.removeIf(f -> !f.appliesTo(topology));
             if (!exactlyOnce) {
                 faults.removeIf(Fault::exactlyOnceOnly);
             }
         }
         FaultRun.Options options = new FaultRun.Options(new Workload.Settings(events, aggregates, 2, 10, 0.1, seed, rate)
                 .withBadEvents(poisonRatio, oversizedRatio), 3,
-                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers, exactlyOnce);
-        System.out.printf("Fault run%s: %,d events at %d/s (%.1f%% poison, %.1f%% oversized), a fault every %d-%d ms from %s%n",
-                exactlyOnce ? " (exactly_once)" : "", events, rate, poisonRatio * 100, oversizedRatio * 100, minGap, maxGap, faults);
-        FaultReport report = new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
+                Duration.ofMillis(minGap), Duration.ofMillis(maxGap), Duration.ofMinutes(10), seed, faults, consumers, exactlyOnce, topology, Set.of(), minFaults);
+        System.out.printf("Fault run%s on the %s topology: %,d events at %d/s (%.1f%% poison, %.1f%% oversized), a fault every %d-%d ms from %s%n",
+                exactlyOnce ? " (exactly_once)" : "", topology, events, rate, poisonRatio * 100, oversizedRatio * 100, minGap, maxGap, faults);
+        FaultReport report = topology == Topology.Kind.HA ? new FaultRun(null, null, options, System.out).run()
+                : new FaultRun(TestServers.postgres(), TestServers.kafka(), options, System.out).run();
         report.print(System.out);
         return report.ok() ? 0 : 1;
     }

@@ -19,11 +19,18 @@ import java.util.Optional;
  *        publisher at a time); absent when the run used a broker whose logs it cannot read
  * @param exactlyOnce the relays ran delivery.guarantee=exactly_once: a duplicate in Kafka (read read_committed) is a
  *        violation (D)
+ * @param topology the servers the run ran on
+ * @param recoveryMillisByFault the recovery after each fault, by kind
+ * @param recovered faults after which effects flowed again within the recovery limit (two minutes), by kind; a
+ *        PG_FAILOVER only once a new standby streams and the relay's slot is synchronized to it
+ * @param observations what the harness saw of the HA topology (standbys rebuilt, the slot synchronized again, the relay
+ *        reporting partitions under min ISR, the controller's quorum back), by what: values in ms, or 1 per occurrence
  */
 public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> faults, int unexpectedRelayExits,
         int unexpectedConsumerExits, List<Long> recoveryMillis, long failedTransactions, long indeterminateCommits,
         Duration elapsed, MemoryReport memory, Map<Fault, Long> maxRecoveryMillisByFault,
-        Optional<List<String>> interleavedPublishers, boolean exactlyOnce) {
+        Optional<List<String>> interleavedPublishers, boolean exactlyOnce, Topology.Kind topology,
+        Map<Fault, List<Long>> recoveryMillisByFault, Map<Fault, Integer> recovered, Map<String, List<Long>> observations) {
 
     public int totalFaults() {
         return faults.values().stream().mapToInt(Integer::intValue).sum();
@@ -52,7 +59,12 @@ public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> fa
         HistoryChecker.Verdict v = verdict;
         out.println();
         out.println("================ Outbox Bridge fault run: report ================");
+        out.printf("  topology                         %s%n", topology == Topology.Kind.HA
+                ? "HA: PostgreSQL primary + synchronous standby (failover slots), 3 Kafka brokers + 1 KRaft controller (RF 3,"
+                        + " min.insync.replicas 2)"
+                : "single PostgreSQL server, single Kafka broker");
         out.printf("  faults injected                  %d %s%n", totalFaults(), faults);
+        out.printf("  faults recovered (effects flow)  %d %s%n", recovered.values().stream().mapToInt(Integer::intValue).sum(), recovered);
         out.printf("  unexpected exits (restarted)     relay %d, consumer %d%n", unexpectedRelayExits, unexpectedConsumerExits);
         out.printf("  committed / rolled back          %,d / %,d events%n", v.committed(), v.rolledBack());
         out.printf("  writer transactions failed       %,d before COMMIT, %,d at COMMIT (outcome resolved by query)%n",
@@ -65,6 +77,13 @@ public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> fa
             out.printf("  recovery after a fault (ms)      p50 %d, max %d (until the next effect is applied)%n",
                     sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
             out.printf("  recovery by fault, max (ms)      %s%n", maxRecoveryMillisByFault);
+            out.println("  recovery by fault (ms)           kind: n, p50, max");
+            recoveryMillisByFault.forEach((fault, list) -> out.printf("    %-32s %d, %s%n", fault, list.size(), percentiles(list)));
+        }
+        if (!observations.isEmpty()) {
+            out.println("  topology observed                what: n, p50, max (ms)");
+            observations.forEach((what, list) -> out.printf("    %-56s %d%s%n", what, list.size(),
+                    what.endsWith("(ms)") ? ", " + percentiles(list) : ""));
         }
         out.printf("  L nothing lost                   %s%n", verdictText(v.lost()));
         out.printf("  P no phantoms                    %s%n", verdictText(v.phantoms()));
@@ -80,6 +99,12 @@ public record FaultReport(HistoryChecker.Verdict verdict, Map<Fault, Integer> fa
         out.printf("  elapsed                          %.1f s%n", elapsed.toMillis() / 1000.0);
         out.println("  verdict: " + (ok() ? "OK" : "VIOLATION"));
         out.println("=================================================================");
+    }
+
+    private static String percentiles(List<Long> values) {
+        List<Long> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.isEmpty() ? "-" : sorted.get(sorted.size() / 2) + ", " + sorted.get(sorted.size() - 1);
     }
 
     private static String verdictText(List<String> violations) {

@@ -3,6 +3,8 @@ package dev.outboxbridge.demo.faults;
 import dev.outboxbridge.demo.RelayProcesses;
 import dev.outboxbridge.relay.RelayConfig;
 import dev.outboxbridge.testkit.PostgresServer;
+import dev.outboxbridge.testkit.PostgresStandbyPair;
+import dev.outboxbridge.testkit.ReplicatedKafkaCluster;
 import dev.outboxbridge.testsupport.BrokerProcess;
 import dev.outboxbridge.testsupport.ChildJvm;
 import dev.outboxbridge.testsupport.FaultPoints;
@@ -30,11 +32,27 @@ import java.util.Optional;
  * harness's own Kafka broker process. {@link #close()} stops them in reverse order: consumers,
  * relays, the broker, the proxies.
  *
+ * <p>On the {@link Kind#HA} topology the servers are a PostgreSQL primary with a synchronous standby
+ * ({@link PostgresStandbyPair}) and a Kafka cluster of three brokers and a KRaft controller
+ * ({@link ReplicatedKafkaCluster}); the fault run owns both (this class only acts on them), and every
+ * client reaches the primary through the pair's host list.
+ *
  * <p>The leading relay is found by asking each relay: every relay process serves its operations
  * endpoint on a port of its own, and {@link #leader()} reads the {@code outbox_relay_leader} gauge
  * of its {@code /metrics} (1 while that relay publishes).
  */
-final class Topology implements AutoCloseable {
+public final class Topology implements AutoCloseable {
+
+    /** The servers a fault run runs on. */
+    public enum Kind {
+        /** One PostgreSQL server and one Kafka broker (the shared test servers, or the harness's own broker process). */
+        SINGLE,
+        /**
+         * The production topology: a PostgreSQL 17 primary with a streaming synchronous standby (failover slots) and a
+         * Kafka cluster of three brokers (replication factor 3, min.insync.replicas 2) and one KRaft controller.
+         */
+        HA
+    }
 
     static final String RELAY_KAFKA = "relay-kafka";
     static final String CONSUMER_KAFKA = "consumer-kafka";
@@ -53,18 +71,23 @@ final class Topology implements AutoCloseable {
          * not answer within {@link #ASK_TIMEOUT} (stopped, paused, restarting).
          */
         boolean publishing() {
+            return leaderGauge(scrape()) == 1;
+        }
+
+        /** The relay's {@code /metrics} scrape, or "" when it does not answer within {@link #ASK_TIMEOUT}. */
+        String scrape() {
             try {
                 HttpURLConnection c = (HttpURLConnection) URI.create("http://localhost:" + operationsPort + "/metrics").toURL()
                         .openConnection();
                 c.setConnectTimeout((int) ASK_TIMEOUT.toMillis());
                 c.setReadTimeout((int) ASK_TIMEOUT.toMillis());
                 try (InputStream in = c.getInputStream()) {
-                    return leaderGauge(new String(in.readAllBytes(), StandardCharsets.UTF_8)) == 1;
+                    return new String(in.readAllBytes(), StandardCharsets.UTF_8);
                 } finally {
                     c.disconnect();
                 }
             } catch (IOException e) {
-                return false;
+                return "";
             }
         }
     }
@@ -76,6 +99,8 @@ final class Topology implements AutoCloseable {
     private final List<RelayProcess> relays = new ArrayList<>();
     private final List<Supervised> consumers = new ArrayList<>();
     private Supervised broker; // null unless the harness runs its own
+    private PostgresStandbyPair pair; // HA only, owned by the fault run
+    private ReplicatedKafkaCluster cluster; // HA only, owned by the fault run
     private String brokerBootstrap;
     private boolean closed;
 
@@ -120,6 +145,70 @@ final class Topology implements AutoCloseable {
         }
     }
 
+    /**
+     * The HA topology on {@code pair} and {@code cluster} (which the caller owns and closes after this topology). Relays
+     * and consumers join through {@link #startRelay} and {@link #startConsumer}.
+     */
+    static Topology startHa(Path workDir, PostgresStandbyPair pair, ReplicatedKafkaCluster cluster, boolean faultPoints,
+            PrintStream out) {
+        Topology t = new Topology(workDir, faultPoints, out);
+        t.pair = pair;
+        t.cluster = cluster;
+        out.println("  PostgreSQL pair " + pair.hostList() + ", Kafka cluster " + cluster.bootstrapServers() + " (logs in "
+                + cluster.directory() + ")");
+        return t;
+    }
+
+    Kind kind() {
+        return pair != null ? Kind.HA : Kind.SINGLE;
+    }
+
+    /** The PostgreSQL primary and standby of the HA topology. */
+    PostgresStandbyPair pair() {
+        if (pair == null) {
+            throw new IllegalStateException("This fault run has no PostgreSQL standby pair: run it with the HA topology");
+        }
+        return pair;
+    }
+
+    /** The Kafka cluster of the HA topology. */
+    ReplicatedKafkaCluster cluster() {
+        if (cluster == null) {
+            throw new IllegalStateException("This fault run has no replicated Kafka cluster: run it with the HA topology");
+        }
+        return cluster;
+    }
+
+    /**
+     * Where the checker reads the producers of the topic's batches (F): the harness's broker's log directory, or on the
+     * HA topology the log directory of broker 1, a replica of every partition (read once its replicas are in sync).
+     */
+    Optional<Path> publisherLogs() {
+        if (cluster != null) {
+            return Optional.of(cluster.directory().resolve("broker-1").resolve("logs"));
+        }
+        return ownBroker() ? Optional.of(brokerLogs()) : Optional.empty();
+    }
+
+    /** HA: every broker and the controller running, none paused (SIGCONT to each running broker does no harm). */
+    void restoreKafka() {
+        if (!cluster.isControllerRunning()) {
+            cluster.restartController();
+        }
+        for (int id : cluster.brokerIds()) {
+            if (cluster.isRunning(id)) {
+                cluster.resume(id);
+            } else {
+                cluster.restart(id);
+            }
+        }
+    }
+
+    /** The largest value of a gauge over the relays that answer (-1 when none reports it). */
+    double relayGauge(String name) {
+        return relays.stream().mapToDouble(r -> RelayProcesses.gauge(r.scrape(), name)).max().orElse(-1);
+    }
+
     /** Whether this topology runs its own broker (whose log directory {@link #brokerLogs()} is). */
     boolean ownBroker() {
         return broker != null;
@@ -127,6 +216,9 @@ final class Topology implements AutoCloseable {
 
     /** The bootstrap servers of the harness's broker, or {@code shared} when it runs none. */
     String kafkaBootstrap(String shared) {
+        if (cluster != null) {
+            return cluster.bootstrapServers();
+        }
         return ownBroker() ? brokerBootstrap : shared;
     }
 
