@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -138,7 +137,7 @@ public final class BrokerProcess {
             p.store(w, "Outbox Bridge fault harness broker");
         }
         BrokerProcess broker = new BrokerProcess(dir, config, port, clientPort, clientProtocol);
-        String clusterId = uuidToBase64(UUID.randomUUID());
+        String clusterId = org.apache.kafka.common.Uuid.randomUuid().toString() /* never starts with "-", which kafka-storage would read as an option */;
         ChildJvm format = ChildJvm.start("kafka-format", "kafka.tools.StorageTool",
                 List.of("format", "-t", clusterId, "-c", config.toString(), "--standalone"), Map.of(),
                 dir.resolve("broker.log"), "256m");
@@ -195,9 +194,4 @@ public final class BrokerProcess {
         }
     }
 
-    private static String uuidToBase64(UUID uuid) {
-        byte[] bytes = new byte[16];
-        java.nio.ByteBuffer.wrap(bytes).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
-        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    }
 }

@@ -4,13 +4,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,7 +16,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -139,7 +136,7 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
 
     private ReplicatedKafkaCluster(Path directory, int brokerCount) {
         this.directory = directory;
-        this.clusterId = uuidToBase64(UUID.randomUUID());
+        this.clusterId = org.apache.kafka.common.Uuid.randomUuid().toString() /* never starts with "-", which kafka-storage would read as an option */;
         this.controllerPort = freePort();
         this.controller = new Member(CONTROLLER_ID, controllerPort, directory.resolve("controller"));
         Map<Integer, Member> b = new LinkedHashMap<>();
@@ -711,10 +708,5 @@ public final class ReplicatedKafkaCluster implements KafkaServer, AutoCloseable 
         }
     }
 
-    private static String uuidToBase64(UUID uuid) {
-        byte[] bytes = new byte[16];
-        ByteBuffer.wrap(bytes).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    }
 
 }
