@@ -197,7 +197,15 @@ class RelayHighAvailabilityIT {
     }
 
     private static void assertAllPublishedInOrder(TestKafka kafka, String topic, List<UUID> committed) {
-        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(topic, committed.size(), TIMEOUT);
+        // a count of records is no sign of completeness: duplicates after a takeover count too, so wait (up to the
+        // timeout) until every committed id is there, reading to the end offsets each time
+        Set<UUID> expected = new HashSet<>(committed);
+        try {
+            await().atMost(TIMEOUT).until(() -> new HashSet<>(ids(kafka.readAll(topic, Duration.ofSeconds(2)))).containsAll(expected));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // reported below, with the ids that are missing
+        }
+        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(topic, Duration.ofSeconds(10));
         assertThat(ids(records)).as("lost").containsAll(committed);
         assertThat(new HashSet<>(ids(records))).as("phantoms").hasSameSizeAs(new HashSet<>(committed));
         Map<String, int[]> last = new HashMap<>(); // per aggregate: the last (tx, index) first seen
